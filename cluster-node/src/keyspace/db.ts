@@ -1,0 +1,337 @@
+/**
+ * One numbered database: keys indexed per hash slot, so a slot's keys are one Map (COUNTKEYSINSLOT and
+ * GETKEYSINSLOT cost O(keys in that slot), slot migration walks one Map) and SCAN walks slots with the
+ * slot number as its cursor. The same layout serves standalone mode, where slots are just buckets.
+ *
+ * Invariants: `size` equals the sum of all slot Map sizes; every key in `expires` exists in a slot Map;
+ * `used` is the estimated bytes of keys and values (strings exactly, collections by their `est`).
+ */
+import { keyHashSlot, SLOT_COUNT } from '../../../common/src/slot';
+import { KEY_OVERHEAD, strBytes, type CollectionValue, type Value } from './values';
+
+/** What a database needs from the server around it. */
+export interface KeyspaceHooks {
+  /** Current time in ms (cached per command by the server). */
+  now(): number;
+  /** A key was removed because its TTL passed (notify, propagate DEL). */
+  expired(db: Db, key: string): void;
+  /** True on replicas: expired keys read as missing but are deleted only by the primary's DEL. */
+  readonly isReplica: boolean;
+}
+
+const LFU_INIT_VAL = 5;
+
+export interface WatchingClient {
+  dirtyCas: boolean;
+}
+
+export interface Blocker {
+  /** Called when a key it waits on may be ready. */
+  readonly blockedOn: unknown;
+}
+
+export class Db {
+  private slots: (Map<string, Value> | undefined)[] = new Array(SLOT_COUNT).fill(undefined);
+  /** Number of keys, expired-but-not-yet-reclaimed included. */
+  size = 0;
+  /** Absolute expiry time (ms) of keys that have one. */
+  expires = new Map<string, number>();
+  /** Estimated bytes of keys and values. */
+  used = 0;
+  /** Clients that WATCH a key of this db. */
+  watched: Map<string, Set<WatchingClient>> | null = null;
+  /** Keys with clients blocked on them (BLPOP & co), in arrival order per key. */
+  blockedKeys: Map<string, unknown[]> | null = null;
+  /** Iterator used by the active expire cycle, resumed across cycles. */
+  expireCursor: Iterator<[string, number]> | null = null;
+  /** Keyspace hits/misses are counted by the server; avg_ttl estimate for INFO keyspace. */
+  avgTtl = 0;
+  /**
+   * Access tracking for LRU/LFU eviction and OBJECT IDLETIME/FREQ: key -> LRU clock (seconds) or
+   * LFU word ((minutes & 0xffff) << 8 | log counter). Null when the eviction policy needs neither.
+   */
+  access: Map<string, number> | null = null;
+  lfu = false;
+  lfuLogFactor = 10;
+  lfuDecayMinutes = 1;
+
+  constructor(
+    readonly id: number,
+    private readonly hooks: KeyspaceHooks,
+  ) {}
+
+  /** The value without checking expiry (internal use: migration, DEBUG). */
+  peek(key: string): Value | undefined {
+    const m = this.slots[keyHashSlot(key)];
+    return m === undefined ? undefined : m.get(key);
+  }
+
+  /** Look a key up, treating an expired key as missing (and reclaiming it on a primary). */
+  get(key: string): Value | undefined {
+    const m = this.slots[keyHashSlot(key)];
+    if (m === undefined) return undefined;
+    const v = m.get(key);
+    if (v === undefined) return v;
+    if (this.expires.size !== 0) {
+      const when = this.expires.get(key);
+      if (when !== undefined && when <= this.hooks.now()) {
+        if (!this.hooks.isReplica) this.expireNow(key);
+        return undefined;
+      }
+    }
+    if (this.access !== null) this.touchAccess(key);
+    return v;
+  }
+
+  /** Record an access for LRU/LFU (Redis's updateLFU / LRU clock). */
+  touchAccess(key: string): void {
+    const access = this.access!;
+    const now = this.hooks.now();
+    if (!this.lfu) {
+      access.set(key, Math.floor(now / 1000));
+      return;
+    }
+    const word = access.get(key) ?? LFU_INIT_VAL;
+    let counter = word & 0xff;
+    const minutes = Math.floor(now / 60000) & 0xffff;
+    const last = word >>> 8;
+    const elapsed = minutes >= last ? minutes - last : 65535 - last + minutes;
+    if (this.lfuDecayMinutes > 0) counter = Math.max(0, counter - Math.floor(elapsed / this.lfuDecayMinutes));
+    if (counter < 255) {
+      const base = Math.max(0, counter - LFU_INIT_VAL);
+      if (Math.random() < 1 / (base * this.lfuLogFactor + 1)) counter++;
+    }
+    access.set(key, (minutes << 8) | counter);
+  }
+
+  /** LFU counter of a key after decay (OBJECT FREQ). */
+  lfuCounter(key: string): number {
+    const word = this.access?.get(key);
+    if (word === undefined) return 0;
+    const minutes = Math.floor(this.hooks.now() / 60000) & 0xffff;
+    const last = word >>> 8;
+    const elapsed = minutes >= last ? minutes - last : 65535 - last + minutes;
+    const counter = word & 0xff;
+    return this.lfuDecayMinutes > 0 ? Math.max(0, counter - Math.floor(elapsed / this.lfuDecayMinutes)) : counter;
+  }
+
+  /** Seconds since the key was last accessed (OBJECT IDLETIME), when LRU tracking is on. */
+  idleSeconds(key: string): number {
+    const t = this.access?.get(key);
+    if (t === undefined || this.lfu) return 0;
+    return Math.max(0, Math.floor(this.hooks.now() / 1000) - t);
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /** Delete an expired key and tell the server (notification, propagation). */
+  expireNow(key: string): void {
+    this.delete(key);
+    this.hooks.expired(this, key);
+  }
+
+  /**
+   * Set a key's value. Removes any TTL unless `keepTtl`. Accounts memory for strings; collections are
+   * accounted when the server re-estimates them after a write.
+   */
+  set(key: string, value: Value, keepTtl = false): void {
+    const slot = keyHashSlot(key);
+    let m = this.slots[slot];
+    if (m === undefined) m = this.slots[slot] = new Map();
+    const old = m.get(key);
+    if (old === undefined) {
+      this.size++;
+      this.used += KEY_OVERHEAD + strBytes(key.length);
+      if (this.access !== null) this.touchAccess(key);
+    } else {
+      this.used -= typeof old === 'string' ? strBytes(old.length) : old.est;
+      if (!keepTtl && this.expires.size > 0) this.expires.delete(key);
+    }
+    m.set(key, value);
+    if (typeof value === 'string') this.used += strBytes(value.length);
+    else this.used += value.est;
+  }
+
+  /** Remove a key; true if it existed. */
+  delete(key: string): boolean {
+    const slot = keyHashSlot(key);
+    const m = this.slots[slot];
+    if (m === undefined) return false;
+    const old = m.get(key);
+    if (old === undefined) return false;
+    m.delete(key);
+    if (m.size === 0) this.slots[slot] = undefined;
+    this.size--;
+    this.used -= KEY_OVERHEAD + strBytes(key.length) + (typeof old === 'string' ? strBytes(old.length) : old.est);
+    if (this.expires.size > 0) this.expires.delete(key);
+    if (this.access !== null) this.access.delete(key);
+    return true;
+  }
+
+  /** Re-estimate a collection's size after it changed in place; deletes it if it became empty. */
+  account(key: string, v: CollectionValue): void {
+    if (v.size === 0) {
+      this.delete(key);
+      return;
+    }
+    const est = v.estimate();
+    this.used += est - v.est;
+    v.est = est;
+  }
+
+  /** Absolute expiry in ms, or -1 if the key has none. Caller checks existence. */
+  getExpire(key: string): number {
+    return this.expires.size === 0 ? -1 : (this.expires.get(key) ?? -1);
+  }
+
+  setExpire(key: string, whenMs: number): void {
+    this.expires.set(key, whenMs);
+  }
+
+  /** Remove a TTL; true if there was one. */
+  persist(key: string): boolean {
+    return this.expires.size > 0 && this.expires.delete(key);
+  }
+
+  /** Remove every key. Returns the number removed. */
+  flush(): number {
+    const n = this.size;
+    this.slots = new Array(SLOT_COUNT).fill(undefined);
+    this.size = 0;
+    this.used = 0;
+    this.expires = new Map();
+    this.expireCursor = null;
+    if (this.access !== null) this.access = new Map();
+    return n;
+  }
+
+  /** Swap contents with another db (SWAPDB); watchers and blocked clients stay with their db number. */
+  swapWith(other: Db): void {
+    [this.slots, other.slots] = [other.slots, this.slots];
+    [this.size, other.size] = [other.size, this.size];
+    [this.used, other.used] = [other.used, this.used];
+    [this.expires, other.expires] = [other.expires, this.expires];
+    [this.access, other.access] = [other.access, this.access];
+    this.expireCursor = other.expireCursor = null;
+  }
+
+  /** The Map holding a slot's keys (may be undefined when empty). */
+  slotMap(slot: number): ReadonlyMap<string, Value> | undefined {
+    return this.slots[slot];
+  }
+
+  countKeysInSlot(slot: number): number {
+    return this.slots[slot]?.size ?? 0;
+  }
+
+  keysInSlot(slot: number, count: number): string[] {
+    const out: string[] = [];
+    const m = this.slots[slot];
+    if (m === undefined) return out;
+    for (const k of m.keys()) {
+      if (out.length >= count) break;
+      out.push(k);
+    }
+    return out;
+  }
+
+  /** Remove every key of one slot (cluster: slot deleted or handed off). Returns the count. */
+  deleteSlot(slot: number): number {
+    const m = this.slots[slot];
+    if (m === undefined) return 0;
+    const keys = [...m.keys()];
+    for (const k of keys) this.delete(k);
+    return keys.length;
+  }
+
+  /**
+   * SCAN over slots: visits whole slots starting at `cursor` until at least `count` keys were seen
+   * (or every slot was visited) and returns the next cursor (0 when done). A key present for the
+   * whole scan lives in one slot for the whole scan, so it is returned at least once.
+   */
+  scan(cursor: number, count: number, visit: (key: string, value: Value) => void, slotFilter?: (slot: number) => boolean): number {
+    let seen = 0;
+    let slot = cursor;
+    while (slot < SLOT_COUNT && seen < count) {
+      const m = this.slots[slot];
+      if (m !== undefined && (slotFilter === undefined || slotFilter(slot))) {
+        for (const [k, v] of m) {
+          visit(k, v);
+          seen++;
+        }
+      }
+      slot++;
+    }
+    return slot >= SLOT_COUNT ? 0 : slot;
+  }
+
+  /** Every key (KEYS, DEBUG); callers filter expired ones. */
+  *keys(): IterableIterator<string> {
+    for (const m of this.slots) if (m !== undefined) yield* m.keys();
+  }
+
+  *entries(): IterableIterator<[string, Value]> {
+    for (const m of this.slots) if (m !== undefined) yield* m.entries();
+  }
+
+  /** True if the key has a TTL that has passed (without deleting it). */
+  isExpired(key: string): boolean {
+    if (this.expires.size === 0) return false;
+    const when = this.expires.get(key);
+    return when !== undefined && when <= this.hooks.now();
+  }
+
+  /** A random non-expired key, or null. Reclaims expired keys it meets (on a primary). */
+  randomKey(rand: () => number = Math.random): string | null {
+    for (let tries = 0; tries < 100 && this.size > 0; tries++) {
+      const key = this.randomRawKey(rand);
+      if (key === null) return null;
+      if (!this.isExpired(key)) return key;
+      if (this.hooks.isReplica) {
+        if (tries > 50) return key;
+      } else this.expireNow(key);
+    }
+    return null;
+  }
+
+  private randomRawKey(rand: () => number): string | null {
+    if (this.size === 0) return null;
+    let slot = Math.floor(rand() * SLOT_COUNT);
+    for (let i = 0; i < SLOT_COUNT; i++, slot = (slot + 1) % SLOT_COUNT) {
+      const m = this.slots[slot];
+      if (m === undefined) continue;
+      let idx = Math.floor(rand() * m.size);
+      for (const k of m.keys()) if (idx-- === 0) return k;
+    }
+    return null;
+  }
+
+  /** Register a watcher of a key. */
+  watch(key: string, c: WatchingClient): void {
+    if (this.watched === null) this.watched = new Map();
+    let s = this.watched.get(key);
+    if (s === undefined) this.watched.set(key, (s = new Set()));
+    s.add(c);
+  }
+
+  unwatch(key: string, c: WatchingClient): void {
+    const s = this.watched?.get(key);
+    if (s === undefined) return;
+    s.delete(c);
+    if (s.size === 0) this.watched!.delete(key);
+  }
+
+  /** A key changed: WATCHers of it fail their EXEC. */
+  touchWatched(key: string): void {
+    const s = this.watched!.get(key);
+    if (s !== undefined) for (const c of s) c.dirtyCas = true;
+  }
+
+  /** Every watcher in this db fails its EXEC (FLUSHDB, SWAPDB). */
+  touchAllWatched(): void {
+    if (this.watched === null) return;
+    for (const s of this.watched.values()) for (const c of s) c.dirtyCas = true;
+  }
+}

@@ -1,0 +1,774 @@
+/**
+ * The server: listener, clients, databases, the dispatch loop (lookup -> arity -> auth -> tx/pubsub
+ * gates -> cluster route -> memory -> execute), output flushing with backpressure, pub/sub fan-out,
+ * keyspace notifications, blocking-key wakeups, active expiry and eviction.
+ */
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { RespWriter } from '../../../common/src/resp/writer';
+import { ProtocolError } from '../../../common/src/resp/request-parser';
+import { COMMANDS } from '../../../common/src/commands/table';
+import type { CommandSpec } from '../../../common/src/commands/types';
+import { Db, type KeyspaceHooks } from '../keyspace/db';
+import { Config } from './config';
+import { Client, type BlockState } from './client';
+import { HANDLERS } from '../commands/index';
+import { ReplyError, type Handler } from '../commands/registry';
+import { PubSub } from './pubsub';
+import { Evictor } from './eviction';
+import { Stats } from './stats';
+import { Logger } from './log';
+
+/** What cluster mode plugs into dispatch (the "shared" half of the cluster interface). */
+export interface ClusterRouter {
+  /** Error text to reply instead of running the command (MOVED, ASK, CROSSSLOT...), or null to run it. */
+  route(c: Client, spec: CommandSpec, argv: string[]): string | null;
+}
+
+/** Listener for writes to propagate (replication stream, AOF). */
+export type PropagateFn = (dbIndex: number, argv: string[]) => void;
+
+const ALLOWED_IN_SUBSCRIBED = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe', 'ping', 'quit', 'reset']);
+const TX_CONTROL = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
+/** Pending output above which a client's input is paused until the socket drains. */
+const OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
+
+interface Handled {
+  spec: CommandSpec;
+  handler: Handler;
+}
+
+export class Server {
+  readonly config: Config;
+  readonly dbs: Db[];
+  readonly clients = new Map<number, Client>();
+  readonly pendingWrites = new Set<Client>();
+  readonly pubsub: PubSub;
+  readonly stats = new Stats();
+  readonly log: Logger;
+  readonly evictor: Evictor;
+  readonly monitors = new Set<Client>();
+  /** Writer for the client being served; `aux` writes to other clients (pub/sub, wakeups). */
+  readonly writer = new RespWriter();
+  readonly aux = new RespWriter(4096);
+  current: Client | null = null;
+  /** Count of changes since the last save (rdb_changes_since_last_save). */
+  dirty = 0;
+  lastSave = Math.floor(Date.now() / 1000);
+  readonly startTime = Date.now();
+  readonly runId: string;
+  cluster: ClusterRouter | null = null;
+  readonly propagators: PropagateFn[] = [];
+  /** Role: replicas reject writes from normal clients (set by replication). */
+  isReplica = false;
+  /** Keys that got data while clients were blocked on them. */
+  private readyKeys: { db: Db; key: string }[] = [];
+  private nextClientId = 1;
+  private tcp: net.Server[] = [];
+  private cronTimer: NodeJS.Timeout | null = null;
+  private nowCache = 0;
+  private readonly table = new Map<string, Handled>();
+  /** Propagation currently replaces the executing command's argv (set by handlers via rewrite). */
+  private rewritten: string[][] | null = null;
+  shuttingDown = false;
+
+  constructor(config: Config) {
+    this.config = config;
+    this.log = new Logger(config);
+    this.runId = randomHex(40);
+    const hooks: KeyspaceHooks = {
+      now: () => this.now(),
+      expired: (db, key) => this.onKeyExpired(db, key),
+      get isReplica() {
+        return server.isReplica;
+      },
+    };
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const server = this;
+    const n = config.bool('cluster-enabled') ? config.int('cluster-databases') : config.int('databases');
+    this.dbs = Array.from({ length: n }, (_, i) => new Db(i, hooks));
+    this.pubsub = new PubSub(this);
+    this.evictor = new Evictor(this);
+    for (const [name, spec] of COMMANDS) {
+      this.register(name, spec);
+    }
+    config.onChange = (name) => this.onConfigChange(name);
+  }
+
+  private register(name: string, spec: CommandSpec): void {
+    if (spec.subcommands) {
+      for (const sub of spec.subcommands.values()) this.register(sub.name, sub);
+    }
+    let handler = HANDLERS[name];
+    if (!handler && spec.subcommands) {
+      // Containers resolve their subcommand in dispatch; reaching this means the subcommand is unknown.
+      handler = (c, argv) => {
+        throw new ReplyError(
+          argv.length < 2
+            ? `ERR wrong number of arguments for '${spec.name}' command`
+            : `ERR unknown subcommand '${trunc(argv[1])}'. Try ${spec.name.toUpperCase()} HELP.`,
+        );
+      };
+    }
+    if (handler) {
+      const h = { spec, handler };
+      this.table.set(name, h);
+      if (!spec.container) this.table.set(name.toUpperCase(), h);
+    }
+  }
+
+  /** Handler lookup for a spec name (used by EXEC and tests). */
+  handlerFor(name: string): Handled | undefined {
+    return this.table.get(name);
+  }
+
+  /** Milliseconds, cached for the duration of one command like Redis's command time snapshot. */
+  now(): number {
+    return this.nowCache || Date.now();
+  }
+
+  // ---------------------------------------------------------------- network
+
+  async listen(): Promise<void> {
+    const port = this.config.int('port');
+    const binds = this.config.str('bind').split(/\s+/).filter(Boolean);
+    for (const raw of binds) {
+      const optional = raw.startsWith('-');
+      const host = optional ? raw.slice(1) : raw;
+      const srv = net.createServer({ noDelay: true }, (s) => this.accept(s));
+      srv.maxConnections = this.config.int('maxclients') + 32;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          srv.once('error', reject);
+          srv.listen({ port, host, backlog: this.config.int('tcp-backlog') }, () => {
+            srv.off('error', reject);
+            resolve();
+          });
+        });
+        this.tcp.push(srv);
+      } catch (e) {
+        if (!optional) throw e;
+      }
+    }
+    const hz = this.config.int('hz');
+    this.cronTimer = setInterval(() => this.cron(), Math.max(1, Math.floor(1000 / hz)));
+    this.log.notice(`Ready to accept connections tcp on port ${this.boundPort()}`);
+  }
+
+  /** The TCP port actually bound (useful with --port 0). */
+  boundPort(): number {
+    const a = this.tcp[0]?.address();
+    return a && typeof a === 'object' ? a.port : this.config.int('port');
+  }
+
+  async close(): Promise<void> {
+    this.shuttingDown = true;
+    if (this.cronTimer) clearInterval(this.cronTimer);
+    for (const c of [...this.clients.values()]) this.freeClient(c);
+    await Promise.all(this.tcp.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.clients.size >= this.config.int('maxclients')) {
+      socket.end('-ERR max number of clients reached\r\n');
+      this.stats.rejectedConnections++;
+      return;
+    }
+    socket.setNoDelay(true);
+    const ka = this.config.int('tcp-keepalive');
+    if (ka > 0) socket.setKeepAlive(true, ka * 1000);
+    const c = new Client(this.nextClientId++, this, socket);
+    this.clients.set(c.id, c);
+    this.stats.totalConnections++;
+    socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
+    socket.on('drain', () => {
+      if (c.readPaused) {
+        c.readPaused = false;
+        socket.resume();
+        this.processInput(c);
+        this.flushAll();
+      }
+    });
+    socket.on('error', () => this.freeClient(c));
+    socket.on('close', () => this.freeClient(c));
+  }
+
+  private onData(c: Client, chunk: Buffer): void {
+    if (c.closing) return;
+    c.netIn += chunk.length;
+    this.stats.netInput += chunk.length;
+    c.lastInteraction = Date.now();
+    try {
+      c.parser.feed(chunk);
+    } catch (e) {
+      this.protocolError(c, e);
+      return;
+    }
+    this.processInput(c);
+    this.flushAll();
+  }
+
+  private protocolError(c: Client, e: unknown): void {
+    if (e instanceof ProtocolError) {
+      if (e.silent) this.log.warning(`Closing client that reached max query buffer length: id=${c.id} addr=${c.addr}`);
+      else {
+        const w = this.aux;
+        w.proto = c.resp;
+        w.error(`ERR ${e.message}`);
+        c.queue(w.take());
+        this.stats.errorReply('ERR');
+      }
+      this.flushClient(c);
+      this.closeClient(c, true);
+      return;
+    }
+    throw e;
+  }
+
+  /** Parse and run every complete command buffered for a client (stops while it is blocked). */
+  processInput(c: Client): void {
+    if (c.closing || c.blocked || c.readPaused) return;
+    const w = this.writer;
+    this.current = c;
+    w.proto = c.resp;
+    c.w = w;
+    try {
+      for (;;) {
+        let argv: string[] | null;
+        if (c.heldArgv !== null) {
+          argv = c.heldArgv;
+          c.heldArgv = null;
+        } else {
+          try {
+            argv = c.parser.next();
+          } catch (e) {
+            this.takeOutput(c);
+            this.current = null;
+            this.protocolError(c, e);
+            return;
+          }
+        }
+        if (argv === null) break;
+        if (this.pausedUntil > 0 && this.heldByPause(c, argv)) {
+          c.heldArgv = argv;
+          break;
+        }
+        this.execute(c, argv);
+        if (c.blocked || c.closing) break;
+        if (c.closeAfterReply) break;
+        if (w.len > 256 * 1024) {
+          this.takeOutput(c);
+          if (c.outBytes > OUTPUT_HIGH_WATER) {
+            this.pauseReading(c);
+            break;
+          }
+        }
+      }
+    } finally {
+      this.takeOutput(c);
+      this.current = null;
+    }
+    if (c.closeAfterReply) {
+      this.flushClient(c);
+      this.closeClient(c, false);
+    }
+  }
+
+  /** Move what the main writer holds for the current client into its output queue. */
+  private takeOutput(c: Client): void {
+    if (this.writer.len > 0) c.queue(this.writer.take());
+  }
+
+  private pauseReading(c: Client): void {
+    if (!c.readPaused) {
+      c.readPaused = true;
+      c.socket.pause();
+    }
+  }
+
+  // ---------------------------------------------------------------- CLIENT PAUSE
+
+  /** CLIENT PAUSE: deadline (ms) and whether only writes are held. */
+  pausedUntil = 0;
+  private pauseWritesOnly = false;
+  private pauseTimer: NodeJS.Timeout | null = null;
+
+  pauseClients(until: number, writesOnly: boolean): void {
+    // A new pause never shortens nor weakens an existing one.
+    if (this.pausedUntil > Date.now()) {
+      this.pausedUntil = Math.max(this.pausedUntil, until);
+      this.pauseWritesOnly = this.pauseWritesOnly && writesOnly;
+    } else {
+      this.pausedUntil = until;
+      this.pauseWritesOnly = writesOnly;
+    }
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    this.pauseTimer = setTimeout(() => this.unpauseClients(), Math.max(0, this.pausedUntil - Date.now()));
+  }
+
+  unpauseClients(): void {
+    this.pausedUntil = 0;
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    this.pauseTimer = null;
+    for (const c of this.clients.values()) if (c.heldArgv !== null) this.processInput(c);
+    this.flushAll();
+  }
+
+  private heldByPause(c: Client, argv: string[]): boolean {
+    if (Date.now() >= this.pausedUntil) return false;
+    if (c.isPrimaryLink || c.isReplicaLink) return false;
+    if (!this.pauseWritesOnly) return true;
+    const spec = this.table.get(argv[0]) ?? this.table.get(argv[0].toLowerCase());
+    if (!spec) return false;
+    const name = spec.spec.name;
+    return spec.spec.flags.includes('write') || name === 'exec' || name === 'publish' || name === 'spublish' || (c.multi !== null && name !== 'discard');
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  /** Run one command from a client: the single dispatch path for every command. */
+  execute(c: Client, argv: string[]): void {
+    c.commands++;
+    this.nowCache = 0;
+    const name = argv[0];
+    let h = this.table.get(name);
+    if (h === undefined) h = this.table.get(name.toLowerCase());
+    if (h === undefined) {
+      return this.reject(c, null, unknownCommand(argv));
+    }
+    let spec = h.spec;
+    if (spec.subcommands) {
+      if (argv.length >= 2) {
+        const sub = this.table.get(`${spec.name}|${argv[1].toLowerCase()}`);
+        if (sub !== undefined) {
+          h = sub;
+          spec = sub.spec;
+        } else if (!HANDLERS[spec.name]) {
+          return this.reject(c, spec, `ERR unknown subcommand '${trunc(argv[1])}'. Try ${spec.name.toUpperCase()} HELP.`);
+        }
+      } else if (!HANDLERS[spec.name]) {
+        return this.reject(c, spec, `ERR wrong number of arguments for '${spec.name}' command`);
+      }
+    }
+    const arity = spec.arity;
+    if ((arity > 0 && argv.length !== arity) || argv.length < -arity) {
+      return this.reject(c, spec, `ERR wrong number of arguments for '${spec.name}' command`);
+    }
+    if (!c.authenticated && !spec.flags.includes('no_auth')) {
+      return this.reject(c, spec, 'NOAUTH Authentication required.');
+    }
+    if (c.multi !== null && !TX_CONTROL.has(spec.container ?? spec.name)) {
+      if (spec.flags.includes('no_multi')) return this.reject(c, spec, 'ERR Command not allowed inside a transaction');
+      const routeErr = this.cluster?.route(c, spec, argv) ?? null;
+      if (routeErr !== null) return this.reject(c, spec, routeErr);
+      c.multi.push({ spec, argv });
+      c.w.simple('QUEUED');
+      return;
+    }
+    if (c.inSubscribedMode && !ALLOWED_IN_SUBSCRIBED.has(spec.name)) {
+      return this.reject(
+        c,
+        spec,
+        `ERR Can't execute '${spec.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+      );
+    }
+    if (this.cluster !== null) {
+      const routeErr = this.cluster.route(c, spec, argv);
+      if (routeErr !== null) return this.reject(c, spec, routeErr);
+    }
+    const err = this.preconditions(c, spec);
+    if (err !== null) return this.reject(c, spec, err);
+    this.call(c, h, argv);
+    if (this.readyKeys.length > 0 && !c.inExec) this.serveBlockedClients();
+  }
+
+  /** Checks that apply both at dispatch and to each command in EXEC: memory and replica role. */
+  preconditions(c: Client, spec: CommandSpec): string | null {
+    const flags = spec.flags;
+    if (this.config.int('maxmemory') > 0 && flags.includes('denyoom') && !this.evictor.makeRoom()) {
+      return "OOM command not allowed when used memory > 'maxmemory'.";
+    }
+    if (this.isReplica && flags.includes('write') && !c.isPrimaryLink) {
+      return "READONLY You can't write against a read only replica.";
+    }
+    return null;
+  }
+
+  private reject(c: Client, spec: CommandSpec | null, msg: string): void {
+    if (c.multi !== null) c.multiError = true;
+    if (spec) this.stats.command(spec.name).rejected++;
+    this.stats.errorReply(errorCode(msg));
+    c.w.error(msg);
+  }
+
+  /** Execute a resolved command: monitor feed, timing, stats, propagation, slowlog. */
+  call(c: Client, h: Handled, argv: string[]): void {
+    const spec = h.spec;
+    if (this.monitors.size > 0 && !spec.flags.includes('skip_monitor') && !spec.flags.includes('admin')) this.feedMonitors(c, argv);
+    const w = c.w;
+    const mark = w.len;
+    const dirty = this.dirty;
+    c.cmdSpec = spec;
+    c.cmdArgv = argv;
+    const skipReply = c.replyMode !== 'on';
+    this.nowCache = Date.now();
+    this.rewritten = null;
+    const t0 = performance.now();
+    try {
+      h.handler(c, argv);
+    } catch (e) {
+      if (!(e instanceof ReplyError)) {
+        this.log.warning(`Internal error in '${spec.name}': ${(e as Error)?.stack ?? e}`);
+        w.truncate(mark);
+        w.error(`ERR internal error executing '${spec.name}': ${(e as Error)?.message ?? e}`);
+      } else {
+        w.truncate(mark);
+        w.error(e.message);
+      }
+    }
+    const us = (performance.now() - t0) * 1000;
+    this.nowCache = 0;
+    c.lastCommand = spec.name;
+    const st = this.stats.command(spec.name);
+    st.calls++;
+    st.usec += us;
+    if (w.len > mark && w.buf[mark] === 0x2d) {
+      st.failed++;
+      this.stats.errorReply(errorCodeAt(w.buf, mark + 1, w.len));
+    }
+    if (skipReply) {
+      w.truncate(mark);
+      if (c.replyMode === 'skip' && spec.name !== 'client|reply') c.replyMode = 'on';
+    }
+    if (this.dirty !== dirty) {
+      if (this.propagators.length > 0) {
+        const list = this.rewritten ?? [argv];
+        for (const a of list) for (const p of this.propagators) p(c.dbIndex, a);
+      }
+    }
+    this.rewritten = null;
+    const slower = this.config.int('slowlog-log-slower-than');
+    if (slower >= 0 && us >= slower && !spec.flags.includes('skip_slowlog')) this.stats.slowlog(c, argv, us, this.config.int('slowlog-max-len'));
+  }
+
+  /**
+   * Replace what is propagated for the running command (e.g. EXPIRE -> PEXPIREAT, SPOP -> SREM) so
+   * replicas and the AOF replay it deterministically. Each call adds one command.
+   */
+  propagateAs(argv: string[]): void {
+    if (this.rewritten === null) this.rewritten = [];
+    this.rewritten.push(argv);
+  }
+
+  /** Propagate an extra write that is not the running command (expired-key DEL, eviction DEL). */
+  propagateNow(dbIndex: number, argv: string[]): void {
+    for (const p of this.propagators) p(dbIndex, argv);
+  }
+
+  private feedMonitors(c: Client, argv: string[]): void {
+    const ts = Date.now() / 1000;
+    const line = `+${ts.toFixed(6)} [${c.dbIndex} ${c.addr}] ${argv.map(repr).join(' ')}\r\n`;
+    const b = Buffer.from(line, 'latin1');
+    for (const m of this.monitors) if (m !== c) m.queue(b);
+  }
+
+  // ---------------------------------------------------------------- output
+
+  /** Write every queued output buffer to its socket. */
+  flushAll(): void {
+    if (this.pendingWrites.size === 0) return;
+    for (const c of this.pendingWrites) this.flushClient(c);
+    this.pendingWrites.clear();
+  }
+
+  flushClient(c: Client): void {
+    if (c.out.length === 0 || c.closing) return;
+    const data = c.out.length === 1 ? c.out[0] : Buffer.concat(c.out, c.outBytes);
+    const n = data.length;
+    c.out = [];
+    c.outBytes = 0;
+    c.netOut += n;
+    this.stats.netOutput += n;
+    c.socket.write(data);
+    const pending = c.socket.writableLength;
+    if (pending > OUTPUT_HIGH_WATER) {
+      if (c.subscriptionCount > 0 || c.monitor) this.checkPubsubLimit(c, pending);
+      else this.pauseReading(c);
+    } else if (c.softLimitSince !== 0) c.softLimitSince = 0;
+  }
+
+  /** client-output-buffer-limit pubsub <hard> <soft> <seconds>. */
+  private checkPubsubLimit(c: Client, pending: number): void {
+    const m = /pubsub\s+(\S+)\s+(\S+)\s+(\d+)/i.exec(this.config.str('client-output-buffer-limit'));
+    const hard = m ? Number(m[1]) : 32 * 1024 * 1024;
+    const soft = m ? Number(m[2]) : 8 * 1024 * 1024;
+    const secs = m ? Number(m[3]) : 60;
+    const now = Date.now();
+    let over = hard > 0 && pending > hard;
+    if (!over && soft > 0 && pending > soft) {
+      if (c.softLimitSince === 0) c.softLimitSince = now;
+      else if (now - c.softLimitSince >= secs * 1000) over = true;
+    }
+    if (over) {
+      this.log.warning(`Client id=${c.id} addr=${c.addr} closed for overcoming of output buffer limits.`);
+      this.stats.clientOutputLimitDisconnections++;
+      this.closeClient(c, true);
+    }
+  }
+
+  /** Encode something for a client other than the one being served and queue it. */
+  sendTo(c: Client, encode: (w: RespWriter) => void): void {
+    if (c === this.current) {
+      encode(this.writer);
+      return;
+    }
+    const w = this.aux;
+    w.proto = c.resp;
+    encode(w);
+    c.queue(w.take());
+  }
+
+  // ---------------------------------------------------------------- clients
+
+  /** Close a client now (async=false) or once its pending output is written. */
+  closeClient(c: Client, now: boolean): void {
+    if (c.closing) return;
+    if (now) {
+      this.freeClient(c);
+      c.socket.destroy();
+    } else {
+      this.flushClient(c);
+      c.closing = true;
+      c.socket.end();
+      this.freeClient(c);
+    }
+  }
+
+  private freeClient(c: Client): void {
+    if (!this.clients.has(c.id)) return;
+    this.clients.delete(c.id);
+    c.closing = true;
+    this.pendingWrites.delete(c);
+    if (c.blocked) this.unblock(c);
+    c.unwatchAll();
+    c.multi = null;
+    this.pubsub.removeClient(c);
+    this.monitors.delete(c);
+    if (!c.socket.destroyed && c.socket.writableLength === 0) c.socket.destroy();
+  }
+
+  // ---------------------------------------------------------------- keyspace events
+
+  /** A key changed: fail WATCHers, wake blocked clients. Called by every write handler. */
+  signalModified(db: Db, key: string): void {
+    if (db.watched !== null) db.touchWatched(key);
+  }
+
+  /** A key received data that blocked clients may want (list push, zadd...). */
+  signalKeyReady(db: Db, key: string): void {
+    if (db.blockedKeys !== null && db.blockedKeys.has(key)) this.readyKeys.push({ db, key });
+  }
+
+  private onKeyExpired(db: Db, key: string): void {
+    this.stats.expiredKeys++;
+    this.signalModified(db, key);
+    this.pubsub.notify('x', 'expired', key, db.id);
+    this.propagateNow(db.id, ['DEL', key]);
+    this.dirty++;
+  }
+
+  // ---------------------------------------------------------------- blocking
+
+  /**
+   * Block the running client on keys until one is ready or the deadline (ms, 0 = never) passes.
+   * When a key is signalled the command is re-executed from scratch, as Redis 7 does.
+   */
+  block(c: Client, keys: string[], deadline: number, onTimeout: (c: Client) => void): void {
+    const spec = c.cmdSpec!;
+    const argv = c.cmdArgv!;
+    if (this.resumingDeadline >= 0) deadline = this.resumingDeadline;
+    const state: BlockState = { db: c.db, keys, deadline, timer: null, spec, argv, onTimeout };
+    const db = c.db;
+    if (db.blockedKeys === null) db.blockedKeys = new Map();
+    for (const k of keys) {
+      let list = db.blockedKeys.get(k);
+      if (!list) db.blockedKeys.set(k, (list = []));
+      list.push(c);
+    }
+    if (deadline > 0) {
+      state.timer = setTimeout(() => {
+        if (c.blocked !== state) return;
+        this.unblock(c);
+        const w = this.aux;
+        w.proto = c.resp;
+        c.w = w;
+        state.onTimeout(c);
+        c.queue(w.take());
+        this.stats.blockedTimeouts++;
+        this.resumeClient(c);
+      }, Math.max(0, deadline - Date.now()));
+    }
+    c.blocked = state;
+    this.stats.blockedClients++;
+  }
+
+  unblock(c: Client): void {
+    const st = c.blocked;
+    if (!st) return;
+    c.blocked = null;
+    this.stats.blockedClients--;
+    if (st.timer) clearTimeout(st.timer);
+    const bk = st.db.blockedKeys;
+    if (bk) {
+      for (const k of st.keys) {
+        const list = bk.get(k);
+        if (!list) continue;
+        const i = list.indexOf(c);
+        if (i >= 0) list.splice(i, 1);
+        if (list.length === 0) bk.delete(k);
+      }
+    }
+  }
+
+  /** Unblock a client from outside (CLIENT UNBLOCK, slot moved): reply as on timeout or with an error. */
+  unblockWith(c: Client, error: string | null): void {
+    const st = c.blocked;
+    if (!st) return;
+    this.unblock(c);
+    const w = this.aux;
+    w.proto = c.resp;
+    c.w = w;
+    if (error === null) st.onTimeout(c);
+    else w.error(error);
+    c.queue(w.take());
+    this.resumeClient(c);
+  }
+
+  /** After a client leaves the blocked state, serve the rest of its pipeline. */
+  private resumeClient(c: Client): void {
+    setImmediate(() => {
+      this.processInput(c);
+      this.flushAll();
+    });
+    this.flushAll();
+  }
+
+  /** Re-run the commands of clients blocked on keys that became ready, FIFO per key. */
+  private serveBlockedClients(): void {
+    const saved = this.current;
+    while (this.readyKeys.length > 0) {
+      const ready = this.readyKeys;
+      this.readyKeys = [];
+      for (const { db, key } of ready) {
+        const list = db.blockedKeys?.get(key);
+        if (!list) continue;
+        for (const waiter of [...list] as Client[]) {
+          const st = waiter.blocked;
+          if (!st || !db.has(key)) break;
+          this.unblock(waiter);
+          const w = this.aux;
+          w.proto = waiter.resp;
+          waiter.w = w;
+          this.current = waiter;
+          const h = this.table.get(st.spec.name)!;
+          this.resumingDeadline = st.deadline;
+          this.call(waiter, h, st.argv);
+          this.resumingDeadline = -1;
+          this.current = saved;
+          if (w.len > 0) waiter.queue(w.take());
+          if (!waiter.blocked) this.resumeClient(waiter);
+        }
+      }
+    }
+    if (saved) saved.w = this.writer;
+  }
+
+  /** While re-running a woken command, the deadline it had (so re-blocking keeps its timeout). */
+  resumingDeadline = -1;
+
+  // ---------------------------------------------------------------- cron
+
+  private cron(): void {
+    this.evictor.activeExpire(25);
+    const timeout = this.config.int('timeout');
+    if (timeout > 0) {
+      const limit = Date.now() - timeout * 1000;
+      for (const c of this.clients.values()) {
+        if (c.lastInteraction < limit && !c.blocked && c.subscriptionCount === 0 && !c.monitor && !c.isPrimaryLink) {
+          this.closeClient(c, true);
+        }
+      }
+    }
+    if (this.config.int('maxmemory') > 0) this.evictor.makeRoom();
+    this.stats.sample(this);
+    this.flushAll();
+  }
+
+  private onConfigChange(name: string): void {
+    if (name === 'maxmemory-policy') this.evictor.policyChanged();
+    if (name === 'hz' && this.cronTimer) {
+      clearInterval(this.cronTimer);
+      this.cronTimer = setInterval(() => this.cron(), Math.max(1, Math.floor(1000 / this.config.int('hz'))));
+    }
+    if (name === 'notify-keyspace-events') this.pubsub.configure();
+    if (name === 'proto-max-bulk-len' || name === 'client-query-buffer-limit') {
+      for (const c of this.clients.values()) {
+        c.parser.limits.maxBulkLen = this.config.int('proto-max-bulk-len');
+        c.parser.limits.maxQueryBuffer = this.config.int('client-query-buffer-limit');
+      }
+    }
+  }
+
+  /** Estimated dataset bytes (sum over dbs). */
+  datasetBytes(): number {
+    let n = 0;
+    for (const db of this.dbs) n += db.used;
+    return n;
+  }
+}
+
+function unknownCommand(argv: string[]): string {
+  let args = '';
+  for (let i = 1; i < argv.length && args.length < 128; i++) args += `'${trunc(argv[i], 128 - args.length)}' `;
+  return `ERR unknown command '${trunc(argv[0])}', with args beginning with: ${args}`;
+}
+
+function trunc(s: string, n = 128): string {
+  return s.length > n ? s.slice(0, n) : s;
+}
+
+/** The error code word: "ERR", "WRONGTYPE", "MOVED"... */
+function errorCode(msg: string): string {
+  const sp = msg.indexOf(' ');
+  return sp < 0 ? msg : msg.slice(0, sp);
+}
+
+function errorCodeAt(buf: Buffer, start: number, end: number): string {
+  let i = start;
+  while (i < end && buf[i] !== 0x20 && buf[i] !== 0x0d) i++;
+  return buf.latin1Slice(start, i);
+}
+
+/** Redis's sdscatrepr: a quoted, escaped representation of a byte string. */
+export function repr(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const ch = s.charCodeAt(i);
+    const c = s[i];
+    if (c === '\\' || c === '"') out += '\\' + c;
+    else if (c === '\n') out += '\\n';
+    else if (c === '\r') out += '\\r';
+    else if (c === '\t') out += '\\t';
+    else if (ch === 7) out += '\\a';
+    else if (ch === 8) out += '\\b';
+    else if (ch < 32 || ch > 126) out += '\\x' + ch.toString(16).padStart(2, '0');
+    else out += c;
+  }
+  return out + '"';
+}
+
+function randomHex(n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += Math.floor(Math.random() * 16).toString(16);
+  return s;
+}

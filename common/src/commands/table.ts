@@ -1,0 +1,111 @@
+/**
+ * The command table: every command spec by lower-case name, plus key extraction from argv.
+ * Both cluster-node (dispatch, cluster redirects, COMMAND) and the gateway (routing, permissions) use it.
+ */
+import type { CommandSpec, KeySpec } from './types';
+import { specs as stringSpecs } from './specs/strings';
+import { specs as keySpecs } from './specs/keys';
+import { specs as listSpecs } from './specs/lists';
+import { specs as hashSpecs } from './specs/hashes';
+import { specs as setSpecs } from './specs/sets';
+import { specs as zsetSpecs } from './specs/zsets';
+import { specs as hllSpecs } from './specs/hyperloglog';
+import { specs as bitmapSpecs } from './specs/bitmaps';
+import { specs as pubsubSpecs } from './specs/pubsub';
+import { specs as txSpecs } from './specs/transactions';
+import { specs as connectionSpecs } from './specs/connection';
+import { specs as serverSpecs } from './specs/server';
+import { specs as clusterSpecs } from './specs/cluster';
+
+export type { CommandSpec, KeySpec } from './types';
+
+export const ALL_SPECS: readonly CommandSpec[] = [
+  ...stringSpecs,
+  ...keySpecs,
+  ...listSpecs,
+  ...hashSpecs,
+  ...setSpecs,
+  ...zsetSpecs,
+  ...hllSpecs,
+  ...bitmapSpecs,
+  ...pubsubSpecs,
+  ...txSpecs,
+  ...connectionSpecs,
+  ...serverSpecs,
+  ...clusterSpecs,
+];
+
+export const COMMANDS: ReadonlyMap<string, CommandSpec> = (() => {
+  const m = new Map<string, CommandSpec>();
+  for (const s of ALL_SPECS) {
+    if (m.has(s.name)) throw new Error(`duplicate command spec: ${s.name}`);
+    m.set(s.name, s);
+  }
+  return m;
+})();
+
+/** Look a command up by name in any case (argv[0]); for containers, resolve the subcommand too. */
+export function lookupCommand(argv: readonly string[]): CommandSpec | undefined {
+  const spec = COMMANDS.get(argv[0]) ?? COMMANDS.get(argv[0].toLowerCase());
+  if (!spec || !spec.subcommands || argv.length < 2) return spec;
+  return spec.subcommands.get(argv[1].toLowerCase()) ?? spec;
+}
+
+function parseCount(s: string | undefined): number {
+  if (s === undefined || !/^-?\d+$/.test(s)) return -1;
+  return Number(s);
+}
+
+/**
+ * argv positions of the keys a command touches, per its key specs. Malformed key counts yield the keys
+ * that can be found (the command itself reports the error when it runs).
+ */
+export function keyPositions(spec: CommandSpec, argv: readonly string[]): number[] {
+  const out: number[] = [];
+  for (const ks of spec.keySpecs) collect(ks, argv, out);
+  return out;
+}
+
+function collect(ks: KeySpec, argv: readonly string[], out: number[]): void {
+  const argc = argv.length;
+  let start: number;
+  if ('index' in ks.begin) {
+    start = ks.begin.index;
+  } else {
+    const kw = ks.begin.keyword.toLowerCase();
+    const from = ks.begin.startFrom;
+    start = -1;
+    if (from >= 0) {
+      for (let i = from; i < argc; i++) if (argv[i].toLowerCase() === kw) { start = i + 1; break; }
+    } else {
+      for (let i = argc + from; i > 0; i--) if (argv[i].toLowerCase() === kw) { start = i + 1; break; }
+    }
+    if (start < 0) return;
+  }
+  if (start >= argc) return;
+  const f = ks.find;
+  if ('lastKey' in f) {
+    let last = f.lastKey >= 0 ? start + f.lastKey : argc + f.lastKey;
+    if (f.lastKey < 0 && f.limit > 1) last = start + Math.floor((last - start) / f.limit);
+    if (last >= argc) last = argc - 1;
+    for (let i = start; i <= last; i += f.keyStep) out.push(i);
+  } else {
+    const n = parseCount(argv[start + f.keyNumIdx]);
+    if (n <= 0) return;
+    const first = start + f.firstKey;
+    for (let i = 0; i < n; i++) {
+      const p = first + i * f.keyStep;
+      if (p >= argc) break;
+      out.push(p);
+    }
+  }
+}
+
+/** The keys themselves. */
+export function commandKeys(spec: CommandSpec, argv: readonly string[]): string[] {
+  return keyPositions(spec, argv).map((i) => argv[i]);
+}
+
+export function hasFlag(spec: CommandSpec, flag: CommandSpec['flags'][number]): boolean {
+  return spec.flags.includes(flag);
+}

@@ -1,0 +1,235 @@
+/**
+ * Incremental parser for client requests: RESP multibulk (`*N\r\n$L\r\n...`) and inline commands.
+ *
+ * Produces argv as latin1 strings. Partial input is kept between feeds; a large bulk that arrives in
+ * many chunks is gathered into a list and joined once (no quadratic re-concatenation). Limits mirror
+ * Redis (proto-max-bulk-len, the 64 KiB inline limit, client-query-buffer-limit, unauthenticated
+ * limits) and violations raise {@link ProtocolError} with Redis's wording.
+ */
+
+export class ProtocolError extends Error {
+  /** If true the connection is closed without a reply (query buffer overflow). */
+  constructor(message: string, readonly silent = false) {
+    super(message);
+  }
+}
+
+export interface ParserLimits {
+  maxBulkLen: number;
+  maxQueryBuffer: number;
+  /** Unauthenticated clients may only send small frames (Redis: 10 args, 16 KiB bulks). */
+  authenticated: boolean;
+}
+
+const INLINE_MAX = 64 * 1024;
+const MAX_MULTIBULK = 0x7fffffff;
+const EMPTY = Buffer.alloc(0);
+
+export class RequestParser {
+  private buf: Buffer = EMPTY;
+  private pos = 0;
+  /** Chunks waiting until `need` bytes are available from `pos`. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private need = 0;
+  private argv: string[] | null = null;
+  private argsLeft = 0;
+  /** Bytes of argv gathered so far for the command being parsed. */
+  private argvBytes = 0;
+
+  constructor(readonly limits: ParserLimits) {}
+
+  /** Bytes buffered but not yet turned into commands (what Redis calls the query buffer). */
+  get bufferedBytes(): number {
+    return this.buf.length - this.pos + this.pendingBytes + this.argvBytes;
+  }
+
+  feed(chunk: Buffer): void {
+    if (this.need > 0) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      if (this.buf.length - this.pos + this.pendingBytes < this.need) {
+        if (this.bufferedBytes > this.limits.maxQueryBuffer) throw new ProtocolError('query buffer limit', true);
+        return;
+      }
+      this.pending.unshift(this.buf.subarray(this.pos));
+      this.buf = Buffer.concat(this.pending);
+      this.pos = 0;
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.need = 0;
+      return;
+    }
+    if (this.pos >= this.buf.length) {
+      this.buf = chunk;
+    } else {
+      this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
+    }
+    this.pos = 0;
+  }
+
+  /** Next complete command, or null when more input is needed. Throws ProtocolError. */
+  next(): string[] | null {
+    const buf = this.buf;
+    if (this.argv === null) {
+      if (this.pos >= buf.length) return null;
+      if (buf[this.pos] !== 0x2a) return this.inline();
+      // Multibulk header.
+      const eol = buf.indexOf(0x0d, this.pos);
+      if (eol < 0 || eol + 1 >= buf.length) {
+        if (buf.length - this.pos > INLINE_MAX) throw new ProtocolError('Protocol error: too big mbulk count string');
+        return null;
+      }
+      if (buf[eol + 1] !== 0x0a) throw new ProtocolError('Protocol error: invalid multibulk length');
+      const n = parseInteger(buf, this.pos + 1, eol);
+      if (n === null || n > MAX_MULTIBULK) throw new ProtocolError('Protocol error: invalid multibulk length');
+      if (!this.limits.authenticated && n > 10) throw new ProtocolError('Protocol error: unauthenticated multibulk length');
+      this.pos = eol + 2;
+      if (n <= 0) return this.next();
+      this.argv = [];
+      this.argsLeft = n;
+      this.argvBytes = 0;
+    }
+    const argv = this.argv;
+    while (this.argsLeft > 0) {
+      if (this.pos >= buf.length) return this.compact();
+      if (buf[this.pos] !== 0x24) {
+        throw new ProtocolError(`Protocol error: expected '$', got '${String.fromCharCode(buf[this.pos])}'`);
+      }
+      const eol = buf.indexOf(0x0d, this.pos);
+      if (eol < 0 || eol + 1 >= buf.length) {
+        if (buf.length - this.pos > INLINE_MAX) throw new ProtocolError('Protocol error: too big bulk count string');
+        return this.compact();
+      }
+      const len = parseInteger(buf, this.pos + 1, eol);
+      if (len === null || len < 0 || len > this.limits.maxBulkLen || buf[eol + 1] !== 0x0a) {
+        throw new ProtocolError('Protocol error: invalid bulk length');
+      }
+      if (!this.limits.authenticated && len > 16384) throw new ProtocolError('Protocol error: unauthenticated bulk length');
+      const start = eol + 2;
+      if (start + len + 2 > buf.length) {
+        // Wait for the whole bulk; remember how much is needed to avoid re-joining small chunks.
+        if (this.argvBytes + len > this.limits.maxQueryBuffer) throw new ProtocolError('query buffer limit', true);
+        const frameBytes = start + len + 2 - this.pos;
+        this.compact();
+        // Small frames are simply re-joined on the next feed; big ones are gathered until complete.
+        if (frameBytes > 16 * 1024) this.need = frameBytes;
+        return null;
+      }
+      argv.push(buf.latin1Slice(start, start + len));
+      this.argvBytes += len;
+      this.pos = start + len + 2;
+      this.argsLeft--;
+    }
+    this.argv = null;
+    this.argvBytes = 0;
+    return argv;
+  }
+
+  /** Drop consumed bytes so a long-lived partial command does not pin a large buffer. */
+  private compact(): null {
+    if (this.pos > 0 && this.pos >= 64 * 1024) {
+      this.buf = Buffer.from(this.buf.subarray(this.pos));
+      this.pos = 0;
+    }
+    if (this.bufferedBytes > this.limits.maxQueryBuffer) throw new ProtocolError('query buffer limit', true);
+    return null;
+  }
+
+  private inline(): string[] | null {
+    const buf = this.buf;
+    const nl = buf.indexOf(0x0a, this.pos);
+    if (nl < 0) {
+      if (buf.length - this.pos > INLINE_MAX) throw new ProtocolError('Protocol error: too big inline request');
+      return null;
+    }
+    let end = nl;
+    if (end > this.pos && buf[end - 1] === 0x0d) end--;
+    const line = buf.latin1Slice(this.pos, end);
+    this.pos = nl + 1;
+    const args = splitArgs(line);
+    if (args === null) throw new ProtocolError('Protocol error: unbalanced quotes in request');
+    if (args.length === 0) return this.next();
+    return args;
+  }
+}
+
+/** Parse a decimal integer from bytes [start, end); null if malformed. */
+function parseInteger(buf: Buffer, start: number, end: number): number | null {
+  if (start >= end || end - start > 19) return null;
+  let neg = false;
+  let i = start;
+  if (buf[i] === 0x2d) {
+    neg = true;
+    i++;
+    if (i === end) return null;
+  }
+  let n = 0;
+  for (; i < end; i++) {
+    const c = buf[i] - 0x30;
+    if (c < 0 || c > 9) return null;
+    n = n * 10 + c;
+  }
+  return neg ? -n : n;
+}
+
+function isHex(c: string): boolean {
+  return /[0-9a-fA-F]/.test(c);
+}
+
+/**
+ * Split an inline command line like Redis's sdssplitargs: whitespace separated, "double quotes"
+ * with \n \r \t \b \a \\ \" \xHH escapes, 'single quotes' with \' only. Returns null on unbalanced quotes.
+ */
+export function splitArgs(line: string): string[] | null {
+  const out: string[] = [];
+  let i = 0;
+  const n = line.length;
+  while (true) {
+    while (i < n && /\s/.test(line[i])) i++;
+    if (i >= n) return out;
+    let cur = '';
+    let inDq = false;
+    let inSq = false;
+    let done = false;
+    while (!done) {
+      if (inDq) {
+        if (i >= n) return null;
+        const c = line[i];
+        if (c === '\\' && i + 3 < n && line[i + 1] === 'x' && isHex(line[i + 2]) && isHex(line[i + 3])) {
+          cur += String.fromCharCode(parseInt(line.slice(i + 2, i + 4), 16));
+          i += 3;
+        } else if (c === '\\' && i + 1 < n) {
+          i++;
+          const e = line[i];
+          cur += e === 'n' ? '\n' : e === 'r' ? '\r' : e === 't' ? '\t' : e === 'b' ? '\b' : e === 'a' ? '\x07' : e;
+        } else if (c === '"') {
+          if (i + 1 < n && !/\s/.test(line[i + 1])) return null;
+          done = true;
+        } else cur += c;
+      } else if (inSq) {
+        if (i >= n) return null;
+        const c = line[i];
+        if (c === '\\' && i + 1 < n && line[i + 1] === "'") {
+          i++;
+          cur += "'";
+        } else if (c === "'") {
+          if (i + 1 < n && !/\s/.test(line[i + 1])) return null;
+          done = true;
+        } else cur += c;
+      } else {
+        if (i >= n) {
+          done = true;
+          break;
+        }
+        const c = line[i];
+        if (c === ' ' || c === '\n' || c === '\r' || c === '\t' || c === '\0') done = true;
+        else if (c === '"') inDq = true;
+        else if (c === "'") inSq = true;
+        else cur += c;
+      }
+      if (i < n) i++;
+    }
+    out.push(cur);
+  }
+}
