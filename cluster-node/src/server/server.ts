@@ -361,6 +361,8 @@ export class Server {
       if (spec.flags.includes('no_multi')) return this.reject(c, spec, 'ERR Command not allowed inside a transaction');
       const routeErr = this.cluster?.route(c, spec, argv) ?? null;
       if (routeErr !== null) return this.reject(c, spec, routeErr);
+      const pre = this.preconditions(c, spec);
+      if (pre !== null) return this.reject(c, spec, pre);
       c.multi.push({ spec, argv });
       c.w.simple('QUEUED');
       return;
@@ -440,10 +442,11 @@ export class Server {
       w.truncate(mark);
       if (c.replyMode === 'skip' && spec.name !== 'client|reply') c.replyMode = 'on';
     }
-    if (this.dirty !== dirty) {
-      if (this.propagators.length > 0) {
-        const list = this.rewritten ?? [argv];
-        for (const a of list) for (const p of this.propagators) p(c.dbIndex, a);
+    if (this.dirty !== dirty && spec.name !== 'exec') {
+      if (this.txBuffer !== null) {
+        for (const a of this.rewritten ?? [argv]) this.txBuffer.push({ db: c.dbIndex, argv: a });
+      } else if (this.propagators.length > 0) {
+        for (const a of this.rewritten ?? [argv]) for (const p of this.propagators) p(c.dbIndex, a);
       }
     }
     this.rewritten = null;
@@ -458,6 +461,24 @@ export class Server {
   propagateAs(argv: string[]): void {
     if (this.rewritten === null) this.rewritten = [];
     this.rewritten.push(argv);
+  }
+
+  /** Writes made by EXEC's commands, propagated together wrapped in MULTI/EXEC. */
+  private txBuffer: { db: number; argv: string[] }[] | null = null;
+
+  beginTransactionPropagation(): void {
+    this.txBuffer = [];
+  }
+
+  endTransactionPropagation(dbIndex: number): void {
+    const buf = this.txBuffer;
+    this.txBuffer = null;
+    if (buf === null || buf.length === 0 || this.propagators.length === 0) return;
+    for (const p of this.propagators) {
+      p(dbIndex, ['MULTI']);
+      for (const e of buf) p(e.db, e.argv);
+      p(dbIndex, ['EXEC']);
+    }
   }
 
   /** Propagate an extra write that is not the running command (expired-key DEL, eviction DEL). */
