@@ -1,0 +1,168 @@
+/**
+ * `npm run bench`: redis-benchmark against a cluster-node and a redis-server 7 in the same run, at
+ * pipeline 1 and 16 with 50 clients, printing each command's throughput ratio (ours / redis-server);
+ * then 1M small keys loaded into each (redis-cli --pipe) and the RSS growth per key.
+ *
+ * Options (env): BENCH_N (requests per test at P=1, default 100000), BENCH_KEYS (default 1000000),
+ * BENCH_TESTS (comma list), BENCH_OUT (write a JSON result file).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../..');
+const TESTS = (process.env.BENCH_TESTS ?? 'set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,mset').split(',');
+const N = Number(process.env.BENCH_N ?? 100_000);
+const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
+
+interface Target {
+  name: string;
+  port: number;
+  proc: ChildProcess;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function waitPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        r(true);
+      });
+      s.on('error', () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`port ${port} not ready`);
+}
+
+async function startOurs(): Promise<Target> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-cn-'));
+  const proc = spawn(process.execPath, [path.join(ROOT, 'bin/cluster-node.js'), '--port', String(port), '--bind', '127.0.0.1', '--dir', dir], {
+    stdio: 'ignore',
+  });
+  await waitPort(port);
+  return { name: 'cluster-node', port, proc };
+}
+
+async function startRedis(): Promise<Target> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-redis-'));
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: 'ignore',
+  });
+  await waitPort(port);
+  return { name: 'redis-server', port, proc };
+}
+
+function cli(port: number, args: string[], input?: string | Buffer): string {
+  const r = spawnSync('redis-cli', ['-p', String(port), ...args], { input, encoding: 'utf8', maxBuffer: 1 << 30 });
+  return r.stdout;
+}
+
+/** requests/s per test from redis-benchmark --csv. */
+function benchmark(port: number, pipeline: number, n: number): Map<string, { rps: number; p50: number; p99: number }> {
+  const r = spawnSync(
+    'redis-benchmark',
+    ['-p', String(port), '-c', '50', '-n', String(n), '-P', String(pipeline), '-r', '100000', '-t', TESTS.join(','), '--csv'],
+    { encoding: 'utf8', maxBuffer: 1 << 26 },
+  );
+  const out = new Map<string, { rps: number; p50: number; p99: number }>();
+  for (const line of r.stdout.split('\n')) {
+    const cols = line.split('","').map((c) => c.replace(/"/g, ''));
+    if (cols.length < 7 || cols[0] === 'test') continue;
+    out.set(cols[0], { rps: Number(cols[1]), p50: Number(cols[4]), p99: Number(cols[6]) });
+  }
+  if (out.size === 0) throw new Error(`redis-benchmark produced no results: ${r.stderr}`);
+  return out;
+}
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+function loadPayload(keys: number): Buffer {
+  const parts: string[] = [];
+  for (let i = 0; i < keys; i++) {
+    const k = `key:${String(i).padStart(10, '0')}`;
+    const v = `v${i}`;
+    parts.push(`*3\r\n$3\r\nSET\r\n$${k.length}\r\n${k}\r\n$${v.length}\r\n${v}\r\n`);
+  }
+  return Buffer.from(parts.join(''));
+}
+
+async function memoryPerKey(t: Target, payload: Buffer): Promise<{ before: number; after: number; perKey: number }> {
+  cli(t.port, ['flushall']);
+  await new Promise((r) => setTimeout(r, 1000));
+  const before = rssBytes(t.proc.pid!);
+  cli(t.port, ['--pipe'], payload);
+  await new Promise((r) => setTimeout(r, 3000));
+  const after = rssBytes(t.proc.pid!);
+  const dbsize = Number(cli(t.port, ['dbsize']).trim());
+  if (dbsize !== KEYS) throw new Error(`${t.name}: expected ${KEYS} keys, found ${dbsize}`);
+  return { before, after, perKey: (after - before) / KEYS };
+}
+
+async function main(): Promise<void> {
+  const version = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.trim();
+  const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, node ${process.version}`;
+  console.log(`date: ${new Date().toISOString()}\nmachine: ${machine}\nanchor: ${version}\n`);
+  const ours = await startOurs();
+  const redis = await startRedis();
+  const results: Record<string, unknown> = { date: new Date().toISOString(), machine, anchor: version, throughput: {} as Record<string, unknown> };
+  try {
+    for (const pipeline of [1, 16]) {
+      const n = pipeline === 1 ? N : N * 5;
+      // Alternate order to spread any machine drift over both servers.
+      const a = benchmark(ours.port, pipeline, n);
+      const b = benchmark(redis.port, pipeline, n);
+      console.log(`pipeline ${pipeline}, 50 clients, ${n} requests per test`);
+      console.log('test'.padEnd(28) + 'cluster-node rps'.padStart(18) + 'redis-server rps'.padStart(18) + 'ratio'.padStart(8) + '  p99 ours/redis (ms)');
+      const rows: Record<string, unknown> = {};
+      for (const [test, r] of b) {
+        const o = a.get(test);
+        if (!o) continue;
+        const ratio = o.rps / r.rps;
+        rows[test] = { ours: o, redis: r, ratio };
+        console.log(
+          test.padEnd(28) + o.rps.toFixed(0).padStart(18) + r.rps.toFixed(0).padStart(18) + ratio.toFixed(2).padStart(8) + `  ${o.p99}/${r.p99}`,
+        );
+      }
+      (results.throughput as Record<string, unknown>)[`P${pipeline}`] = rows;
+      console.log('');
+    }
+    if (KEYS > 0) {
+      const payload = loadPayload(KEYS);
+      const mo = await memoryPerKey(ours, payload);
+      const mr = await memoryPerKey(redis, payload);
+      console.log(`memory: ${KEYS} keys "key:NNNNNNNNNN" -> "vN"`);
+      console.log(`  cluster-node RSS ${(mo.before / 2 ** 20).toFixed(1)} -> ${(mo.after / 2 ** 20).toFixed(1)} MiB, ${mo.perKey.toFixed(1)} B/key`);
+      console.log(`  redis-server RSS ${(mr.before / 2 ** 20).toFixed(1)} -> ${(mr.after / 2 ** 20).toFixed(1)} MiB, ${mr.perKey.toFixed(1)} B/key`);
+      console.log(`  ratio ${(mo.perKey / mr.perKey).toFixed(2)}x`);
+      results.memory = { keys: KEYS, ours: mo, redis: mr, ratio: mo.perKey / mr.perKey };
+    }
+  } finally {
+    ours.proc.kill('SIGKILL');
+    redis.proc.kill('SIGKILL');
+  }
+  if (process.env.BENCH_OUT) writeFileSync(process.env.BENCH_OUT, JSON.stringify(results, null, 2));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
