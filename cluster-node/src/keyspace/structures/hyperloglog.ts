@@ -208,18 +208,42 @@ function countFromHisto(reghisto: Int32Array): number {
 }
 
 const histo = new Int32Array(64);
+/**
+ * Four interleaved sub-histograms (offsets 0, 64, 128, 192): most registers hold the same few
+ * values, so a single histogram serialises on store-to-load forwarding of one counter.
+ */
+const histo4 = new Int32Array(256);
+
+function foldHisto4(out: Int32Array): void {
+  for (let v = 0; v < 64; v++) out[v] += histo4[v] + histo4[v + 64] + histo4[v + 128] + histo4[v + 192];
+  histo4.fill(0);
+}
 
 function denseHisto(buf: Uint8Array, out: Int32Array): void {
+  const h = histo4;
   // 4 registers per 3 bytes.
   for (let p = HLL_HDR_SIZE; p < HLL_DENSE_SIZE; p += 3) {
     const b0 = buf[p];
     const b1 = buf[p + 1];
     const b2 = buf[p + 2];
-    out[b0 & 63]++;
-    out[((b0 >>> 6) | (b1 << 2)) & 63]++;
-    out[((b1 >>> 4) | (b2 << 4)) & 63]++;
-    out[b2 >>> 2]++;
+    h[b0 & 63]++;
+    h[64 + (((b0 >>> 6) | (b1 << 2)) & 63)]++;
+    h[128 + (((b1 >>> 4) | (b2 << 4)) & 63)]++;
+    h[192 + (b2 >>> 2)]++;
   }
+  foldHisto4(out);
+}
+
+/** Histogram of raw one-byte registers (multi-key PFCOUNT). */
+function rawHisto(regs: Uint8Array, out: Int32Array): void {
+  const h = histo4;
+  for (let i = 0; i < HLL_REGISTERS; i += 4) {
+    h[regs[i]]++;
+    h[64 + regs[i + 1]]++;
+    h[128 + regs[i + 2]]++;
+    h[192 + regs[i + 3]]++;
+  }
+  foldHisto4(out);
 }
 
 /** Returns false if the sparse payload does not cover exactly 16384 registers. */
@@ -432,9 +456,18 @@ export class HyperLogLog {
   maxInto(max: Uint8Array): void {
     const b = this.buf;
     if (b[4] === HLL_DENSE) {
-      for (let i = 0; i < HLL_REGISTERS; i++) {
-        const v = getDense(b, i);
-        if (v > max[i]) max[i] = v;
+      for (let p = HLL_HDR_SIZE, i = 0; p < HLL_DENSE_SIZE; p += 3, i += 4) {
+        const b0 = b[p];
+        const b1 = b[p + 1];
+        const b2 = b[p + 2];
+        const r0 = b0 & 63;
+        const r1 = ((b0 >>> 6) | (b1 << 2)) & 63;
+        const r2 = ((b1 >>> 4) | (b2 << 4)) & 63;
+        const r3 = b2 >>> 2;
+        if (r0 > max[i]) max[i] = r0;
+        if (r1 > max[i + 1]) max[i + 1] = r1;
+        if (r2 > max[i + 2]) max[i + 2] = r2;
+        if (r3 > max[i + 3]) max[i + 3] = r3;
       }
       return;
     }
@@ -468,7 +501,7 @@ export class HyperLogLog {
     const max = new Uint8Array(HLL_REGISTERS);
     for (const h of hlls) h.maxInto(max);
     histo.fill(0);
-    for (let i = 0; i < HLL_REGISTERS; i++) histo[max[i]]++;
+    rawHisto(max, histo);
     return countFromHisto(histo);
   }
 
