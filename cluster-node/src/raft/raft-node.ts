@@ -606,8 +606,14 @@ export class RaftNode {
     return this.cfg.checkQuorum && this.sinceLeaderContact < this.cfg.electionTimeout;
   }
 
+  /**
+   * May we campaign? Voters of the latest config may; so may a voter whose removal is appended but not
+   * yet committed (dissertation §4.2.2): its vote may still be needed to commit that removal.
+   */
   private promotable(): boolean {
-    return this.conf().voters.includes(this.id);
+    if (this.conf().voters.includes(this.id)) return true;
+    const last = this.lastConfIndex();
+    return last > this.log.committed && this.confAt(last - 1).voters.includes(this.id);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -695,7 +701,7 @@ export class RaftNode {
 
   private leaderRejection(): ProposeResult | null {
     if (this.role !== 'leader') return { ok: false, reason: 'not-leader', leaderHint: this.lead };
-    if (!this.promotable()) {
+    if (!this.conf().voters.includes(this.id)) {
       return { ok: false, reason: 'leader-removed', message: 'leader is being removed from the configuration' };
     }
     return null;

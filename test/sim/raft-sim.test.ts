@@ -1,0 +1,56 @@
+/**
+ * Deterministic simulation of the Raft module over many seeds (see raft-vopr.ts).
+ *
+ *   npx vitest run test/sim/raft-sim.test.ts                        # CI: the default seed range
+ *   RAFT_SIM_SEEDS=5000 RAFT_SIM_START=1000 npx vitest run test/sim/raft-sim.test.ts
+ *   RAFT_SIM_SEEDS=1 RAFT_SIM_START=1234 RAFT_SIM_TRACE=1 npx vitest run test/sim/raft-sim.test.ts   # replay one seed
+ *
+ * A failure prints the seed, the phase, the error and a trace tail.
+ */
+import { describe, expect, it } from 'vitest';
+import { runSeed, type VoprResult } from './raft-vopr';
+
+const SEEDS = Number(process.env.RAFT_SIM_SEEDS ?? 240);
+const START = Number(process.env.RAFT_SIM_START ?? 1);
+const TRACE = process.env.RAFT_SIM_TRACE === '1';
+const CHUNK = 20;
+
+function report(r: VoprResult): string {
+  return [
+    `seed ${r.seed} failed in ${r.phase} phase: ${r.error}`,
+    `replay: RAFT_SIM_SEEDS=1 RAFT_SIM_START=${r.seed} RAFT_SIM_TRACE=1 npx vitest run test/sim/raft-sim.test.ts`,
+    '--- trace tail ---',
+    ...r.trace,
+  ].join('\n');
+}
+
+describe('raft VOPR', () => {
+  const chunks: [number, number][] = [];
+  for (let s = START; s < START + SEEDS; s += CHUNK) chunks.push([s, Math.min(START + SEEDS, s + CHUNK)]);
+  const summary = { runs: 0, ticks: 0, delivered: 0, elections: 0, committed: 0, confChanges: 0, snapshots: 0 };
+
+  for (const [lo, hi] of chunks) {
+    it(`seeds ${lo}..${hi - 1}`, () => {
+      const failures: string[] = [];
+      for (let seed = lo; seed < hi; seed++) {
+        const r = runSeed(seed, { fullTrace: TRACE, raftDebug: TRACE });
+        summary.runs++;
+        summary.ticks += r.stats.ticks;
+        summary.delivered += r.stats.delivered;
+        summary.elections += r.stats.elections;
+        summary.committed += r.stats.committed;
+        summary.confChanges += r.stats.confChanges;
+        summary.snapshots += r.stats.snapshotsInstalled;
+        if (TRACE) console.log(r.trace.join('\n'));
+        if (!r.ok) failures.push(report(r));
+      }
+      if (failures.length > 0) console.error(failures.join('\n\n'));
+      expect(failures.map((f) => f.split('\n')[0])).toEqual([]);
+    }, 600_000);
+  }
+
+  it('summary', () => {
+    console.log(`raft VOPR: ${JSON.stringify(summary)}`);
+    expect(summary.runs).toBe(SEEDS);
+  });
+});

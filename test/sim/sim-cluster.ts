@@ -1,0 +1,516 @@
+/**
+ * A simulated Raft cluster: RaftNodes, a faulty network, durable storage per node, and a toy state
+ * machine (a hash chain over applied entries). Everything random comes from one seeded Prng, and time is
+ * a tick counter, so a (seed, options) pair replays exactly.
+ *
+ * Durability model: each node's MemoryStorage is its disk. A Ready is taken, then completed later
+ * ("disk latency"); completing it persists, sends, applies and advances in one step. A crash drops the
+ * in-memory RaftNode, any Ready not yet completed, and the application state; restart rebuilds both from
+ * the disk (the application from the stored snapshot).
+ *
+ * The safety checker runs after every tick, delivery and Ready completion.
+ */
+import {
+  MemoryStorage,
+  RaftNode,
+  persistReady,
+  type ConfChange,
+  type Entry,
+  type Message,
+  type ProposeResult,
+  type RaftConfig,
+  type Ready,
+} from '../../cluster-node/src/raft';
+import { InvariantViolation, SafetyChecker, chainNext } from './invariants';
+import { Prng } from './prng';
+
+export interface NetworkOptions {
+  /** Probability a message is lost. */
+  dropRate: number;
+  /** Probability a message is delivered twice. */
+  dupRate: number;
+  /** Delivery delay in ticks, uniform in [minDelay, maxDelay]. */
+  minDelay: number;
+  maxDelay: number;
+  /** Probability of an extra long delay (up to longDelayMax ticks), which reorders messages. */
+  longDelayRate: number;
+  longDelayMax: number;
+  /**
+   * Probability that a message ignores link order. Otherwise each (from, to) link is FIFO, like a TCP
+   * connection: a message is never delivered before one sent earlier on the same link.
+   */
+  reorderRate: number;
+}
+
+export interface SimOptions {
+  electionTimeout: number;
+  heartbeatTimeout: number;
+  net: NetworkOptions;
+  /** Probability that a Ready completes in the tick it was taken (else 1..3 ticks later). */
+  fastDiskRate: number;
+  maxEntriesPerMessage?: number;
+  /** Collect every trace line (not only the most recent ones). */
+  fullTrace?: boolean;
+  /** Also trace raft's own debug lines. */
+  raftDebug?: boolean;
+}
+
+export const PERFECT_NETWORK: NetworkOptions = {
+  dropRate: 0,
+  dupRate: 0,
+  minDelay: 0,
+  maxDelay: 0,
+  longDelayRate: 0,
+  longDelayMax: 0,
+  reorderRate: 0,
+};
+
+export interface AppState {
+  applied: number;
+  chain: number;
+  /** Chain value at recent applied indices, to build snapshots below `applied`. */
+  chainAt: Map<number, number>;
+  /** Every applied entry's payload, in order since the last restore (for scenario assertions). */
+  appliedData: string[];
+}
+
+export interface SimNode {
+  readonly id: string;
+  readonly storage: MemoryStorage;
+  raft: RaftNode | null;
+  app: AppState;
+  pending: Ready | null;
+  persistAt: number;
+  /** Permanently stopped (removed from the cluster or lost its disk). */
+  retired: boolean;
+  /** Its disk was lost: never restart, never promote. */
+  diskLost: boolean;
+  incarnation: number;
+}
+
+interface InFlight {
+  at: number;
+  order: number;
+  msg: Message;
+}
+
+const TRACE_TAIL = 120;
+
+export class SimCluster {
+  time = 0;
+  readonly rng: Prng;
+  readonly nodes = new Map<string, SimNode>();
+  readonly checker = new SafetyChecker();
+  readonly opts: SimOptions;
+  net: NetworkOptions;
+  /** Partition groups: nodes in different groups cannot talk. Absent = group 0. */
+  readonly group = new Map<string, number>();
+  /** One-way cuts "from>to". */
+  readonly cut = new Set<string>();
+  /** Extra per-message filter for scenario tests: return false to drop. */
+  filter: ((m: Message) => boolean) | null = null;
+  stats = { delivered: 0, dropped: 0, steps: 0, readies: 0, elections: 0, snapshotsInstalled: 0 };
+  private queue: InFlight[] = [];
+  private orderSeq = 0;
+  private readonly linkLastAt = new Map<string, number>();
+  private traceLines: string[] = [];
+
+  constructor(seed: number, opts: SimOptions) {
+    this.rng = new Prng(seed);
+    this.opts = opts;
+    this.net = opts.net;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Membership of the simulation
+
+  /** Create founding voters, each bootstrapped with the same voter list. */
+  bootstrap(ids: readonly string[]): void {
+    for (const id of ids) this.createNode(id, MemoryStorage.bootstrap(ids));
+  }
+
+  /** Create a node with an empty disk (to be added as a learner). */
+  addEmptyNode(id: string): SimNode {
+    return this.createNode(id, new MemoryStorage());
+  }
+
+  private createNode(id: string, storage: MemoryStorage): SimNode {
+    if (this.nodes.has(id)) throw new Error(`sim: duplicate node ${id}`);
+    const n: SimNode = {
+      id,
+      storage,
+      raft: null,
+      app: freshApp(),
+      pending: null,
+      persistAt: 0,
+      retired: false,
+      diskLost: false,
+      incarnation: 0,
+    };
+    this.nodes.set(id, n);
+    this.start(n);
+    return n;
+  }
+
+  private start(n: SimNode): void {
+    const r = this.rng.fork();
+    const cfg: RaftConfig = {
+      id: n.id,
+      electionTimeout: this.opts.electionTimeout,
+      heartbeatTimeout: this.opts.heartbeatTimeout,
+      rand: () => r.next(),
+      ...(this.opts.maxEntriesPerMessage ? { maxEntriesPerMessage: this.opts.maxEntriesPerMessage } : {}),
+      ...(this.opts.raftDebug ? { logger: (l: string) => this.trace(l) } : {}),
+    };
+    n.raft = new RaftNode(cfg, n.storage);
+    n.incarnation++;
+    const snap = n.storage.snapshot();
+    n.app = freshApp();
+    if (snap.meta.index > 0) {
+      const s = JSON.parse(snap.data) as { index: number; chain: number };
+      n.app.applied = s.index;
+      n.app.chain = s.chain;
+      n.app.chainAt.set(s.index, s.chain);
+    }
+    this.checker.onRestart(n.id);
+    this.check(n);
+  }
+
+  crash(id: string): void {
+    const n = this.mustNode(id);
+    if (!n.raft) return;
+    this.trace(`CRASH ${id}${n.pending ? ' (unpersisted Ready lost)' : ''}`);
+    n.raft = null;
+    n.pending = null;
+  }
+
+  restart(id: string): void {
+    const n = this.mustNode(id);
+    if (n.raft || n.retired) return;
+    this.trace(`RESTART ${id} from disk (last ${n.storage.lastIndex()}, snap ${n.storage.snapshot().meta.index})`);
+    this.start(n);
+  }
+
+  /** Stop a node for good; with `loseDisk` its storage is considered destroyed. */
+  retire(id: string, loseDisk: boolean): void {
+    const n = this.mustNode(id);
+    this.trace(`RETIRE ${id}${loseDisk ? ' (disk lost)' : ''}`);
+    n.raft = null;
+    n.pending = null;
+    n.retired = true;
+    n.diskLost ||= loseDisk;
+  }
+
+  alive(): Map<string, RaftNode> {
+    const m = new Map<string, RaftNode>();
+    for (const n of this.nodes.values()) if (n.raft) m.set(n.id, n.raft);
+    return m;
+  }
+
+  node(id: string): SimNode {
+    return this.mustNode(id);
+  }
+
+  raft(id: string): RaftNode {
+    const r = this.mustNode(id).raft;
+    if (!r) throw new Error(`sim: ${id} is down`);
+    return r;
+  }
+
+  /** The live leader with the highest term, if any. */
+  leader(): RaftNode | null {
+    let best: RaftNode | null = null;
+    let bestTerm = -1;
+    for (const r of this.alive().values()) {
+      const st = r.status();
+      if (st.role === 'leader' && st.term > bestTerm) {
+        best = r;
+        bestTerm = st.term;
+      }
+    }
+    return best;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Client operations
+
+  propose(data: string | Uint8Array): ProposeResult | null {
+    const l = this.leader();
+    if (!l) return null;
+    const res = l.propose(data);
+    this.check(this.mustNode(l.id));
+    return res;
+  }
+
+  proposeConfChange(change: ConfChange): ProposeResult | null {
+    const l = this.leader();
+    if (!l) return null;
+    const res = l.proposeConfChange(change);
+    this.trace(`CONF ${JSON.stringify(change)} via ${l.id}: ${res.ok ? `ok @${res.index}` : res.reason}`);
+    this.check(this.mustNode(l.id));
+    return res;
+  }
+
+  /** Compact node `id` at `index` (<= applied), snapshotting the toy state machine there. */
+  compact(id: string, index: number): boolean {
+    const n = this.mustNode(id);
+    const r = n.raft;
+    if (!r) return false;
+    const chain = n.app.chainAt.get(index);
+    if (chain === undefined) return false;
+    const ok = r.compact(index, JSON.stringify({ index, chain }));
+    if (ok) {
+      this.trace(`COMPACT ${id} at ${index}`);
+      for (const k of n.app.chainAt.keys()) if (k < index) n.app.chainAt.delete(k);
+    }
+    return ok;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Network
+
+  isolate(id: string): void {
+    this.group.set(id, 1 + this.rng.int(0, 1_000_000));
+    this.trace(`PARTITION isolate ${id}`);
+  }
+
+  split(side: readonly string[]): void {
+    this.group.clear();
+    for (const id of side) this.group.set(id, 1);
+    this.trace(`PARTITION split [${side.join(',')}] | rest`);
+  }
+
+  cutOneWay(from: string, to: string): void {
+    this.cut.add(`${from}>${to}`);
+    this.trace(`PARTITION one-way ${from} -/-> ${to}`);
+  }
+
+  heal(): void {
+    this.group.clear();
+    this.cut.clear();
+    this.trace('HEAL');
+  }
+
+  canReach(from: string, to: string): boolean {
+    return (this.group.get(from) ?? 0) === (this.group.get(to) ?? 0) && !this.cut.has(`${from}>${to}`);
+  }
+
+  inFlight(): number {
+    return this.queue.length;
+  }
+
+  private sendAll(msgs: readonly Message[]): void {
+    const net = this.net;
+    for (const m of msgs) {
+      if (this.rng.chance(net.dropRate)) {
+        this.stats.dropped++;
+        continue;
+      }
+      const copies = this.rng.chance(net.dupRate) ? 2 : 1;
+      for (let c = 0; c < copies; c++) {
+        let delay = this.rng.int(net.minDelay, net.maxDelay);
+        if (this.rng.chance(net.longDelayRate)) delay += this.rng.int(1, Math.max(1, net.longDelayMax));
+        let at = this.time + delay;
+        if (this.rng.chance(net.reorderRate)) {
+          this.push({ at, order: this.rng.nextU32() * 0x100000 + this.orderSeq++, msg: m });
+        } else {
+          const link = `${m.from}>${m.to}`;
+          at = Math.max(at, this.linkLastAt.get(link) ?? 0);
+          this.linkLastAt.set(link, at);
+          this.push({ at, order: this.orderSeq++, msg: m });
+        }
+      }
+    }
+  }
+
+  // Binary min-heap on (at, order).
+  private push(x: InFlight): void {
+    const q = this.queue;
+    q.push(x);
+    let i = q.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!less(q[i]!, q[p]!)) break;
+      [q[i], q[p]] = [q[p]!, q[i]!];
+      i = p;
+    }
+  }
+
+  private pop(): InFlight | undefined {
+    const q = this.queue;
+    if (q.length === 0) return undefined;
+    const top = q[0]!;
+    const last = q.pop()!;
+    if (q.length > 0) {
+      q[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < q.length && less(q[l]!, q[m]!)) m = l;
+        if (r < q.length && less(q[r]!, q[m]!)) m = r;
+        if (m === i) break;
+        [q[i], q[m]] = [q[m]!, q[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  /** Deliver every message due by now. Returns how many were delivered. */
+  deliverDue(): number {
+    let count = 0;
+    while (this.queue.length > 0 && this.queue[0]!.at <= this.time) {
+      const { msg } = this.pop()!;
+      const target = this.nodes.get(msg.to);
+      if (!target || !target.raft || !this.canReach(msg.from, msg.to) || (this.filter && !this.filter(msg))) {
+        this.stats.dropped++;
+        continue;
+      }
+      this.stats.delivered++;
+      target.raft.step(msg);
+      this.check(target);
+      count++;
+    }
+    return count;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Time
+
+  /** Tick every live node once. */
+  tickAll(): void {
+    this.time++;
+    for (const n of this.nodes.values()) {
+      if (!n.raft) continue;
+      n.raft.tick();
+      this.check(n);
+    }
+  }
+
+  /**
+   * Complete due Readies and take new ones, and deliver due messages, until nothing is left to do at
+   * this time (bounded).
+   */
+  settle(): void {
+    for (let round = 0; round < 64; round++) {
+      let progress = this.deliverDue();
+      for (const n of this.nodes.values()) progress += this.processReady(n);
+      if (progress === 0) return;
+    }
+  }
+
+  /** One simulated tick: advance clocks, then settle. */
+  step(): void {
+    this.tickAll();
+    this.settle();
+  }
+
+  /** Run `ticks` ticks. */
+  run(ticks: number): void {
+    for (let i = 0; i < ticks; i++) this.step();
+  }
+
+  /** Run until `cond` holds (checked after each tick), at most `maxTicks`. Returns whether it held. */
+  runUntil(cond: () => boolean, maxTicks: number): boolean {
+    for (let i = 0; i < maxTicks; i++) {
+      if (cond()) return true;
+      this.step();
+    }
+    return cond();
+  }
+
+  private processReady(n: SimNode): number {
+    const r = n.raft;
+    if (!r) return 0;
+    let did = 0;
+    if (n.pending && n.persistAt <= this.time) {
+      this.completeReady(n, r, n.pending);
+      n.pending = null;
+      did++;
+    }
+    if (!n.pending && r.hasReady()) {
+      const rd = r.ready()!;
+      this.stats.readies++;
+      if (rd.softState) {
+        this.trace(`${n.id} is ${rd.softState.role} (leader ${rd.softState.leader ?? '-'}) term ${r.status().term}`);
+        if (rd.softState.role === 'leader') this.stats.elections++;
+      }
+      this.checker.onEntries(n.id, r, rd.entries);
+      n.pending = rd;
+      n.persistAt = this.rng.chance(this.opts.fastDiskRate) ? this.time : this.time + this.rng.int(1, 3);
+      did++;
+      if (n.persistAt <= this.time) {
+        this.completeReady(n, r, rd);
+        n.pending = null;
+      }
+    }
+    return did;
+  }
+
+  private completeReady(n: SimNode, r: RaftNode, rd: Ready): void {
+    persistReady(n.storage, rd);
+    this.sendAll(rd.messages);
+    if (rd.snapshot) {
+      const s = JSON.parse(rd.snapshot.data) as { index: number; chain: number };
+      if (s.index !== rd.snapshot.meta.index) throw new InvariantViolation(`${n.id}: snapshot data/meta mismatch`);
+      this.checker.onRestore(n.id, s.index, s.chain);
+      n.app.applied = s.index;
+      n.app.chain = s.chain;
+      n.app.chainAt.clear();
+      n.app.chainAt.set(s.index, s.chain);
+      n.app.appliedData = [];
+      this.stats.snapshotsInstalled++;
+      this.trace(`${n.id} installed snapshot at ${s.index}`);
+    }
+    for (const e of rd.committed) this.apply(n, e);
+    r.advance(rd);
+    this.check(n);
+  }
+
+  private apply(n: SimNode, e: Entry): void {
+    if (e.index !== n.app.applied + 1) {
+      throw new InvariantViolation(`${n.id} applied index ${e.index} after ${n.app.applied} (gap or repeat)`);
+    }
+    n.app.chain = chainNext(n.app.chain, e);
+    n.app.applied = e.index;
+    n.app.chainAt.set(e.index, n.app.chain);
+    if (e.type === 'normal') n.app.appliedData.push(e.data);
+    this.checker.onApply(n.id, e, n.app.chain);
+  }
+
+  check(n: SimNode): void {
+    if (!n.raft) return;
+    this.stats.steps++;
+    this.checker.afterStep(n.id, n.raft, this.alive(), this.time);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Trace
+
+  trace(line: string): void {
+    this.traceLines.push(`[t=${this.time}] ${line}`);
+    if (!this.opts.fullTrace && this.traceLines.length > 4 * TRACE_TAIL) {
+      this.traceLines = this.traceLines.slice(-TRACE_TAIL);
+    }
+  }
+
+  traceTail(n = TRACE_TAIL): string[] {
+    return this.traceLines.slice(-n);
+  }
+
+  private mustNode(id: string): SimNode {
+    const n = this.nodes.get(id);
+    if (!n) throw new Error(`sim: unknown node ${id}`);
+    return n;
+  }
+}
+
+function less(a: InFlight, b: InFlight): boolean {
+  return a.at < b.at || (a.at === b.at && a.order < b.order);
+}
+
+function freshApp(): AppState {
+  return { applied: 0, chain: 0, chainAt: new Map([[0, 0]]), appliedData: [] };
+}
