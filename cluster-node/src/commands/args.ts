@@ -98,8 +98,10 @@ export function parseTimeout(s: string, now: number): number {
   } catch {
     throw new ReplyError(E.timeoutNotFloat);
   }
-  if (!Number.isFinite(t)) throw new ReplyError(E.timeoutNotFloat);
-  if (t < 0) throw new ReplyError(E.timeoutNegative);
-  if (t === 0) return 0;
-  return now + Math.ceil(t * 1000);
+  // Like Redis 7.0: ms = ceil(t * 1000); inf or more than LLONG_MAX ms overflows the conversion to a
+  // negative number ("timeout is negative"); a tiny negative value rounds to 0 (block forever).
+  const ms = Math.ceil(t * 1000);
+  if (!(ms <= 9223372036854775807) || ms < 0) throw new ReplyError(E.timeoutNegative);
+  if (ms === 0) return 0;
+  return now + ms;
 }

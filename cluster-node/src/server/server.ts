@@ -452,6 +452,10 @@ export class Server {
     this.rewritten = null;
     const slower = this.config.int('slowlog-log-slower-than');
     if (slower >= 0 && us >= slower && !spec.flags.includes('skip_slowlog')) this.stats.slowlog(c, argv, us, this.config.int('slowlog-max-len'));
+    if (us >= 1000) {
+      const lt = this.config.int('latency-monitor-threshold');
+      if (lt > 0) this.stats.latencySample(spec.flags.includes('fast') ? 'fast-command' : 'command', Math.floor(us / 1000), lt);
+    }
   }
 
   /**
@@ -617,8 +621,14 @@ export class Server {
       list.push(c);
     }
     if (deadline > 0) {
-      state.timer = setTimeout(() => {
+      const fire = (): void => {
         if (c.blocked !== state) return;
+        const left = deadline - Date.now();
+        // setTimeout caps delays at 2^31-1 ms (longer ones fire at once): re-arm until the deadline.
+        if (left > 0) {
+          state.timer = setTimeout(fire, Math.min(left, 0x7fffffff));
+          return;
+        }
         this.unblock(c);
         const w = this.aux;
         w.proto = c.resp;
@@ -627,7 +637,8 @@ export class Server {
         c.queue(w.take());
         this.stats.blockedTimeouts++;
         this.resumeClient(c);
-      }, Math.max(0, deadline - Date.now()));
+      };
+      state.timer = setTimeout(fire, Math.min(Math.max(0, deadline - Date.now()), 0x7fffffff));
     }
     c.blocked = state;
     this.stats.blockedClients++;
@@ -685,7 +696,8 @@ export class Server {
         if (!list) continue;
         for (const waiter of [...list] as Client[]) {
           const st = waiter.blocked;
-          if (!st || !db.has(key)) break;
+          if (!st) continue;
+          if (!db.has(key)) break;
           this.unblock(waiter);
           const w = this.aux;
           w.proto = waiter.resp;
@@ -709,8 +721,11 @@ export class Server {
 
   // ---------------------------------------------------------------- cron
 
+  /** DEBUG SET-ACTIVE-EXPIRE 0 turns the active expire cycle off (keys then expire only lazily). */
+  activeExpireEnabled = true;
+
   private cron(): void {
-    this.evictor.activeExpire(25);
+    if (this.activeExpireEnabled) this.evictor.activeExpire(25);
     const timeout = this.config.int('timeout');
     if (timeout > 0) {
       const limit = Date.now() - timeout * 1000;
