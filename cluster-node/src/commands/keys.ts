@@ -19,6 +19,7 @@ import {
   encodingOf,
   listItems,
   makeList,
+  markBigEncoding,
   restoreValue,
   verifyPayload,
   zsetForEach,
@@ -335,6 +336,7 @@ function sortGeneric(c: Client, argv: string[], readonly: boolean): void {
   const sortval = lookupRead(c, db, argv[1]);
   if (sortval !== undefined && (typeof sortval === 'string' || sortval.type === 'hash')) throw new ReplyError(E.wrongType);
   const type = sortval === undefined ? 'list' : (sortval as CollectionValue).type;
+  if (type === 'zset') markBigEncoding(sortval as CollectionValue);
   if (dontsort && type === 'set' && storeKey !== null) {
     dontsort = false;
     alpha = true;

@@ -552,7 +552,9 @@ export function cloneValue(v: Value): Value {
         members.push(m);
         scores.push(s);
       });
-      return makeZSet(members, scores);
+      const out = makeZSet(members, scores);
+      if (bigEncoded.has(v)) bigEncoded.add(out);
+      return out;
     }
   }
 }
@@ -607,6 +609,16 @@ function lpEntryBytes(s: string): number {
   return body + (body < 128 ? 1 : body < 16384 ? 2 : body < 2097152 ? 3 : body < 268435456 ? 4 : 5);
 }
 
+/**
+ * Values Redis would have converted to their big encoding for good (SORT converts a listpack zset to
+ * a skiplist in place; COPY keeps the encoding).
+ */
+const bigEncoded = new WeakSet<object>();
+
+export function markBigEncoding(v: CollectionValue): void {
+  bigEncoded.add(v);
+}
+
 /** The encoding name Redis would report for a value in its current state. */
 export function encodingOf(v: Value, lim: EncodingLimits): string {
   if (typeof v === 'string') {
@@ -637,7 +649,7 @@ export function encodingOf(v: Value, lim: EncodingLimits): string {
       return 'listpack';
     }
     case 'zset': {
-      if (v.size > lim.zsetMaxListpackEntries) return 'skiplist';
+      if (v.size > lim.zsetMaxListpackEntries || bigEncoded.has(v)) return 'skiplist';
       let long = false;
       zsetForEach(v, (m) => {
         if (m.length > lim.zsetMaxListpackValue) long = true;
