@@ -116,7 +116,7 @@ function legacyTriple(specs: KeySpec[]): [number, number, number] {
       first = f;
       last = l;
       step = s.find.keyStep;
-    } else if (l >= 0 && last >= 0 && f === last + step && s.find.keyStep === step) {
+    } else if (last >= 0 && f === last + step && s.find.keyStep === step) {
       last = l;
     } else break;
   }
