@@ -24,6 +24,8 @@ export interface VoprParams {
   safetyTicks: number;
   livenessTicks: number;
   crashRate: number;
+  /** Crash whoever is leader (the most disruptive crash). */
+  leaderCrashRate: number;
   restartRate: number;
   partitionRate: number;
   healRate: number;
@@ -63,16 +65,19 @@ export function voprParams(seed: number): VoprParams {
     longDelayMax: p.int(Math.floor(electionTimeout / 2), 3 * electionTimeout),
     reorderRate: p.pick([0, 0.05, 0.3]),
   };
+  // A third of the seeds are "storms": faults every few ticks, leaders crashing and being cut off.
+  const storm = p.chance(0.35);
   return {
     voters: p.int(3, 5),
     minVoters: p.pick([1, 2, 3, 3]),
     maxMembers: p.int(5, 7),
     safetyTicks: p.int(300, 700),
     livenessTicks: 40 * electionTimeout + 200,
-    crashRate: p.pick([0, 0.005, 0.01, 0.03]),
-    restartRate: p.pick([0.02, 0.1]),
-    partitionRate: p.pick([0, 0.005, 0.02, 0.05]),
-    healRate: p.pick([0.02, 0.1]),
+    crashRate: storm ? p.pick([0.01, 0.03]) : p.pick([0, 0.005, 0.01, 0.03]),
+    leaderCrashRate: storm ? p.pick([0.01, 0.03, 0.06]) : p.pick([0, 0, 0.005]),
+    restartRate: storm ? p.pick([0.1, 0.3]) : p.pick([0.02, 0.1]),
+    partitionRate: storm ? p.pick([0.05, 0.1, 0.2]) : p.pick([0, 0.005, 0.02, 0.05]),
+    healRate: storm ? p.pick([0.1, 0.3]) : p.pick([0.02, 0.1]),
     confRate: p.pick([0, 0.01, 0.03, 0.06]),
     compactRate: p.pick([0, 0.01, 0.05]),
     proposeRate: p.pick([0.1, 0.3, 0.7]),
@@ -248,6 +253,10 @@ export function runSeed(seed: number, options: VoprOptions = {}): VoprResult {
 }
 
 function injectFaults(c: SimCluster, rng: Prng, p: VoprParams): void {
+  if (rng.chance(p.leaderCrashRate)) {
+    const l = c.leader();
+    if (l) c.crash(l.id);
+  }
   if (rng.chance(p.crashRate)) {
     const up = [...c.nodes.values()].filter((n) => n.raft);
     if (up.length > 0) c.crash(rng.pick(up).id);

@@ -49,6 +49,7 @@ export interface SimOptions {
   /** Probability that a Ready completes in the tick it was taken (else 1..3 ticks later). */
   fastDiskRate: number;
   maxEntriesPerMessage?: number;
+  preVote?: boolean;
   /** Collect every trace line (not only the most recent ones). */
   fullTrace?: boolean;
   /** Also trace raft's own debug lines. */
@@ -109,6 +110,8 @@ export class SimCluster {
   readonly cut = new Set<string>();
   /** Extra per-message filter for scenario tests: return false to drop. */
   filter: ((m: Message) => boolean) | null = null;
+  /** Observer of every delivered message (golden transcripts). */
+  tap: ((m: Message) => void) | null = null;
   stats = { delivered: 0, dropped: 0, steps: 0, readies: 0, elections: 0, snapshotsInstalled: 0 };
   private queue: InFlight[] = [];
   private orderSeq = 0;
@@ -160,6 +163,7 @@ export class SimCluster {
       heartbeatTimeout: this.opts.heartbeatTimeout,
       rand: () => r.next(),
       ...(this.opts.maxEntriesPerMessage ? { maxEntriesPerMessage: this.opts.maxEntriesPerMessage } : {}),
+      ...(this.opts.preVote !== undefined ? { preVote: this.opts.preVote } : {}),
       ...(this.opts.raftDebug ? { logger: (l: string) => this.trace(l) } : {}),
     };
     n.raft = new RaftNode(cfg, n.storage);
@@ -369,6 +373,7 @@ export class SimCluster {
         continue;
       }
       this.stats.delivered++;
+      this.tap?.(msg);
       target.raft.step(msg);
       this.check(target);
       count++;

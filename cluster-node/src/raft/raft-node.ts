@@ -216,6 +216,16 @@ export class RaftNode {
     this.stepFn(m);
   }
 
+  /**
+   * Start an election now instead of waiting for the election timeout (with a pre-vote round when
+   * enabled). Ignored when already leader or not a voter. Other nodes still refuse votes while they
+   * hear from a leader.
+   */
+  campaign(): void {
+    if (this.role === 'leader' || !this.promotable()) return;
+    this.campaignNow(this.cfg.preVote ? 'pre' : 'real');
+  }
+
   /** Append a client entry. Only the leader accepts proposals. */
   propose(data: Uint8Array | string): ProposeResult {
     const rejected = this.leaderRejection();
@@ -467,7 +477,7 @@ export class RaftNode {
     this.sinceLeaderContact++;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
-      this.campaign(this.cfg.preVote ? 'pre' : 'real');
+      this.campaignNow(this.cfg.preVote ? 'pre' : 'real');
     }
   }
 
@@ -531,7 +541,7 @@ export class RaftNode {
         this.votes.set(m.from, !m.reject);
         const outcome = voteOutcome(this.conf().voters, this.votes);
         if (outcome === 'won') {
-          if (this.role === 'pre-candidate') this.campaign('real');
+          if (this.role === 'pre-candidate') this.campaignNow('real');
           else this.becomeLeader();
         } else if (outcome === 'lost') {
           this.becomeFollower(this.term, null);
@@ -559,14 +569,14 @@ export class RaftNode {
   // ---------------------------------------------------------------------------------------------
   // Elections
 
-  private campaign(kind: 'pre' | 'real'): void {
+  private campaignNow(kind: 'pre' | 'real'): void {
     if (kind === 'pre') this.becomePreCandidate();
     else this.becomeCandidate();
     const voteTerm = kind === 'pre' ? this.term + 1 : this.term;
     this.votes.set(this.id, true);
     const voters = this.conf().voters;
     if (voteOutcome(voters, this.votes) === 'won') {
-      if (kind === 'pre') this.campaign('real');
+      if (kind === 'pre') this.campaignNow('real');
       else this.becomeLeader();
       return;
     }
