@@ -91,9 +91,9 @@ export class Db {
       access.set(key, Math.floor(now / 1000));
       return;
     }
-    const word = access.get(key) ?? LFU_INIT_VAL;
-    let counter = word & 0xff;
     const minutes = Math.floor(now / 60000) & 0xffff;
+    const word = access.get(key) ?? ((minutes << 8) | LFU_INIT_VAL);
+    let counter = word & 0xff;
     const last = word >>> 8;
     const elapsed = minutes >= last ? minutes - last : 65535 - last + minutes;
     if (this.lfuDecayMinutes > 0) counter = Math.max(0, counter - Math.floor(elapsed / this.lfuDecayMinutes));
@@ -102,6 +102,12 @@ export class Db {
       if (Math.random() < 1 / (base * this.lfuLogFactor + 1)) counter++;
     }
     access.set(key, (minutes << 8) | counter);
+  }
+
+  /** A new key's access data, as Redis's createObject sets it: LRU clock now, or LFU_INIT_VAL stamped now. */
+  initAccess(key: string): void {
+    const now = this.hooks.now();
+    this.access!.set(key, this.lfu ? ((Math.floor(now / 60000) & 0xffff) << 8) | LFU_INIT_VAL : Math.floor(now / 1000));
   }
 
   /** LFU counter of a key after decay (OBJECT FREQ). */
@@ -144,7 +150,7 @@ export class Db {
     if (old === undefined) {
       this.size++;
       this.used += KEY_OVERHEAD + strBytes(key.length);
-      if (this.access !== null) this.touchAccess(key);
+      if (this.access !== null) this.initAccess(key);
     } else {
       this.used -= typeof old === 'string' ? strBytes(old.length) : old.est;
       if (!keepTtl && this.expires.size > 0) this.expires.delete(key);
