@@ -21,6 +21,9 @@ export function getString(c: Client, key: string): string | null {
 export function storeString(c: Client, key: string, value: string, expireAt = -1, keepTtl = false): void {
   const db = c.db;
   const s = c.server;
+  // Like Redis's lookupKeyWrite in setKey: a logically expired key is reclaimed first (its 'expired'
+  // event fires and KEEPTTL cannot resurrect its stale TTL). Free when the key has no TTL.
+  if (db.expires.size !== 0 && db.expires.has(key)) db.get(key);
   db.set(key, value, keepTtl);
   if (expireAt >= 0) db.setExpire(key, expireAt);
   s.signalModified(db, key);
