@@ -205,13 +205,24 @@ function distinct(argv: string[], from: number, to: number): string[] {
 }
 
 /**
- * Look for the first non-empty list among argv[from..to) for a blocking pop. A key of another type
- * is WRONGTYPE, except while re-running a woken command (Redis only wakes clients for lists; the
- * client keeps waiting).
+ * Look for the first non-empty list among argv[from..to) for a blocking pop (the key that woke a
+ * re-run command first). A key of another type is WRONGTYPE, except while re-running a woken command
+ * (Redis only wakes clients for lists; the client keeps waiting).
  */
 function firstList(c: Client, argv: string[], from: number, to: number): number {
-  const resuming = c.server.resumingDeadline >= 0;
+  const s = c.server;
+  const resuming = s.resumingDeadline >= 0;
   const db = c.db;
+  if (resuming && s.resumingKey !== null) {
+    // Redis 7.0 serves a woken client from the key that became ready, whatever its position.
+    const rk = s.resumingKey;
+    for (let i = from; i < to; i++) {
+      if (argv[i] !== rk) continue;
+      const v = db.get(rk);
+      if (v !== undefined && typeof v !== 'string' && v.type === 'list' && v.size > 0) return i;
+      break;
+    }
+  }
   for (let i = from; i < to; i++) {
     const v = db.get(argv[i]);
     if (v === undefined) continue;

@@ -705,8 +705,10 @@ export class Server {
           this.current = waiter;
           const h = this.table.get(st.spec.name)!;
           this.resumingDeadline = st.deadline;
+          this.resumingKey = key;
           this.call(waiter, h, st.argv);
           this.resumingDeadline = -1;
+          this.resumingKey = null;
           this.current = saved;
           if (w.len > 0) waiter.queue(w.take());
           if (!waiter.blocked) this.resumeClient(waiter);
@@ -718,6 +720,8 @@ export class Server {
 
   /** While re-running a woken command, the deadline it had (so re-blocking keeps its timeout). */
   resumingDeadline = -1;
+  /** While re-running a woken command, the ready key that woke it (Redis 7.0 serves that key first). */
+  resumingKey: string | null = null;
 
   // ---------------------------------------------------------------- cron
 
