@@ -267,4 +267,63 @@ describe('raft scenarios', () => {
     c.run(2);
     expect(leader.proposeConfChange({ type: 'add-learner', nodeId: 'n9' })).toMatchObject({ ok: true });
   });
+
+  it('Figure 8: a leader never commits an entry of an earlier term by counting replicas', () => {
+    // Raft paper, Figure 8, with index 1 being the bootstrap entry. Each phase lets through only the
+    // messages the figure needs; between phases everything is blocked for T ticks so followers stop
+    // withholding votes for the previous leader.
+    const c = cluster(5, 21, { maxEntriesPerMessage: 1 });
+    const r = (id: string) => c.raft(id);
+    const among = (ids: string[]) => (m: { from: string; to: string }) => ids.includes(m.from) && ids.includes(m.to);
+    const quiet = () => {
+      c.filter = () => false;
+      c.run(T);
+    };
+    const elect = (id: string) => {
+      for (let i = 0; i < 3 && r(id).status().role !== 'leader'; i++) {
+        r(id).campaign();
+        c.settle();
+      }
+      expect(r(id).status().role).toBe('leader');
+    };
+    quiet();
+    c.filter = null;
+    elect('n1'); // term 2, no-op at 2
+    c.run(2);
+    // (a) n1 appends A at 3 (term 2) and gets it only to n2, then crashes.
+    c.filter = among(['n1', 'n2']);
+    expect(r('n1').propose('A')).toMatchObject({ ok: true, index: 3, term: 2 });
+    c.settle();
+    expect(r('n2').status().lastIndex).toBe(3);
+    c.crash('n1');
+    // (b) n5 wins term 3 with n3, n4 and appends its no-op at 3 (term 3) locally only; crashes.
+    quiet();
+    const votesOnly = (m: { type: string }) => m.type.includes('vote');
+    c.filter = (m) => among(['n3', 'n4', 'n5'])(m) && votesOnly(m);
+    elect('n5');
+    expect(r('n5').inspectLog().term(3)).toBe(3);
+    c.crash('n5');
+    // (c) n1 restarts, wins term 4 with n3, n4 and copies A (term 2) to them, but not its own no-op.
+    c.restart('n1');
+    quiet();
+    c.filter = (m) =>
+      among(['n1', 'n3', 'n4'])(m) &&
+      !(m.type === 'append' && m.entries.some((e) => e.term === 4) && r(m.to).status().lastIndex >= 3);
+    elect('n1');
+    c.run(3);
+    for (const id of ['n3', 'n4']) expect(r(id).inspectLog().term(3)).toBe(2);
+    // A is now on a majority (n1, n2, n3, n4) but is not of n1's term: it must not be committed.
+    expect(r('n1').status().commit).toBe(2);
+    c.crash('n1');
+    // (d) n5 restarts and wins term 5 with n2, n3, n4 (its last term 3 beats their 2) and overwrites A.
+    c.restart('n5');
+    quiet();
+    c.filter = among(['n2', 'n3', 'n4', 'n5']);
+    elect('n5');
+    c.run(3);
+    for (const id of ['n2', 'n3', 'n4', 'n5']) {
+      expect(r(id).inspectLog().term(3)).toBe(3);
+      expect(c.node(id).app.appliedData).not.toContain('A');
+    }
+  });
 });

@@ -65,8 +65,8 @@ export function voprParams(seed: number): VoprParams {
     longDelayMax: p.int(Math.floor(electionTimeout / 2), 3 * electionTimeout),
     reorderRate: p.pick([0, 0.05, 0.3]),
   };
-  // A third of the seeds are "storms": faults every few ticks, leaders crashing and being cut off.
-  const storm = p.chance(0.35);
+  // Half the seeds are "storms": faults every few ticks, leaders crashing and being cut off.
+  const storm = p.chance(0.5);
   return {
     voters: p.int(3, 5),
     minVoters: p.pick([1, 2, 3, 3]),
@@ -86,7 +86,7 @@ export function voprParams(seed: number): VoprParams {
       heartbeatTimeout: p.int(1, Math.max(1, Math.floor(electionTimeout / 3))),
       net,
       fastDiskRate: p.pick([1, 0.8, 0.4]),
-      maxEntriesPerMessage: p.pick([1, 4, 64]),
+      maxEntriesPerMessage: p.pick([1, 1, 4, 64]),
     },
   };
 }
@@ -111,7 +111,7 @@ class Operator {
   }
 
   maybePlan(): void {
-    if (this.queue.length > 0 || !this.rng.chance(this.params.confRate)) return;
+    if (this.queue.length > 2 || !this.rng.chance(this.params.confRate)) return;
     const leader = this.c.leader();
     if (!leader) return;
     const conf = leader.conf();
@@ -259,7 +259,12 @@ function injectFaults(c: SimCluster, rng: Prng, p: VoprParams): void {
   }
   if (rng.chance(p.crashRate)) {
     const up = [...c.nodes.values()].filter((n) => n.raft);
-    if (up.length > 0) c.crash(rng.pick(up).id);
+    if (up.length > 0) {
+      const id = rng.pick(up).id;
+      c.crash(id);
+      // Half the crashes are quick bounces: the process comes straight back from disk.
+      if (rng.chance(0.5)) c.restart(id);
+    }
   }
   for (const n of c.nodes.values()) {
     if (!n.raft && !n.retired && rng.chance(p.restartRate)) c.restart(n.id);
@@ -267,7 +272,18 @@ function injectFaults(c: SimCluster, rng: Prng, p: VoprParams): void {
   if (rng.chance(p.partitionRate)) {
     const ids = [...c.nodes.values()].filter((n) => !n.retired).map((n) => n.id);
     const leader = c.leader();
-    switch (rng.int(0, 3)) {
+    switch (rng.int(0, 5)) {
+      case 4:
+      case 5: {
+        // Partial connectivity: cut one link in both directions (cuts accumulate until healed).
+        const a = rng.pick(ids);
+        const b = rng.pick(ids);
+        if (a !== b) {
+          c.cutOneWay(a, b);
+          c.cutOneWay(b, a);
+        }
+        break;
+      }
       case 0:
         if (leader) c.isolate(leader.id);
         break;
