@@ -57,10 +57,10 @@ function lookupRead(c: Client, db: Db, key: string): Value | undefined {
   return v;
 }
 
-/** Redis's getIntFromObjectOrReply: an int64 that must also fit a C int. */
-function parseInt32(s: string, err: string = E.notInt): number {
-  const n = parseInt64(s, err);
-  if (n < INT_MIN || n > INT_MAX) throw new ReplyError(err);
+/** Redis's getIntFromObjectOrReply: an int64 that must also fit a C int (`msg` replaces both errors). */
+function parseInt32(s: string, msg?: string): number {
+  const n = parseInt64(s, msg ?? E.notInt);
+  if (n < INT_MIN || n > INT_MAX) throw new ReplyError(msg ?? 'ERR value is out of range, value must between -2147483648 and 2147483647');
   return n;
 }
 
@@ -260,6 +260,21 @@ function encodingLimits(c: Client): EncodingLimits {
     zsetMaxListpackEntries: configInt(c, 'zset-max-listpack-entries', 128),
     zsetMaxListpackValue: configInt(c, 'zset-max-listpack-value', 64),
   };
+}
+
+/**
+ * Redis stores string values 0..9999 as shared integer objects (OBJECT REFCOUNT answers INT_MAX for
+ * them) unless maxmemory is set with an LRU/LFU policy, which needs per-object access data.
+ */
+function isSharedInteger(c: Client, v: string): boolean {
+  const n = v.length;
+  if (n === 0 || n > 4 || (n > 1 && v.charCodeAt(0) === 48)) return false;
+  for (let i = 0; i < n; i++) {
+    const d = v.charCodeAt(i);
+    if (d < 48 || d > 57) return false;
+  }
+  const policy = c.server.config.str('maxmemory-policy');
+  return c.server.config.int('maxmemory') === 0 || !(policy.endsWith('-lru') || policy.endsWith('-lfu'));
 }
 
 function isLfuPolicy(c: Client): boolean {
@@ -740,7 +755,7 @@ export const handlers: HandlerMap = {
   'object|refcount'(c, argv) {
     const v = lookupNoTouch(c, c.db, argv[2]);
     if (v === undefined) c.w.nil();
-    else c.w.int(1);
+    else c.w.int(typeof v === 'string' && isSharedInteger(c, v) ? INT_MAX : 1);
   },
 
   'object|freq'(c, argv) {
