@@ -4,6 +4,7 @@
  * CONFIG GET/SET read the same table. Unknown directives fail at start naming the directive.
  */
 import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { splitArgs } from '../../../common/src/resp/request-parser';
 
 export type ConfigValue = string | number | boolean;
@@ -125,6 +126,8 @@ export function parseMemory(s: string): number | null {
 
 export class Config {
   private values = new Map<string, ConfigValue>();
+  /** Absolute path of the config file the server was started with (CONFIG REWRITE, INFO config_file). */
+  file: string | null = null;
   /** Called after a runtime change, with the canonical name. */
   onChange: ((name: string) => void) | null = null;
 
@@ -138,6 +141,7 @@ export class Config {
     let i = 0;
     if (argv.length > 0 && !argv[0].startsWith('--')) {
       c.loadFile(argv[0]);
+      c.file = resolvePath(argv[0]);
       i = 1;
     }
     while (i < argv.length) {
@@ -264,6 +268,12 @@ export class Config {
     if (err) return `ERR CONFIG SET failed (possibly related to argument '${rawName}') - ${err}`;
     if (old !== this.values.get(d.name)) this.onChange?.(d.name);
     return null;
+  }
+
+  /** What CONFIG SET / CONFIG REWRITE need to know about a directive (aliases resolved), or undefined. */
+  directiveInfo(name: string): { name: string; kind: Directive['kind']; mutable: boolean; multi: boolean } | undefined {
+    const d = BY_NAME.get(name.toLowerCase());
+    return d && { name: d.name, kind: d.kind, mutable: d.mutable, multi: d.multi === true };
   }
 
   /** Canonical name of a directive (aliases resolved), or undefined. */
