@@ -11,6 +11,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startNode, redisCli, type NodeHandle } from '../helpers/node';
+import { Config } from '../../cluster-node/src/server/config';
+import { Server } from '../../cluster-node/src/server/server';
 
 // ------------------------------------------------------------------ raw RESP connection
 
@@ -586,6 +588,123 @@ describe('list commands', () => {
     expect(head.length).toBe(3);
     for (const v of head) expect(v.length).toBe(3);
   }, 60_000);
+});
+
+// ------------------------------------------------------------------ propagation, memory
+
+describe('propagation and memory accounting of list writes (in-process server)', () => {
+  let server: Server;
+  let c: Redis;
+  let b: Redis;
+  const log: string[] = [];
+  const take = (): string[] => log.splice(0, log.length);
+
+  beforeAll(async () => {
+    server = new Server(Config.fromArgs(['--port', '0', '--bind', '127.0.0.1', '--loglevel', 'warning']));
+    await server.listen();
+    server.propagators.push((db, argv) => log.push([db, ...argv].join(' ')));
+    c = new Redis({ port: server.boundPort(), host: '127.0.0.1' });
+    b = new Redis({ port: server.boundPort(), host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    c?.disconnect();
+    b?.disconnect();
+    await server?.close();
+  });
+
+  it('plain writes propagate as sent, no-ops and reads not at all', async () => {
+    await c.rpush('k', 'a', 'b', 'c', 'd');
+    await c.lpush('k', 'z');
+    await c.lpop('k', 2);
+    await c.lset('k', 0, 'B');
+    await c.linsert('k', 'AFTER', 'B', 'x');
+    await c.lrem('k', 1, 'x');
+    await c.lmove('k', 'k2', 'LEFT', 'RIGHT');
+    expect(take()).toEqual([
+      '0 rpush k a b c d',
+      '0 lpush k z',
+      '0 lpop k 2',
+      '0 lset k 0 B',
+      '0 linsert k AFTER B x',
+      '0 lrem k 1 x',
+      '0 lmove k k2 LEFT RIGHT',
+    ]);
+    await c.lpop('missing');
+    await c.lpushx('missing', 'v');
+    await c.lrem('k', 0, 'nope');
+    await c.linsert('k', 'BEFORE', 'nope', 'v');
+    await c.ltrim('k', 0, -1);
+    await c.lrange('k', 0, -1);
+    await c.lpos('k', 'c');
+    await c.lmpop(1, 'missing', 'LEFT');
+    expect(take()).toEqual([]);
+    await c.ltrim('k', 0, 0);
+    expect(take()).toEqual(['0 ltrim k 0 0']);
+  });
+
+  it('LMPOP and blocking pops served at once propagate as the equivalent pop', async () => {
+    await c.rpush('m', '1', '2', '3', '4', '5');
+    take();
+    await c.lmpop(2, 'missing', 'm', 'LEFT', 'COUNT', 2);
+    await c.blpop('missing', 'm', 0);
+    await c.brpop('m', 0);
+    await c.blmove('m', 'n', 'RIGHT', 'LEFT', 0);
+    expect(take()).toEqual(['0 LPOP m 2', '0 LPOP m', '0 RPOP m', '0 LMOVE m n RIGHT LEFT']);
+    await c.rpush('m', 'x', 'y');
+    take();
+    await c.brpoplpush('m', 'n', 0);
+    await c.blmpop(0, 1, 'm', 'RIGHT', 'COUNT', 10);
+    expect(take()).toEqual(['0 RPOPLPUSH m n', '0 RPOP m 1']);
+  });
+
+  it('a woken waiter propagates its pop after the push that woke it', async () => {
+    const p = b.blpop('w', 0);
+    const q = b.duplicate();
+    const pm = q.blmove('w2', 'w3', 'LEFT', 'RIGHT', 0);
+    for (let i = 0; i < 200 && server.stats.blockedClients < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(server.stats.blockedClients).toBe(2);
+    await c.rpush('w', 'v');
+    expect(await p).toEqual(['w', 'v']);
+    await c.rpush('w2', 'u');
+    expect(await pm).toBe('u');
+    q.disconnect();
+    expect(take()).toEqual(['0 rpush w v', '0 LPOP w', '0 rpush w2 u', '0 LMOVE w2 w3 LEFT RIGHT']);
+  });
+
+  it('memory accounting follows every in-place change and returns to the baseline', async () => {
+    const db = server.dbs[0];
+    await c.del('mem');
+    const base = db.used;
+    const v = 'x'.repeat(200);
+    await c.rpush('mem', ...Array.from({ length: 1000 }, () => v));
+    const full = db.used;
+    expect(full - base).toBeGreaterThan(200_000);
+    await c.lset('mem', 0, 'y'.repeat(100_000));
+    expect(db.used - full).toBeGreaterThan(99_000);
+    await c.ltrim('mem', 1, -1);
+    expect(Math.abs(db.used - full)).toBeLessThan(1000);
+    await c.lpop('mem', 500);
+    const half = db.used;
+    expect(full - half).toBeGreaterThan(100_000);
+    await c.lrem('mem', 0, v);
+    expect(await c.exists('mem')).toBe(0);
+    expect(db.used).toBe(base);
+    await c.rpush('mem', v);
+    await c.lmove('mem', 'mem2', 'LEFT', 'LEFT');
+    await c.linsert('mem2', 'BEFORE', v, v);
+    await c.rpop('mem2', 2);
+    expect(db.used).toBe(base);
+  });
+
+  it('blocking commands that time out or run in MULTI on empty keys propagate nothing', async () => {
+    take();
+    expect(await c.blpop('none', 0.05)).toBeNull();
+    expect(await c.multi().brpop('none', 0).blmove('none', 'x', 'LEFT', 'LEFT', 0).exec()).toEqual([
+      [null, null],
+      [null, null],
+    ]);
+    expect(take().filter((l) => !/^0 (MULTI|EXEC)$/i.test(l))).toEqual([]);
+  });
 });
 
 // ------------------------------------------------------------------ differential vs redis-server
