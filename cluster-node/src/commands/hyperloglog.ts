@@ -31,6 +31,34 @@ function asHll(v: Value): HyperLogLog {
   return h;
 }
 
+/**
+ * True unless `s` is a sparse HLL whose opcodes do not cover exactly 16384 registers. The structure's
+ * merge and sparse-to-dense paths stop at an opcode that would run past the last register without
+ * flagging it; redis-server (with the CVE-2025-32023 hardening shipped in current 7.0.x packages)
+ * reports every such payload as corrupted, so check before merging or converting.
+ */
+function sparseIntact(s: string): boolean {
+  if (s.charCodeAt(4) !== 1) return true;
+  let idx = 0;
+  let p = HLL_HDR_SIZE;
+  const end = s.length;
+  while (p < end) {
+    const op = s.charCodeAt(p);
+    if ((op & 0xc0) === 0) {
+      idx += (op & 0x3f) + 1;
+      p++;
+    } else if ((op & 0xc0) === 0x40) {
+      idx += (((op & 0x3f) << 8) | (p + 1 < end ? s.charCodeAt(p + 1) : 0)) + 1;
+      p += 2;
+    } else {
+      idx += (op & 3) + 1;
+      p++;
+    }
+    if (idx > HLL_REGISTERS) return false;
+  }
+  return idx === HLL_REGISTERS;
+}
+
 /** Run `f`, turning a corrupted-HLL exception into Redis's INVALIDOBJ error reply. */
 function guarded<T>(f: () => T): T {
   try {
@@ -49,7 +77,7 @@ function store(c: Client, key: string, h: HyperLogLog): void {
 /**
  * Look up and parse the HLLs of argv[from..] for a read (missing keys skipped), reporting errors in
  * Redis's order: it validates and merges key by key, so a corrupted HLL before a key of the wrong
- * type is reported as INVALIDOBJ.
+ * type is reported as INVALIDOBJ. (A dense HLL cannot be corrupted: its size is checked.)
  */
 function readHlls(c: Client, argv: string[], from: number): { list: HyperLogLog[]; first: HyperLogLog | null } {
   const stats = c.server.stats;
@@ -62,14 +90,8 @@ function readHlls(c: Client, argv: string[], from: number): { list: HyperLogLog[
       continue;
     }
     stats.keyspaceHits++;
-    let h: HyperLogLog;
-    try {
-      h = asHll(v);
-    } catch (e) {
-      const scratch = new Uint8Array(HLL_REGISTERS);
-      for (const prev of list) guarded(() => prev.maxInto(scratch));
-      throw e;
-    }
+    const h = asHll(v);
+    if (!sparseIntact(v as string)) throw new ReplyError(HLL_INVALID_ERR);
     if (j === from) first = h;
     list.push(h);
   }
@@ -177,6 +199,7 @@ export const handlers: HandlerMap = {
     if (v === undefined) throw new ReplyError('ERR The specified key does not exist');
     const h = asHll(v);
     const op = sub.toLowerCase();
+    if ((op === 'getreg' || op === 'todense') && !sparseIntact(v as string)) throw new ReplyError(HLL_INVALID_ERR);
     if (op === 'getreg') {
       if (h.encoding === 'sparse') {
         guarded(() => h.toDense());
