@@ -143,6 +143,32 @@ function writeBits(buf: Uint8Array, offset: number, bits: number, value: bigint)
   }
 }
 
+/**
+ * Redis's checkSignedBitfieldOverflow: 1 overflow, -1 underflow, 0 none. Computed with its int64
+ * wrap-arounds, so e.g. SET of a very negative value to a narrow field counts as an overflow (SAT -> max).
+ */
+function signedOverflow(value: bigint, incr: bigint, bits: number): number {
+  const max = bits === 64 ? INT64_MAX : (1n << BigInt(bits - 1)) - 1n;
+  const min = -max - 1n;
+  const maxincr = BigInt.asIntN(64, max - value);
+  const minincr = BigInt.asIntN(64, min - value);
+  if (value > max || (bits !== 64 && incr > maxincr) || (value >= 0n && incr > 0n && incr > maxincr)) return 1;
+  if (value < min || (bits !== 64 && incr < minincr) || (value < 0n && incr < 0n && incr < minincr)) return -1;
+  return 0;
+}
+
+/** Redis's checkUnsignedBitfieldOverflow (value is a uint64, incr an int64). */
+function unsignedOverflow(value: bigint, incr: bigint, bits: number): number {
+  const max = (1n << BigInt(bits)) - 1n;
+  const maxincr = BigInt.asIntN(64, max - value);
+  const minincr = BigInt.asIntN(64, -value);
+  if (value > max || (incr > 0n && incr > maxincr)) return 1;
+  if (incr < 0n && incr < minincr) return -1;
+  return 0;
+}
+
+const INT64_MAX = (1n << 63n) - 1n;
+
 function bitfieldGeneric(c: Client, argv: string[], readonlyCmd: boolean): void {
   const ops: BitfieldOp[] = [];
   let owtype = OW_WRAP;
@@ -208,31 +234,25 @@ function bitfieldGeneric(c: Client, argv: string[], readonlyCmd: boolean): void 
     }
     const oldU = readBits(buf, op.offset, bits);
     const oldval = op.sign ? BigInt.asIntN(bits, oldU) : oldU;
-    let max: bigint;
-    let min: bigint;
-    let target: bigint;
-    if (op.sign) {
-      max = (1n << BigInt(bits - 1)) - 1n;
-      min = -max - 1n;
-      target = op.opcode === OP_INCRBY ? oldval + op.value : op.value;
-    } else {
-      max = (1n << BigInt(bits)) - 1n;
-      min = 0n;
-      // SET of a negative value to an unsigned field is the uint64 of that value (so it overflows).
-      target = op.opcode === OP_INCRBY ? oldval + op.value : BigInt.asUintN(64, op.value);
-    }
-    let newval = target;
+    // Redis's check{Signed,Unsigned}BitfieldOverflow, int64 wrap-arounds included.
+    const isIncr = op.opcode === OP_INCRBY;
+    const value = isIncr ? oldval : op.sign ? op.value : BigInt.asUintN(64, op.value);
+    const incr = isIncr ? op.value : 0n;
+    const overflow = op.sign ? signedOverflow(value, incr, bits) : unsignedOverflow(value, incr, bits);
+    let newval = op.sign ? value + incr : BigInt.asUintN(64, value + incr);
     let failed = false;
-    if (target > max || target < min) {
-      if (op.owtype === OW_WRAP) newval = op.sign ? BigInt.asIntN(bits, target) : BigInt.asUintN(bits, target);
-      else if (op.owtype === OW_SAT) newval = target > max ? max : min;
-      else failed = true;
+    if (overflow !== 0) {
+      if (op.owtype === OW_WRAP) newval = op.sign ? BigInt.asIntN(bits, value + incr) : BigInt.asUintN(bits, value + incr);
+      else if (op.owtype === OW_SAT) {
+        if (op.sign) newval = overflow > 0 ? (1n << BigInt(bits - 1)) - 1n : -(1n << BigInt(bits - 1));
+        else newval = overflow > 0 ? (1n << BigInt(bits)) - 1n : 0n;
+      } else failed = true;
     }
     if (failed) {
       w.nil();
       continue;
     }
-    w.bigint(op.opcode === OP_INCRBY ? newval : oldval);
+    w.bigint(isIncr ? newval : oldval);
     writeBits(buf, op.offset, bits, newval);
     changes++;
   }
