@@ -496,6 +496,9 @@ describe('differential: same replies as redis-server, byte for byte', () => {
         expect(await diffScript(ours, theirs, randomScript(2000 + proto, 6000))).toEqual([]);
         const dump = [['MGET', 'k0', 'k1', 'k2', 'k3'], ['TYPE', 'k0'], ['TYPE', 'k1'], ['TYPE', 'k2'], ['TYPE', 'k3']];
         expect(await diffScript(ours, theirs, dump)).toEqual([]);
+        // Command metadata: arity, flags, key specs (with notes), ACL categories, tips.
+        const info = 'setbit getbit bitcount bitpos bitop bitfield bitfield_ro'.split(' ').map((c) => ['COMMAND', 'INFO', c]);
+        expect(await diffScript(ours, theirs, info)).toEqual([]);
       } finally {
         ours.close();
         theirs.close();

@@ -696,6 +696,9 @@ describe('differential: same replies as redis-server, byte for byte', () => {
         // Final states agree too.
         const dump = [['MGET', 'k0', 'k1', 'k2', 'k3'], ['TYPE', 'k0'], ['TYPE', 'k1'], ['TYPE', 'k2'], ['TYPE', 'k3']];
         expect(await diffScript(ours, theirs, dump)).toEqual([]);
+        // Command metadata: arity, flags, key specs (with notes), ACL categories, tips.
+        const info = 'get set getex getdel getset mget mset msetnx setnx setex psetex append strlen getrange substr setrange incr decr incrby decrby incrbyfloat lcs'.split(' ').map((c) => ['COMMAND', 'INFO', c]);
+        expect(await diffScript(ours, theirs, info)).toEqual([]);
       } finally {
         ours.close();
         theirs.close();

@@ -217,7 +217,11 @@ function keyFlags(flags: readonly string[]): string[] {
 }
 
 function replyKeySpec(w: RespWriter, ks: KeySpec): void {
-  w.map(3);
+  w.map(ks.notes === undefined ? 3 : 4);
+  if (ks.notes !== undefined) {
+    w.bulk('notes');
+    w.bulk(ks.notes);
+  }
   w.bulk('flags');
   const f = keyFlags(ks.flags);
   w.set(f.length);

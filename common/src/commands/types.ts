@@ -40,6 +40,8 @@ export interface KeySpec {
   find: FindKeys;
   /** Redis key-spec flags: RW RO OW RM access update insert delete not_key incomplete variable_flags. */
   flags: string[];
+  /** Redis's key-spec notes (COMMAND INFO shows them before the flags). */
+  notes?: string;
 }
 
 export interface CommandSpec {

@@ -23,7 +23,7 @@ export const specs: CommandSpec[] = [
     complexity: 'O(N)',
   }),
   cmd('bitfield', -2, 'write denyoom', G, 'Performs arbitrary bitfield integer operations on strings.', '3.2.0', {
-    keys: [k(1, 1, 1, 'RW access update variable_flags')],
+    keys: [{ ...k(1, 1, 1, 'RW access update variable_flags'), notes: 'This command allows both access and modification of the key' }],
     complexity: 'O(1) for each subcommand specified',
   }),
   cmd('bitfield_ro', -2, 'readonly fast', G, 'Performs arbitrary read-only bitfield integer operations on strings.', '6.0.0', {

@@ -12,11 +12,11 @@ const RANGE_COMPLEXITY =
 export const specs: CommandSpec[] = [
   cmd('get', 2, 'readonly fast', G, 'Returns the string value of a key.', '1.0.0', { keys: [k(1, 1, 1, 'RO access')], complexity: 'O(1)' }),
   cmd('set', -3, 'write denyoom', G, 'Sets the string value of a key, ignoring its type. The key is created if it doesn\'t exist.', '1.0.0', {
-    keys: [k(1, 1, 1, 'RW access update variable_flags')],
+    keys: [{ ...k(1, 1, 1, 'RW access update variable_flags'), notes: 'RW and ACCESS due to the optional `GET` argument' }],
     complexity: 'O(1)',
   }),
   cmd('getex', -2, 'write fast', G, 'Returns the string value of a key after setting its expiration time.', '6.2.0', {
-    keys: [RW_ACCESS_UPDATE()],
+    keys: [{ ...RW_ACCESS_UPDATE(), notes: 'RW and UPDATE because it changes the TTL' }],
     complexity: 'O(1)',
   }),
   cmd('getdel', 2, 'write fast', G, 'Returns the string value of a key after deleting the key.', '6.2.0', {
