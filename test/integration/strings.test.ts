@@ -9,6 +9,8 @@ import { createClient } from 'redis';
 import { startNode, redisCli, type NodeHandle } from '../helpers/node';
 import { RawConn, diffScript, startRealRedis, type RealRedis } from '../helpers/resp-diff';
 import { Prng } from '../sim/prng';
+import { Config } from '../../cluster-node/src/server/config';
+import { Server } from '../../cluster-node/src/server/server';
 
 let node: NodeHandle;
 let io: Redis;
@@ -422,6 +424,101 @@ describe('notifications and propagation-visible effects', () => {
     } finally {
       other.disconnect();
     }
+  });
+});
+
+describe('propagation (what replicas and the AOF receive)', () => {
+  let server: Server;
+  let c: Redis;
+  const log: string[] = [];
+  const take = (): string[] => log.splice(0, log.length);
+
+  beforeAll(async () => {
+    server = new Server(Config.fromArgs(['--port', '0', '--bind', '127.0.0.1', '--loglevel', 'warning']));
+    await server.listen();
+    server.propagators.push((db, argv) => log.push([db, argv[0].toUpperCase(), ...argv.slice(1)].join(' ')));
+    c = new Redis({ port: server.boundPort(), host: '127.0.0.1' });
+  });
+
+  afterAll(async () => {
+    c?.disconnect();
+    await server?.close();
+  });
+
+  it('relative expiries become SET ... PXAT / PEXPIREAT with absolute ms', async () => {
+    const before = Date.now();
+    await c.set('p1', 'v', 'EX', 100);
+    await c.setex('p2', 100, 'v');
+    await c.psetex('p3', 100000, 'v');
+    await c.call('SET', 'p4', 'v', 'PX', '100000', 'GET');
+    await c.call('SET', 'p5', 'v', 'EXAT', '4000000000');
+    await c.call('GETEX', 'p1', 'EX', '100');
+    await c.call('GETEX', 'p1', 'PXAT', '4000000000000');
+    await c.call('GETEX', 'p1', 'EXAT', '4000000000');
+    const after = Date.now();
+    const lines = take();
+    expect(lines).toHaveLength(8);
+    const abs = (line: string, re: RegExp): number => {
+      const m = re.exec(line);
+      expect(m, line).not.toBeNull();
+      return Number(m![1]);
+    };
+    for (const [i, key] of [[0, 'p1'], [1, 'p2'], [2, 'p3'], [3, 'p4']] as const) {
+      const at = abs(lines[i], new RegExp(`^0 SET ${key} v PXAT (\\d+)$`));
+      expect(at).toBeGreaterThanOrEqual(before + 100_000);
+      expect(at).toBeLessThanOrEqual(after + 100_000);
+    }
+    expect(lines[4]).toBe('0 SET p5 v PXAT 4000000000000');
+    const at = abs(lines[5], /^0 PEXPIREAT p1 (\d+)$/);
+    expect(at).toBeGreaterThanOrEqual(before + 100_000);
+    expect(lines[6]).toBe('0 GETEX p1 PXAT 4000000000000');
+    expect(lines[7]).toBe('0 PEXPIREAT p1 4000000000000');
+  });
+
+  it('GETDEL and past GETEX become DEL, PERSIST only when a TTL was removed, GETSET becomes SET', async () => {
+    await c.set('q1', 'v');
+    await c.getdel('q1');
+    await c.getdel('q1'); // missing: nothing
+    await c.set('q2', 'v', 'EX', 100);
+    await c.call('GETEX', 'q2', 'PERSIST');
+    await c.call('GETEX', 'q2', 'PERSIST'); // no TTL: nothing
+    await c.call('GETEX', 'q2'); // read only: nothing
+    await c.call('GETEX', 'q2', 'PXAT', '1');
+    await c.getset('q3', 'x');
+    expect(take().filter((l) => !l.includes(' PXAT '))).toEqual([
+      '0 SET q1 v',
+      '0 DEL q1',
+      '0 PERSIST q2',
+      '0 DEL q2',
+      '0 SET q3 x',
+    ]);
+  });
+
+  it('INCRBYFLOAT becomes SET key result KEEPTTL; other writes go as sent; no-ops are not propagated', async () => {
+    await c.set('r1', '1.5');
+    await c.incrbyfloat('r1', '0.1');
+    await c.incr('r2');
+    await c.append('r2', '0');
+    await c.setrange('r2', 0, '2');
+    await c.setrange('r2', 0, ''); // nothing written
+    await c.setnx('r2', 'x'); // exists: nothing
+    await c.msetnx('r2', 'x', 'r3', 'y'); // nothing
+    await c.setbit('r4', 3, 1);
+    await c.setbit('r4', 3, 1); // unchanged: nothing
+    await c.bitop('OR', 'r5', 'r4');
+    await c.call('BITFIELD', 'r4', 'SET', 'u8', '0', '7');
+    await c.call('BITFIELD', 'r4', 'GET', 'u8', '0');
+    await c.call('BITFIELD', 'r4', 'OVERFLOW', 'FAIL', 'INCRBY', 'u2', '0', '9');
+    expect(take()).toEqual([
+      '0 SET r1 1.5',
+      '0 SET r1 1.6 KEEPTTL',
+      '0 INCR r2',
+      '0 APPEND r2 0',
+      '0 SETRANGE r2 0 2',
+      '0 SETBIT r4 3 1',
+      '0 BITOP OR r5 r4',
+      '0 BITFIELD r4 SET u8 0 7',
+    ]);
   });
 });
 
