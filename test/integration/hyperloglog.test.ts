@@ -157,9 +157,20 @@ async function eventCollector(port: number): Promise<{ flush(pub: Raw): Promise<
 type How = 'set' | 'pairs' | 'scanset' | 'scanpairs';
 type Step = string[] | { cmd: string[]; how: How };
 
+/** [rdb_changes_since_last_save, keyspace_hits, keyspace_misses] from INFO. */
+async function counters(r: Raw): Promise<number[]> {
+  const info = await r.cmd('INFO', 'all');
+  return ['rdb_changes_since_last_save', 'keyspace_hits', 'keyspace_misses'].map((f) => {
+    const m = new RegExp(`\\r\\n${f}:(\\d+)`).exec(info);
+    if (m === null) throw new Error(`INFO lacks ${f}`);
+    return Number(m[1]);
+  });
+}
+
 /**
  * Run `script` on a fresh connection with protocol `proto` against a server; returns one line per
- * command (the command, its normalized raw reply) plus the notifications it produced.
+ * command (the command, its normalized raw reply) plus the notifications it produced and how it moved
+ * the dirty counter and the keyspace hit/miss counters.
  */
 async function runScript(port: number, proto: 2 | 3, script: Step[]): Promise<string[]> {
   const r = await Raw.open(port, proto);
@@ -169,10 +180,14 @@ async function runScript(port: number, proto: 2 | 3, script: Step[]): Promise<st
     for (const step of script) {
       const args = Array.isArray(step) ? step : step.cmd;
       const how = Array.isArray(step) ? undefined : step.how;
+      const before = await counters(r);
       const reply = await r.cmd(...args);
       out.push(`${args.join(' ')} -> ${JSON.stringify(normalize(reply, how))}`);
       const events = await ev.flush(r);
       if (events.length > 0) out.push(`   events: ${events.join(', ')}`);
+      const after = await counters(r);
+      const delta = after.map((v, i) => v - before[i]);
+      if (delta.some((d) => d !== 0)) out.push(`   dirty/hits/misses: ${delta.join('/')}`);
     }
   } finally {
     ev.close();

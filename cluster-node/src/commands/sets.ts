@@ -650,8 +650,10 @@ function spopWithCount(c: Client, key: string, countArg: string): void {
   const set = sv.set;
   const size = set.size;
   s.pubsub.notify('s', 'spop', key, db.id);
-  s.dirty += count;
+  s.dirty += count < size ? count : size;
   if (count >= size) {
+    // Redis replies through SUNION's code here, whose read lookup counts a keyspace hit.
+    s.stats.keyspaceHits++;
     replySet(c, set, size);
     dropIndex(sv);
     db.delete(key);
