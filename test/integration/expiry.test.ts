@@ -46,14 +46,17 @@ async function scanAll(c: Redis): Promise<string[]> {
 describe('active expiry', () => {
   it('keys with a TTL disappear without being accessed; keys without one stay', async () => {
     await io.flushall();
+    const t0 = Date.now();
     const pipe = io.pipeline();
-    for (let i = 0; i < 300; i++) pipe.set(`tmp:${i}`, 'x', 'PX', 50 + (i % 200));
+    for (let i = 0; i < 300; i++) pipe.set(`tmp:${i}`, 'x', 'PX', 400 + (i % 200));
     for (let i = 0; i < 50; i++) pipe.set(`keep:${i}`, 'x');
-    for (let i = 0; i < 20; i++) pipe.rpush(`tmplist:${i}`, 'a', 'b').pexpire(`tmplist:${i}`, 100);
+    for (let i = 0; i < 20; i++) pipe.rpush(`tmplist:${i}`, 'a', 'b').pexpire(`tmplist:${i}`, 400);
     await pipe.exec();
-    expect(await io.dbsize()).toBe(370);
+    const size = await io.dbsize();
+    // Before the first deadline everything is there (unless the machine stalled that long).
+    if (Date.now() - t0 < 380) expect(size).toBe(370);
     // Nothing reads the tmp keys: only the active expire cycle can remove them.
-    await until(async () => (await io.dbsize()) === 50, 3000, 'DBSIZE to drop to the 50 persistent keys');
+    await until(async () => (await io.dbsize()) === 50, 5000, 'DBSIZE to drop to the 50 persistent keys');
     const keys = await scanAll(io);
     expect(keys.sort()).toEqual(Array.from({ length: 50 }, (_, i) => `keep:${i}`).sort());
   });
@@ -125,18 +128,22 @@ describe('precision and TTL values', () => {
   });
 
   it('TTL rounds to the nearest second, PTTL counts down, -1 without TTL, -2 when missing', async () => {
-    await io.set('t', 'v', 'PX', 1500);
-    expect(await io.ttl('t')).toBe(2);
+    await io.set('t', 'v', 'PX', 3000);
     const p1 = await io.pttl('t');
-    expect(p1).toBeGreaterThan(1300);
-    expect(p1).toBeLessThanOrEqual(1500);
+    const t1 = await io.ttl('t');
+    const p1b = await io.pttl('t');
+    expect(p1).toBeGreaterThan(0);
+    expect(p1).toBeLessThanOrEqual(3000);
+    // TTL is (pttl + 500) / 1000 for a pttl between the two readings around it: 2.6 s reads as 3.
+    expect(t1).toBeGreaterThanOrEqual(Math.floor((p1b + 500) / 1000));
+    expect(t1).toBeLessThanOrEqual(Math.floor((p1 + 500) / 1000));
     await sleep(700);
     const p2 = await io.pttl('t');
-    expect(p2).toBeLessThan(p1 - 600);
+    expect(p2).toBeLessThanOrEqual(p1b - 700);
     expect(p2).toBeGreaterThan(0);
-    expect(await io.ttl('t')).toBe(Math.floor((p2 + 500) / 1000));
     await io.set('t', 'v', 'EX', 100);
-    expect(await io.ttl('t')).toBe(100);
+    expect(await io.ttl('t')).toBeGreaterThanOrEqual(99);
+    expect(await io.ttl('t')).toBeLessThanOrEqual(100);
     expect(await io.persist('t')).toBe(1);
     expect(await io.ttl('t')).toBe(-1);
     expect(await io.pttl('t')).toBe(-1);
@@ -158,17 +165,22 @@ describe('precision and TTL values', () => {
 
   it('RENAME / MOVE / COPY keep the deadline, which then still applies', async () => {
     await io.flushall();
-    await io.set('r', 'v', 'PX', 150);
+    const t0 = Date.now();
+    await io.set('r', 'v', 'PX', 400);
     await io.rename('r', 'r2');
-    await io.set('m', 'v', 'PX', 150);
+    await io.set('m', 'v', 'PX', 400);
     await io.move('m', 1);
-    await io.set('c', 'v', 'PX', 150);
+    await io.set('c', 'v', 'PX', 400);
     await io.copy('c', 'c2');
     const p = await io.pttl('r2');
-    expect(p).toBeGreaterThan(0);
-    expect(p).toBeLessThanOrEqual(150);
-    expect(await io.pttl('c2')).toBeGreaterThan(0);
-    await sleep(250);
+    const pc = await io.pttl('c2');
+    if (Date.now() - t0 < 380) {
+      expect(p).toBeGreaterThan(0);
+      expect(pc).toBeGreaterThan(0);
+    }
+    expect(p).toBeLessThanOrEqual(400);
+    expect(pc).toBeLessThanOrEqual(400);
+    await sleep(Math.max(0, t0 + 650 - Date.now()));
     expect(await io.exists('r2', 'c', 'c2')).toBe(0);
     const db1 = new Redis({ port: node.port, host: '127.0.0.1', db: 1 });
     try {
