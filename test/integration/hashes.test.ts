@@ -563,6 +563,8 @@ describe('hash commands', () => {
 // ------------------------------------------------------------------------ differential test
 
 const DIFF_SCRIPT: Step[] = [
+  ['COMMAND', 'INFO', 'HSET', 'HSETNX', 'HGET', 'HMGET', 'HMSET', 'HDEL', 'HLEN', 'HSTRLEN', 'HEXISTS', 'HKEYS', 'HVALS', 'HGETALL', 'HINCRBY', 'HINCRBYFLOAT', 'HRANDFIELD', 'HSCAN'],
+  ['COMMAND', 'GETKEYS', 'HSET', 'h', 'f', 'v'],
   ['HSET', 'h', 'a', '1', 'b', '2', 'c', '3'],
   ['HSET', 'h', 'a', '10', 'd', '4'],
   ['HSET', 'h', 'a'],

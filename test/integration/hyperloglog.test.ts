@@ -426,6 +426,8 @@ describe('hyperloglog commands', () => {
 // ------------------------------------------------------------------------ differential test
 
 const DIFF_SCRIPT: Step[] = [
+  ['COMMAND', 'INFO', 'PFADD', 'PFCOUNT', 'PFMERGE', 'PFDEBUG', 'PFSELFTEST'],
+  ['COMMAND', 'GETKEYS', 'PFMERGE', 'd', 's1', 's2'],
   ['PFADD', 'h', 'a', 'b', 'c'],
   ['PFADD', 'h', 'a'],
   ['PFADD', 'h'],

@@ -537,6 +537,8 @@ describe('set commands', () => {
 // ------------------------------------------------------------------------ differential test
 
 const DIFF_SCRIPT: Step[] = [
+  ['COMMAND', 'INFO', 'SADD', 'SREM', 'SMEMBERS', 'SISMEMBER', 'SMISMEMBER', 'SCARD', 'SPOP', 'SRANDMEMBER', 'SMOVE', 'SINTER', 'SINTERCARD', 'SINTERSTORE', 'SUNION', 'SUNIONSTORE', 'SDIFF', 'SDIFFSTORE', 'SSCAN'],
+  ['COMMAND', 'GETKEYS', 'SINTERCARD', '2', 'a', 'b', 'LIMIT', '1'],
   ['SADD', 's', 'a', 'b', 'c', 'a'],
   ['SADD', 's', 'c', 'd'],
   ['SADD', 's', 'd'],

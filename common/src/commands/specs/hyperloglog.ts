@@ -11,7 +11,7 @@ export const specs: CommandSpec[] = [
   }),
   // RW key spec: a single-key PFCOUNT may rewrite the cached cardinality (and propagate it).
   cmd('pfcount', -2, 'readonly', G, 'Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).', '2.8.9', {
-    keys: [k(1, -1, 1, 'RW access')],
+    keys: [{ ...k(1, -1, 1, 'RW access'), notes: 'RW because it may change the internal representation of the key, and propagate to replicas' }],
     complexity:
       'O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.',
   }),
