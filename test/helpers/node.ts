@@ -100,7 +100,7 @@ export async function startNode(args: string[] = [], opts: { port?: number; dir?
 export function redisCli(port: number, args: string[], input?: string): { stdout: string; stderr: string; status: number | null } {
   const r = spawnSync('redis-cli', ['-p', String(port), ...args], { input, encoding: 'latin1', timeout: 20_000 });
   if (r.error) throw r.error;
-  return { stdout: r.stdout.replace(/\n$/, ''), stderr: r.stderr, status: r.status };
+  return { stdout: r.stdout.replace(/\n+$/, ''), stderr: r.stderr, status: r.status };
 }
 
 /** Send raw bytes on a fresh connection and collect what comes back until the server closes or `ms` pass. */

@@ -45,7 +45,8 @@ describe('maxmemory and eviction', () => {
     const size = await r.dbsize();
     expect(size).toBeLessThan(6000);
     expect(size).toBeGreaterThan(500);
-    expect(usedMemory(await r.info('memory'))).toBeLessThanOrEqual(2 * 1024 * 1024);
+    // As in Redis, the limit is enforced before each write, so the last write may overshoot by its own size.
+    expect(usedMemory(await r.info('memory'))).toBeLessThanOrEqual(2 * 1024 * 1024 + 4096);
     expect(await r.get('hot')).toBe(value);
     expect(Number(/evicted_keys:(\d+)/.exec(await r.info('stats'))![1])).toBeGreaterThan(0);
   });
@@ -76,6 +77,7 @@ describe('maxmemory and eviction', () => {
     const r = await nodeWith(['--maxmemory', '2mb', '--maxmemory-policy', 'allkeys-random']);
     for (let i = 0; i < 6000; i++) await r.set(`k${i}`, value);
     expect(await r.dbsize()).toBeLessThan(6000);
-    expect(usedMemory(await r.info('memory'))).toBeLessThanOrEqual(2 * 1024 * 1024);
+    // As in Redis, the limit is enforced before each write, so the last write may overshoot by its own size.
+    expect(usedMemory(await r.info('memory'))).toBeLessThanOrEqual(2 * 1024 * 1024 + 4096);
   });
 });

@@ -20,6 +20,9 @@ export interface KeyspaceHooks {
 }
 
 const LFU_INIT_VAL = 5;
+/** LRU clock: 10 ms ticks since this epoch, so values stay small integers (smis) for ~240 days. */
+const LRU_EPOCH = Date.now();
+const lruClock = (nowMs: number): number => Math.floor((nowMs - LRU_EPOCH) / 10);
 
 export interface WatchingClient {
   dirtyCas: boolean;
@@ -88,7 +91,7 @@ export class Db {
     const access = this.access!;
     const now = this.hooks.now();
     if (!this.lfu) {
-      access.set(key, Math.floor(now / 1000));
+      access.set(key, lruClock(now));
       return;
     }
     const minutes = Math.floor(now / 60000) & 0xffff;
@@ -107,7 +110,7 @@ export class Db {
   /** A new key's access data, as Redis's createObject sets it: LRU clock now, or LFU_INIT_VAL stamped now. */
   initAccess(key: string): void {
     const now = this.hooks.now();
-    this.access!.set(key, this.lfu ? ((Math.floor(now / 60000) & 0xffff) << 8) | LFU_INIT_VAL : Math.floor(now / 1000));
+    this.access!.set(key, this.lfu ? ((Math.floor(now / 60000) & 0xffff) << 8) | LFU_INIT_VAL : lruClock(now));
   }
 
   /** LFU counter of a key after decay (OBJECT FREQ). */
@@ -121,11 +124,18 @@ export class Db {
     return this.lfuDecayMinutes > 0 ? Math.max(0, counter - Math.floor(elapsed / this.lfuDecayMinutes)) : counter;
   }
 
+  /** Idle time in 10 ms LRU ticks (eviction ranking), when LRU tracking is on. */
+  idleTicks(key: string): number {
+    const t = this.access?.get(key);
+    if (t === undefined || this.lfu) return 0;
+    return Math.max(0, lruClock(this.hooks.now()) - t);
+  }
+
   /** Seconds since the key was last accessed (OBJECT IDLETIME), when LRU tracking is on. */
   idleSeconds(key: string): number {
     const t = this.access?.get(key);
     if (t === undefined || this.lfu) return 0;
-    return Math.max(0, Math.floor(this.hooks.now() / 1000) - t);
+    return Math.max(0, Math.floor((lruClock(this.hooks.now()) - t) / 100));
   }
 
   has(key: string): boolean {

@@ -104,7 +104,7 @@ export class Evictor {
 
   /** Higher score = better eviction candidate. */
   private score(policy: string, db: Db, key: string): number {
-    if (policy.endsWith('-lru')) return db.idleSeconds(key) + 1;
+    if (policy.endsWith('-lru')) return db.idleTicks(key) + 1;
     if (policy.endsWith('-lfu')) return 255 - db.lfuCounter(key);
     // volatile-ttl: sooner expiry is better.
     const when = db.getExpire(key);
