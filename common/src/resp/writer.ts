@@ -107,15 +107,23 @@ export class RespWriter {
 
   bulk(s: string): void {
     const n = s.length;
-    this.ensure(n + 16);
+    this.ensure(n + 24);
     const b = this.buf;
-    b[this.len++] = 0x24;
-    this.len += b.latin1Write(n < 10 ? DIGITS[n] : String(n), this.len);
-    b.writeUInt16LE(CRLF, this.len);
-    this.len += 2;
-    this.len += b.latin1Write(s, this.len);
-    b.writeUInt16LE(CRLF, this.len);
-    this.len += 2;
+    let p = this.len;
+    b[p++] = 0x24;
+    if (n < 10) b[p++] = 0x30 + n;
+    else if (n < 100) {
+      b[p++] = 0x30 + ((n / 10) | 0);
+      b[p++] = 0x30 + (n % 10);
+    } else p += b.latin1Write(String(n), p);
+    b[p++] = 0x0d;
+    b[p++] = 0x0a;
+    // Short strings: a byte loop beats the native call's fixed overhead.
+    if (n <= 32) for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
+    else p += b.latin1Write(s, p);
+    b[p++] = 0x0d;
+    b[p++] = 0x0a;
+    this.len = p;
   }
 
   bulkBytes(v: Uint8Array): void {
