@@ -496,6 +496,31 @@ describe('differential: same replies as redis-server, byte for byte', () => {
         expect(await diffScript(ours, theirs, randomScript(2000 + proto, 6000))).toEqual([]);
         const dump = [['MGET', 'k0', 'k1', 'k2', 'k3'], ['TYPE', 'k0'], ['TYPE', 'k1'], ['TYPE', 'k2'], ['TYPE', 'k3']];
         expect(await diffScript(ours, theirs, dump)).toEqual([]);
+        // Keyspace hit/miss accounting: reads count, write lookups do not.
+        const reads = [
+          ['CONFIG', 'RESETSTAT'],
+          ['SETBIT', 'h1', '3', '1'],
+          ['GETBIT', 'h1', '3'],
+          ['GETBIT', 'nokey', '3'],
+          ['BITCOUNT', 'h1'],
+          ['BITCOUNT', 'nokey'],
+          ['BITPOS', 'h1', '1'],
+          ['BITPOS', 'nokey', '1'],
+          ['BITOP', 'OR', 'h2', 'h1', 'nokey'],
+          ['BITFIELD', 'h1', 'GET', 'u8', '0'],
+          ['BITFIELD', 'nokey', 'GET', 'u8', '0'],
+          ['BITFIELD_RO', 'h1', 'GET', 'u8', '0'],
+          ['BITFIELD', 'h1', 'SET', 'u8', '0', '1'],
+          ['BITFIELD', 'h3', 'INCRBY', 'u8', '0', '1'],
+        ];
+        await diffScript(ours, theirs, reads);
+        const stats = async (conn: RawConn) => {
+          const [info] = await conn.send([['INFO', 'stats']]);
+          return /keyspace_hits:\d+\r\nkeyspace_misses:\d+/.exec(info)?.[0];
+        };
+        const theirStats = await stats(theirs);
+        expect(theirStats).toMatch(/keyspace_hits:[1-9]/);
+        expect(await stats(ours)).toBe(theirStats);
         // Command metadata: arity, flags, key specs (with notes), ACL categories, tips.
         const info = 'setbit getbit bitcount bitpos bitop bitfield bitfield_ro'.split(' ').map((c) => ['COMMAND', 'INFO', c]);
         expect(await diffScript(ours, theirs, info)).toEqual([]);

@@ -532,6 +532,14 @@ async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
 
 // ------------------------------------------------------------------ differential vs redis-server
 
+/** Deterministic text over a small alphabet (long common runs for LCS). */
+function pseudoText(seed: number, n: number): string {
+  const r = new Prng(seed);
+  let s = '';
+  for (let i = 0; i < n; i++) s += String.fromCharCode(r.pick([97, 98, 99, 100, 0, 255]));
+  return s;
+}
+
 const FIXED_SCRIPT: string[][] = [
   ['SET', 'k', 'v', 'EX', '10', 'EX', '20'],
   ['SET', 'k', 'v', 'PX', '10', 'EX', '20'],
@@ -650,6 +658,17 @@ const FIXED_SCRIPT: string[][] = [
   ['SET', 'la', 'abcabcabc'],
   ['SET', 'lb', 'cbacbacba'],
   ['LCS', 'la', 'lb', 'IDX', 'WITHMATCHLEN'],
+  ['SET', 'big1', 'a'.repeat(12000)],
+  ['SET', 'big2', 'b'.repeat(12000)],
+  ['LCS', 'big1', 'big2'],
+  ['LCS', 'big1', 'big2', 'LEN'],
+  ['LCS', 'big1', 'nokey', 'IDX'],
+  ['SET', 'mid1', pseudoText(1, 700)],
+  ['SET', 'mid2', pseudoText(2, 500)],
+  ['LCS', 'mid1', 'mid2'],
+  ['LCS', 'mid1', 'mid2', 'LEN'],
+  ['LCS', 'mid2', 'mid1', 'IDX', 'WITHMATCHLEN'],
+  ['LCS', 'mid1', 'mid2', 'IDX', 'MINMATCHLEN', '3'],
   ['RPUSH', 'list', 'x'],
   ['LCS', 'list', 'nokey', 'FOO'],
   ['GET', 'list'],
@@ -793,6 +812,36 @@ describe('differential: same replies as redis-server, byte for byte', () => {
         // Final states agree too.
         const dump = [['MGET', 'k0', 'k1', 'k2', 'k3'], ['TYPE', 'k0'], ['TYPE', 'k1'], ['TYPE', 'k2'], ['TYPE', 'k3']];
         expect(await diffScript(ours, theirs, dump)).toEqual([]);
+        // Keyspace hit/miss accounting of the read paths (write lookups do not count).
+        const reads = [
+          ['CONFIG', 'RESETSTAT'],
+          ['SET', 'h1', 'abc'],
+          ['GET', 'h1'],
+          ['GET', 'nokey'],
+          ['MGET', 'h1', 'nokey', 'h1'],
+          ['STRLEN', 'h1'],
+          ['GETRANGE', 'nokey', '0', '1'],
+          ['SET', 'h1', 'x', 'GET'],
+          ['GETEX', 'h1'],
+          ['GETSET', 'h1', 'y'],
+          ['LCS', 'h1', 'nokey'],
+          ['INCR', 'h2'],
+          ['APPEND', 'h2', '1'],
+          ['SETNX', 'h2', '1'],
+          ['MSETNX', 'h2', '1'],
+          ['INCRBYFLOAT', 'h2', '1'],
+          ['SETRANGE', 'h2', '0', '1'],
+          ['GETDEL', 'h1'],
+          ['GETDEL', 'h1'],
+        ];
+        await diffScript(ours, theirs, reads);
+        const stats = async (conn: RawConn) => {
+          const [info] = await conn.send([['INFO', 'stats']]);
+          return /keyspace_hits:\d+\r\nkeyspace_misses:\d+/.exec(info)?.[0];
+        };
+        const theirStats = await stats(theirs);
+        expect(theirStats).toMatch(/keyspace_hits:[1-9]/);
+        expect(await stats(ours)).toBe(theirStats);
         // Command metadata: arity, flags, key specs (with notes), ACL categories, tips.
         const info = 'get set getex getdel getset mget mset msetnx setnx setex psetex append strlen getrange substr setrange incr decr incrby decrby incrbyfloat lcs'.split(' ').map((c) => ['COMMAND', 'INFO', c]);
         expect(await diffScript(ours, theirs, info)).toEqual([]);

@@ -487,31 +487,53 @@ function lcs(c: Client, argv: string[]): void {
   if (cells * 4 > c.server.config.int('proto-max-bulk-len')) {
     throw new ReplyError('ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len');
   }
+  const ab = Buffer.from(a, 'latin1');
+  const bb = Buffer.from(b, 'latin1');
+  if (getlen) {
+    // Only the length: two rows of the table are enough.
+    let prevRow = new Uint32Array(width);
+    let curRow = new Uint32Array(width);
+    for (let i = 1; i <= alen; i++) {
+      const ai = ab[i - 1];
+      let left = 0;
+      let diag = 0;
+      for (let j = 1; j <= blen; j++) {
+        const up = prevRow[j];
+        const v = ai === bb[j - 1] ? diag + 1 : up > left ? up : left;
+        curRow[j] = v;
+        left = v;
+        diag = up;
+      }
+      const tmp = prevRow;
+      prevRow = curRow;
+      curRow = tmp;
+    }
+    c.w.int(prevRow[blen]);
+    return;
+  }
   let t: Uint32Array;
   try {
     t = new Uint32Array(cells);
   } catch {
     throw new ReplyError('ERR Insufficient memory, failed allocating transient memory for LCS');
   }
-  const ab = Buffer.from(a, 'latin1');
-  const bb = Buffer.from(b, 'latin1');
   for (let i = 1; i <= alen; i++) {
     const ai = ab[i - 1];
     const row = i * width;
     const prev = row - width;
+    let left = 0;
+    let diag = 0;
     for (let j = 1; j <= blen; j++) {
-      if (ai === bb[j - 1]) t[row + j] = t[prev + j - 1] + 1;
-      else {
-        const x = t[prev + j];
-        const y = t[row + j - 1];
-        t[row + j] = x > y ? x : y;
-      }
+      const up = t[prev + j];
+      const v = ai === bb[j - 1] ? diag + 1 : up > left ? up : left;
+      t[row + j] = v;
+      left = v;
+      diag = up;
     }
   }
   const total = t[alen * width + blen];
   let idx = total;
-  const computelcs = getidx || !getlen;
-  const result = computelcs ? Buffer.allocUnsafe(total) : null;
+  const result = Buffer.allocUnsafe(total);
   // Ranges found while walking back: [aStart, aEnd, bStart, bEnd, len] per match.
   const ranges: number[] = [];
   let arangeStart = alen;
@@ -520,10 +542,10 @@ function lcs(c: Client, argv: string[]): void {
   let brangeEnd = 0;
   let i = alen;
   let j = blen;
-  while (computelcs && i > 0 && j > 0) {
+  while (i > 0 && j > 0) {
     let emit = false;
     if (ab[i - 1] === bb[j - 1]) {
-      result![idx - 1] = ab[i - 1];
+      result[idx - 1] = ab[i - 1];
       if (arangeStart === alen) {
         arangeStart = i - 1;
         arangeEnd = i - 1;
@@ -569,8 +591,7 @@ function lcs(c: Client, argv: string[]): void {
     }
     w.bulk('len');
     w.int(total);
-  } else if (getlen) w.int(idx);
-  else w.bulk(result!.toString('latin1'));
+  } else w.bulk(result.toString('latin1'));
 }
 
 // ------------------------------------------------------------------ handlers
