@@ -620,13 +620,13 @@ export const handlers: HandlerMap = {
     const keys: string[] = [];
     for (const k of found) {
       if (pattern !== null && !globMatch(pattern, k)) continue;
-      if (db.isExpired(k)) {
+      if (typeName !== null) {
+        // Redis looks the key up (counting a hit or miss, reclaiming it if expired) to check its type.
+        const v = lookupNoTouch(c, db, k);
+        if (v === undefined || typeOf(v) !== typeName) continue;
+      } else if (db.isExpired(k)) {
         db.get(k);
         continue;
-      }
-      if (typeName !== null) {
-        const v = db.peek(k);
-        if (v === undefined || typeOf(v) !== typeName) continue;
       }
       keys.push(k);
     }
@@ -664,7 +664,9 @@ export const handlers: HandlerMap = {
       n += db.flush();
       db.touchAllWatched();
     }
-    s.dirty += n + 1;
+    // As redis-server 7: dirty grows by the keys removed, and the command is propagated regardless.
+    if (n > 0) s.dirty += n;
+    else s.propagateNow(c.dbIndex, argv);
     c.w.ok();
   },
 
@@ -867,11 +869,7 @@ export const handlers: HandlerMap = {
         s.propagateAs(out);
       }
     }
-    if (db.access !== null) {
-      const now = s.now();
-      if (db.lfu && freq >= 0) db.access.set(key, ((Math.floor(now / 60000) & 0xffff) << 8) | freq);
-      else if (!db.lfu && idle >= 0) db.access.set(key, Math.floor(now / 1000) - idle);
-    }
+    if (db.access !== null) db.setAccess(key, idle, freq);
     s.signalModified(db, key);
     s.pubsub.notify('g', 'restore', key, db.id);
     s.dirty++;

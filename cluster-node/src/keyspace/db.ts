@@ -138,6 +138,19 @@ export class Db {
     return Math.max(0, Math.floor((lruClock(this.hooks.now()) - t) / 100));
   }
 
+  /**
+   * RESTORE ... IDLETIME / FREQ (Redis's objectSetLRUOrLFU): under an LRU policy make the key look
+   * last accessed `idleSeconds` ago; under an LFU policy set its counter to `freq`. -1 = leave as is.
+   */
+  setAccess(key: string, idleSeconds: number, freq: number): void {
+    const access = this.access;
+    if (access === null) return;
+    const now = this.hooks.now();
+    if (this.lfu) {
+      if (freq >= 0) access.set(key, ((Math.floor(now / 60000) & 0xffff) << 8) | freq);
+    } else if (idleSeconds >= 0) access.set(key, lruClock(now) - idleSeconds * 100);
+  }
+
   has(key: string): boolean {
     return this.get(key) !== undefined;
   }
