@@ -9,6 +9,8 @@ import { spawn } from 'node:child_process';
 import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { freePort, redisCli, startNode, waitForPort, type NodeHandle } from '../helpers/node';
+import { Config } from '../../cluster-node/src/server/config';
+import { Server } from '../../cluster-node/src/server/server';
 
 // ---------------------------------------------------------------- raw RESP client and redis-server
 
@@ -735,4 +737,60 @@ describe('differential: hash commands vs a real redis-server', () => {
       expect(ours.join('\n')).toBe(theirs.join('\n'));
     });
   }
+});
+
+// ------------------------------------------------------------- propagation and memory (in-process)
+
+describe('hashes: propagation and memory accounting (in-process server)', () => {
+  let server: Server;
+  let c: Redis;
+  const log: string[] = [];
+  const take = (): string[] => log.splice(0, log.length);
+  beforeAll(async () => {
+    server = new Server(Config.fromArgs(['--port', '0', '--bind', '127.0.0.1', '--loglevel', 'warning']));
+    await server.listen();
+    server.propagators.push((db, argv) => log.push([db, ...argv].join(' ')));
+    c = new Redis({ port: server.boundPort(), host: '127.0.0.1', enableReadyCheck: false });
+  });
+  afterAll(async () => {
+    c?.disconnect();
+    await server?.close();
+  });
+
+  it('writes propagate as sent, HINCRBYFLOAT as HSET with the result, no-ops and reads not at all', async () => {
+    await c.hset('p', 'a', '1', 'b', '2');
+    await c.hmset('p', 'c', '3');
+    await c.hsetnx('p', 'd', '4');
+    await c.hincrby('p', 'a', 5);
+    await c.hincrbyfloat('p', 'f', '0.1');
+    await c.hincrbyfloat('p', 'f', '0.2');
+    await c.hdel('p', 'd', 'zz');
+    expect(take()).toEqual(['0 hset p a 1 b 2', '0 hmset p c 3', '0 hsetnx p d 4', '0 hincrby p a 5', '0 HSET p f 0.1', '0 HSET p f 0.3', '0 hdel p d zz']);
+    await c.hsetnx('p', 'a', 'x');
+    await c.hdel('p', 'zz');
+    await c.hdel('missing', 'a');
+    await c.hget('p', 'a');
+    await c.hgetall('p');
+    await c.hrandfield('p', 2);
+    await c.hscan('p', '0');
+    await c.hincrby('p', 'a', 'x').catch(() => undefined);
+    await c.hincrbyfloat('p', 'a', 'inf').catch(() => undefined);
+    expect(take()).toEqual([]);
+  });
+
+  it('memory accounting follows in-place changes and returns to the baseline', async () => {
+    const db = server.dbs[0];
+    const base = db.used;
+    const args: string[] = [];
+    for (let i = 0; i < 2000; i++) args.push(`field-${i}`, `value-${i}-${'x'.repeat(40)}`);
+    await c.hset('mem', ...args);
+    const full = db.used;
+    expect(full - base).toBeGreaterThan(2000 * 60);
+    await c.hdel('mem', ...args.filter((_, i) => i % 2 === 0).slice(0, 1000));
+    expect(db.used).toBeLessThan(full);
+    expect(db.used).toBeGreaterThan(base);
+    await c.hdel('mem', ...args.filter((_, i) => i % 2 === 0));
+    expect(await c.exists('mem')).toBe(0);
+    expect(db.used).toBe(base);
+  });
 });

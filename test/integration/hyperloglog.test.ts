@@ -9,6 +9,8 @@ import { spawn } from 'node:child_process';
 import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { freePort, redisCli, startNode, waitForPort, type NodeHandle } from '../helpers/node';
+import { Config } from '../../cluster-node/src/server/config';
+import { Server } from '../../cluster-node/src/server/server';
 
 // ---------------------------------------------------------------- raw RESP client and redis-server
 
@@ -528,4 +530,52 @@ describe('differential: hyperloglog commands vs a real redis-server', () => {
       expect(ours.join('\n')).toBe(theirs.join('\n'));
     });
   }
+});
+
+// ------------------------------------------------------------- propagation and memory (in-process)
+
+describe('hyperloglog: propagation and memory accounting (in-process server)', () => {
+  let server: Server;
+  let c: Redis;
+  const log: string[] = [];
+  const take = (): string[] => log.splice(0, log.length);
+  beforeAll(async () => {
+    server = new Server(Config.fromArgs(['--port', '0', '--bind', '127.0.0.1', '--loglevel', 'warning']));
+    await server.listen();
+    server.propagators.push((db, argv) => log.push([db, ...argv].join(' ')));
+    c = new Redis({ port: server.boundPort(), host: '127.0.0.1', enableReadyCheck: false });
+  });
+  afterAll(async () => {
+    c?.disconnect();
+    await server?.close();
+  });
+
+  it('PFADD/PFMERGE propagate as sent; PFCOUNT only when it refreshes the cached cardinality', async () => {
+    await c.pfadd('p', 'a', 'b');
+    await c.pfadd('p', 'a');
+    expect(take()).toEqual(['0 pfadd p a b']);
+    await c.pfcount('p');
+    await c.pfcount('p');
+    expect(take()).toEqual(['0 pfcount p']);
+    await c.pfmerge('m', 'p', 'missing');
+    await c.pfcount('m', 'p');
+    expect(take()).toEqual(['0 pfmerge m p missing']);
+    await c.call('PFDEBUG', 'ENCODING', 'p');
+    await c.call('PFDEBUG', 'TODENSE', 'p');
+    await c.call('PFDEBUG', 'TODENSE', 'p');
+    expect(take()).toEqual(['0 PFDEBUG TODENSE p']);
+  });
+
+  it('memory accounting follows the string size (sparse -> dense) and returns to the baseline', async () => {
+    const db = server.dbs[0];
+    const base = db.used;
+    await c.pfadd('mem', 'a');
+    const sparse = db.used;
+    expect(sparse).toBeGreaterThan(base);
+    await c.pfadd('mem', ...elements('m', 0, 5000));
+    expect(await c.strlen('mem')).toBe(12304);
+    expect(db.used - sparse).toBeGreaterThan(12000);
+    await c.del('mem');
+    expect(db.used).toBe(base);
+  });
 });

@@ -10,6 +10,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { freePort, redisCli, startNode, waitForPort, type NodeHandle } from '../helpers/node';
+import { Config } from '../../cluster-node/src/server/config';
+import { Server } from '../../cluster-node/src/server/server';
 
 // ---------------------------------------------------------------- raw RESP client and redis-server
 
@@ -691,4 +693,70 @@ describe('differential: set commands vs a real redis-server', () => {
       expect(ours.join('\n')).toBe(theirs.join('\n'));
     });
   }
+});
+
+// ------------------------------------------------------------- propagation and memory (in-process)
+
+describe('sets: propagation and memory accounting (in-process server)', () => {
+  let server: Server;
+  let c: Redis;
+  const log: string[] = [];
+  const take = (): string[] => log.splice(0, log.length);
+  beforeAll(async () => {
+    server = new Server(Config.fromArgs(['--port', '0', '--bind', '127.0.0.1', '--loglevel', 'warning']));
+    await server.listen();
+    server.propagators.push((db, argv) => log.push([db, ...argv].join(' ')));
+    c = new Redis({ port: server.boundPort(), host: '127.0.0.1', enableReadyCheck: false });
+  });
+  afterAll(async () => {
+    c?.disconnect();
+    await server?.close();
+  });
+
+  it('SPOP propagates as SREM per member (DEL for the whole set); other writes as sent; no-ops not at all', async () => {
+    await c.sadd('p', 'a', 'b', 'c', 'd', 'e');
+    await c.srem('p', 'e', 'zz');
+    expect(take()).toEqual(['0 sadd p a b c d e', '0 srem p e zz']);
+    const one = await c.spop('p');
+    expect(take()).toEqual([`0 SREM p ${one}`]);
+    const two = (await c.spop('p', 2)) as string[];
+    expect(take()).toEqual(two.map((m) => `0 SREM p ${m}`));
+    await c.spop('p', 10);
+    expect(take()).toEqual(['0 DEL p']);
+    await c.sadd('q', 'x');
+    await c.smove('q', 'r', 'x');
+    await c.sunionstore('u', 'r');
+    await c.sinterstore('i', 'r', 'missing');
+    await c.sdiffstore('d', 'r');
+    expect(take()).toEqual(['0 sadd q x', '0 smove q r x', '0 sunionstore u r', '0 sdiffstore d r']);
+    await c.sadd('r', 'x');
+    await c.srem('r', 'zz');
+    await c.spop('missing');
+    await c.spop('missing', 3);
+    await c.spop('r', 0);
+    await c.smove('r', 'u', 'zz');
+    await c.sinterstore('i', 'r', 'missing');
+    await c.smembers('r');
+    await c.srandmember('r', 3);
+    expect(take()).toEqual([]);
+  });
+
+  it('memory accounting follows in-place changes and returns to the baseline', async () => {
+    const db = server.dbs[0];
+    const base = db.used;
+    const members: string[] = [];
+    for (let i = 0; i < 3000; i++) members.push(`member-${i}-${'y'.repeat(30)}`);
+    await c.sadd('mem', ...members);
+    const full = db.used;
+    expect(full - base).toBeGreaterThan(3000 * 40);
+    await c.spop('mem', 1000);
+    expect(db.used).toBeLessThan(full);
+    await c.srem('mem', ...members.slice(0, 1500));
+    await c.sunionstore('mem2', 'mem');
+    expect(db.used).toBeGreaterThan(base);
+    await c.spop('mem', 5000);
+    await c.spop('mem2', 5000);
+    expect(await c.exists('mem', 'mem2')).toBe(0);
+    expect(db.used).toBe(base);
+  });
 });

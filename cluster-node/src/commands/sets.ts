@@ -664,18 +664,12 @@ function spopWithCount(c: Client, key: string, countArg: string): void {
   }
   const w = c.w;
   w.set(count);
-  // Propagate as SREMs of the popped members, batched like Redis 7.2 does.
-  let batch: string[] = ['SREM', key];
+  // Propagated as one SREM per popped member, like Redis 7.0.
   for (let k = 0; k < count; k++) {
     const m = popRandom(sv);
     w.bulk(m);
-    batch.push(m);
-    if (batch.length >= 1026) {
-      s.propagateAs(batch);
-      batch = ['SREM', key];
-    }
+    s.propagateAs(['SREM', key, m]);
   }
-  if (batch.length > 2) s.propagateAs(batch);
   db.account(key, sv);
   s.signalModified(db, key);
 }
