@@ -2,7 +2,9 @@
  * Safety invariants for Raft simulations, checked incrementally after every simulation step.
  *
  *  - election safety: at most one leader per term;
- *  - leader completeness: a new leader's log holds every entry ever observed committed;
+ *  - leader completeness: a new leader of term T holds every entry observed committed in a term < T
+ *    (the term that committed an entry is bounded by the lowest term of any node seen treating it as
+ *    committed: followers only learn commit indices from leaders of their own term);
  *  - log matching: two entries with the same (index, term) carry the same data and follow the same
  *    term at index-1 (which by induction makes the whole prefixes identical);
  *  - state machine safety: every node's committed prefix and applied sequence agree with the one
@@ -31,6 +33,8 @@ export function chainNext(prev: number, e: Pick<Entry, 'term' | 'type' | 'data' 
 interface Committed {
   readonly term: number;
   readonly key: string;
+  /** Lowest term in which any node was seen treating the entry as committed (>= the term that committed it). */
+  commitTerm: number;
 }
 
 export class SafetyChecker {
@@ -58,7 +62,7 @@ export class SafetyChecker {
         this.checkLeaderCompleteness(id, node);
       }
     }
-    this.observeCommit(id, node, st.commit);
+    this.observeCommit(id, node, st.commit, st.term);
     this.checkLeases(alive, now);
   }
 
@@ -92,8 +96,8 @@ export class SafetyChecker {
   }
 
   /** `node` applied `e`; `chain` is its hash chain after applying it. */
-  onApply(id: string, e: Entry, chain: number): void {
-    this.recordCommitted(id, e.index, e.term, entryKey(e), `${id} applied`);
+  onApply(id: string, e: Entry, chain: number, nodeTerm: number): void {
+    this.recordCommitted(e.index, e.term, entryKey(e), `${id} applied`, nodeTerm);
     const known = this.chain.get(e.index);
     if (known === undefined) this.chain.set(e.index, chain);
     else if (known !== chain) {
@@ -119,7 +123,7 @@ export class SafetyChecker {
     return this.committed.get(index);
   }
 
-  private observeCommit(id: string, node: RaftNode, commit: number): void {
+  private observeCommit(id: string, node: RaftNode, commit: number, nodeTerm: number): void {
     const seen = this.observedCommit.get(id) ?? 0;
     if (commit <= seen) {
       if (commit < seen) throw new InvariantViolation(`${id} commit index went backwards ${seen} -> ${commit}`);
@@ -129,16 +133,16 @@ export class SafetyChecker {
     const lo = Math.max(seen + 1, log.firstIndex);
     if (lo <= commit) {
       for (const e of log.entries(lo, commit + 1)) {
-        this.recordCommitted(id, e.index, e.term, entryKey(e), `${id} committed`);
+        this.recordCommitted(e.index, e.term, entryKey(e), `${id} committed`, nodeTerm);
       }
     }
     this.observedCommit.set(id, commit);
   }
 
-  private recordCommitted(id: string, index: number, term: number, key: string, what: string): void {
+  private recordCommitted(index: number, term: number, key: string, what: string, observerTerm: number): void {
     const c = this.committed.get(index);
     if (c === undefined) {
-      this.committed.set(index, { term, key });
+      this.committed.set(index, { term, key, commitTerm: observerTerm });
       if (index > this.maxCommitted) this.maxCommitted = index;
       return;
     }
@@ -147,6 +151,7 @@ export class SafetyChecker {
         `committed entry changed at index ${index}: was term ${c.term} ${trim(c.key)}, ${what} term ${term} ${trim(key)}`,
       );
     }
+    if (observerTerm < c.commitTerm) c.commitTerm = observerTerm;
   }
 
   private registerLogEntry(id: string, e: Entry, prevTerm: number | undefined): void {
@@ -170,9 +175,10 @@ export class SafetyChecker {
 
   private checkLeaderCompleteness(id: string, node: RaftNode): void {
     const log = node.inspectLog();
+    const term = node.status().term;
     for (let i = Math.max(1, log.firstIndex); i <= this.maxCommitted; i++) {
       const c = this.committed.get(i);
-      if (c === undefined) continue;
+      if (c === undefined || c.commitTerm >= term) continue;
       const t = log.term(i);
       if (t !== c.term) {
         throw new InvariantViolation(

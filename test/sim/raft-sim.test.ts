@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { runSeed, type VoprResult } from './raft-vopr';
 
-const SEEDS = Number(process.env.RAFT_SIM_SEEDS ?? 240);
+const SEEDS = Number(process.env.RAFT_SIM_SEEDS ?? 500);
 const START = Number(process.env.RAFT_SIM_START ?? 1);
 const TRACE = process.env.RAFT_SIM_TRACE === '1';
 const CHUNK = 20;

@@ -136,10 +136,15 @@ class Operator {
     if (learners.length > 0) {
       options.push(() => this.queue.push({ change: { type: 'remove', nodeId: this.rng.pick(learners) } }));
       options.push(() => {
-        // A learner loses its disk: it may never come back under its id; remove it (a new node may join).
+        // A learner loses its disk. It may never answer for its old log again, so it restarts empty
+        // under a new id (as etcd requires): remove the old id, add the new one as a learner.
         const id = this.rng.pick(learners);
         this.c.retire(id, true);
         this.queue.push({ change: { type: 'remove', nodeId: id } });
+        const fresh = `n${this.nextId++}`;
+        this.c.addEmptyNode(fresh);
+        this.c.trace(`OPERATOR ${id} restarts without state as ${fresh}`);
+        this.queue.push({ change: { type: 'add-learner', nodeId: fresh } });
       });
     }
     if (options.length > 0) this.rng.pick(options)();
@@ -213,11 +218,13 @@ export function runSeed(seed: number, options: VoprOptions = {}): VoprResult {
 
     phase = 'safety';
     let proposals = 0;
+    let busy = true; // clients come and go: quiet periods let logs converge, which exposes other bugs
     for (let t = 0; t < params.safetyTicks; t++) {
+      if (rng.chance(0.03)) busy = !busy;
       injectFaults(c, rng, params);
       op.maybePlan();
       op.drive();
-      if (rng.chance(params.proposeRate)) {
+      if (busy && rng.chance(params.proposeRate)) {
         const data = rng.chance(0.1) ? new Uint8Array([seed & 255, proposals & 255, 7]) : `s${seed}-${proposals}`;
         proposals++;
         c.propose(data);
@@ -272,9 +279,10 @@ function injectFaults(c: SimCluster, rng: Prng, p: VoprParams): void {
   if (rng.chance(p.partitionRate)) {
     const ids = [...c.nodes.values()].filter((n) => !n.retired).map((n) => n.id);
     const leader = c.leader();
-    switch (rng.int(0, 5)) {
-      case 4:
-      case 5: {
+    const roll = rng.next();
+    const kind = roll < 0.3 ? 0 : roll < 0.5 ? 1 : roll < 0.6 ? 2 : roll < 0.75 ? 3 : 4;
+    switch (kind) {
+      case 4: {
         // Partial connectivity: cut one link in both directions (cuts accumulate until healed).
         const a = rng.pick(ids);
         const b = rng.pick(ids);

@@ -469,12 +469,13 @@ export class SimCluster {
       this.stats.snapshotsInstalled++;
       this.trace(`${n.id} installed snapshot at ${s.index}`);
     }
-    for (const e of rd.committed) this.apply(n, e);
+    const term = r.status().term;
+    for (const e of rd.committed) this.apply(n, e, term);
     r.advance(rd);
     this.check(n);
   }
 
-  private apply(n: SimNode, e: Entry): void {
+  private apply(n: SimNode, e: Entry, nodeTerm: number): void {
     if (e.index !== n.app.applied + 1) {
       throw new InvariantViolation(`${n.id} applied index ${e.index} after ${n.app.applied} (gap or repeat)`);
     }
@@ -482,7 +483,7 @@ export class SimCluster {
     n.app.applied = e.index;
     n.app.chainAt.set(e.index, n.app.chain);
     if (e.type === 'normal') n.app.appliedData.push(e.data);
-    this.checker.onApply(n.id, e, n.app.chain);
+    this.checker.onApply(n.id, e, n.app.chain, nodeTerm);
   }
 
   check(n: SimNode): void {
