@@ -51,19 +51,16 @@ function configValue(cfg: Config, canonical: string): string {
   return m.length > 0 ? m[0][1] : '';
 }
 
-/** Lines a directive is written as by CONFIG REWRITE (save and client-output-buffer-limit take several). */
+/**
+ * Lines a directive is written as by CONFIG REWRITE. Multi-value directives (save, bind,
+ * client-output-buffer-limit) go on one line, which both redis-server and our loader read whole.
+ */
 function directiveLines(cfg: Config, name: string, value: string): string[] {
   const info = cfg.directiveInfo(name)!;
   if (name === 'save') {
     // One line with every <seconds> <changes> pair (Redis 7 reads both this and one pair per line).
     const t = value.split(/\s+/).filter(Boolean);
     return [t.length === 0 ? 'save ""' : `save ${t.join(' ')}`];
-  }
-  if (name === 'client-output-buffer-limit') {
-    const t = value.split(/\s+/).filter(Boolean);
-    const out: string[] = [];
-    for (let i = 0; i + 3 < t.length; i += 4) out.push(`${name} ${t.slice(i, i + 4).join(' ')}`);
-    return out;
   }
   if (info.multi) return [`${name} ${value === '' ? '""' : value}`];
   if (info.kind === 'string') return [`${name} ${repr(value)}`];
