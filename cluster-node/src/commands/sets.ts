@@ -17,7 +17,7 @@ import type { HandlerMap } from './registry';
 import { ReplyError } from './registry';
 import { E } from './args';
 import type { Client } from '../server/client';
-import { SetValue, type Value } from '../keyspace/values';
+import { SetValue } from '../keyspace/values';
 import { globMatch } from '../../../common/src/glob';
 
 // ------------------------------------------------------------------------------------ helpers
@@ -721,9 +721,4 @@ function srandmemberWithCount(c: Client, key: string, countArg: string): void {
       w.bulk(m);
     }
   }
-}
-
-/** For tests/debugging: whether a value currently carries a random index. */
-export function hasRandomIndex(v: Value): boolean {
-  return typeof v !== 'string' && v.type === 'set' && randIndex.has(v as SetValue);
 }
