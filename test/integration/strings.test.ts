@@ -494,6 +494,17 @@ describe('propagation (what replicas and the AOF receive)', () => {
     ]);
   });
 
+  it('an expired key is propagated as DEL; the read that reclaimed it is not propagated', async () => {
+    await c.set('x1', 'v', 'PX', 20);
+    await c.set('x2', 'v', 'PX', 20);
+    await new Promise((r) => setTimeout(r, 50));
+    take();
+    expect(await c.get('x1')).toBeNull();
+    expect(await c.set('x2', 'w', 'KEEPTTL')).toBe('OK');
+    expect(await c.ttl('x2')).toBe(-1);
+    expect(take()).toEqual(['0 DEL x1', '0 DEL x2', '0 SET x2 w KEEPTTL']);
+  });
+
   it('INCRBYFLOAT becomes SET key result KEEPTTL; other writes go as sent; no-ops are not propagated', async () => {
     await c.set('r1', '1.5');
     await c.incrbyfloat('r1', '0.1');

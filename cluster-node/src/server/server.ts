@@ -598,8 +598,9 @@ export class Server {
     this.stats.expiredKeys++;
     this.signalModified(db, key);
     this.pubsub.notify('x', 'expired', key, db.id);
+    // Like Redis, a lazy/active expiry is propagated as DEL but is not a change of the running
+    // command (no dirty++), so a read that reclaims an expired key is not propagated itself.
     this.propagateNow(db.id, ['DEL', key]);
-    this.dirty++;
   }
 
   // ---------------------------------------------------------------- blocking
