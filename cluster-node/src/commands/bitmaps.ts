@@ -3,7 +3,7 @@ import type { HandlerMap } from './registry';
 import { ReplyError } from './registry';
 import { E, parseBigInt, parseInt64 } from './args';
 import type { Client } from '../server/client';
-import { checkStringLength, lookupRead, parseRangePair } from './strings';
+import { checkStringLength, lookupRead, parseRangePair, storeString } from './strings';
 
 const BIT_OFFSET_ERR = 'ERR bit offset is not an integer or out of range';
 const BIT_VALUE_ERR = 'ERR bit is not an integer or out of range';
@@ -487,10 +487,7 @@ export const handlers: HandlerMap = {
         for (let i = 0; i < b.length; i++) res[i] ^= b[i];
       }
     }
-    db.set(target, res.latin1Slice(0, maxlen));
-    s.signalModified(db, target);
-    s.pubsub.notify('$', 'set', target, db.id);
-    s.dirty++;
+    storeString(c, target, res.latin1Slice(0, maxlen));
     c.w.int(maxlen);
   },
 
