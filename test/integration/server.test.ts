@@ -410,36 +410,68 @@ describe('TIME, LASTSAVE, ROLE', () => {
 });
 
 describe('MONITOR', () => {
-  it('streams other clients\' commands in Redis\'s format; admin commands are not shown', async () => {
+  /** What a monitor connection sees while a second connection runs `script`, timestamps and ports normalised. */
+  async function monitorSession(port: number, script: string[][]): Promise<string> {
+    const mon = net.connect({ port, host: '127.0.0.1' });
+    let got = '';
+    mon.on('data', (d) => (got += d.toString('latin1')));
+    await new Promise((r) => mon.once('connect', r));
+    mon.write(encode(['MONITOR']));
+    for (let i = 0; i < 200 && !got.includes('+OK\r\n'); i++) await sleep(5);
+    await raw(port, script);
+    for (let i = 0; i < 200 && !got.includes(END); i++) await sleep(5);
+    // The monitor's own commands are shown too (after their replies); a second MONITOR is ignored.
+    mon.write(encode(['MONITOR']) + encode(['PING']) + encode(['ECHO', 'done']));
+    for (let i = 0; i < 200 && !got.includes('"done"'); i++) await sleep(5);
+    const monPort = mon.localPort;
+    mon.destroy();
+    return got
+      .replace(/^\+\d+\.\d{6} \[/gm, '+TS [')
+      .replace(new RegExp(`127\\.0\\.0\\.1:${monPort}\\]`, 'g'), 'MONITOR]')
+      .replace(/127\.0\.0\.1:\d+\]/g, 'CLIENT]');
+  }
+
+  it("streams commands in redis-server's format and order (db after the command, EXEC after its commands, no admin or rejected commands)", async () => {
+    const script = [
+      ['SELECT', '2'],
+      ['SET', 'mon:key', 'a "quoted"\nvalue\x01'],
+      ['CONFIG', 'GET', 'hz'],
+      ['GET', 'mon:key'],
+      ['GET'],
+      ['NOSUCHCOMMAND', 'x'],
+      ['MULTI'],
+      ['SET', 'mon:a', '1'],
+      ['EXEC'],
+      ['DEL', 'mon:key', 'mon:a'],
+    ];
+    const ours = await monitorSession(node.port, script);
+    const theirs = await monitorSession(real.port, script);
+    expect(ours).toBe(theirs);
+    expect(ours).toContain('+TS [2 CLIENT] "SELECT" "2"\r\n');
+    expect(ours).toContain('+TS [2 CLIENT] "SET" "mon:key" "a \\"quoted\\"\\nvalue\\x01"\r\n');
+    expect(ours).toContain('+PONG\r\n+TS [0 MONITOR] "PING"\r\n');
+    expect(ours).not.toContain('CONFIG');
+  });
+
+  it('shows the O flag in CLIENT LIST and a blocked command once', async () => {
     const mon = net.connect({ port: node.port, host: '127.0.0.1' });
     let got = '';
     mon.on('data', (d) => (got += d.toString('latin1')));
     await new Promise((r) => mon.once('connect', r));
     mon.write(encode(['MONITOR']));
-    for (let i = 0; i < 100 && !got.includes('+OK\r\n'); i++) await sleep(10);
-    expect(got).toBe('+OK\r\n');
+    for (let i = 0; i < 200 && !got.includes('+OK\r\n'); i++) await sleep(5);
     const c = new Redis({ port: node.port });
-    await c.select(2);
-    await c.set('mon:key', 'a "quoted"\nvalue');
-    await c.call('config', 'get', 'hz');
-    await c.get('mon:key');
-    for (let i = 0; i < 200 && !got.includes('"get"'); i++) await sleep(10);
-    const lines = got.split('\r\n').slice(1).filter(Boolean);
-    const port = (c.stream as net.Socket).localPort;
-    expect(lines.some((l) => l.startsWith('+') && l.endsWith(`[0 127.0.0.1:${port}] "select" "2"`))).toBe(true);
-    const setLine = lines.find((l) => l.includes('"set"'));
-    expect(setLine).toMatch(new RegExp(`^\\+\\d+\\.\\d{6} \\[2 127\\.0\\.0\\.1:${port}\\] "set" "mon:key" "a \\\\"quoted\\\\"\\\\nvalue"$`));
-    expect(lines.some((l) => l.includes('"config"'))).toBe(false);
-    expect(lines.some((l) => l.endsWith('"get" "mon:key"'))).toBe(true);
-    // A second MONITOR is ignored (no reply) as in Redis; the monitor still answers commands.
-    got = '';
-    mon.write(encode(['MONITOR']) + encode(['PING']));
-    for (let i = 0; i < 100 && !got.includes('PONG'); i++) await sleep(10);
-    expect(got).toBe('+PONG\r\n');
-    // CLIENT LIST shows the O flag.
     expect(String(await c.call('client', 'list'))).toMatch(/flags=O /);
+    const b = new Redis({ port: node.port });
+    const popped = b.blpop('mon:list', 5);
+    for (let i = 0; i < 200 && !got.includes('"blpop"'); i++) await sleep(5);
+    await c.rpush('mon:list', 'x');
+    expect(await popped).toEqual(['mon:list', 'x']);
+    for (let i = 0; i < 200 && !got.includes('"rpush"'); i++) await sleep(5);
+    expect(got.match(/"blpop"/g)).toHaveLength(1);
     mon.destroy();
     c.disconnect();
+    b.disconnect();
   });
 
   it('is refused inside MULTI like Redis', async () => {
