@@ -4,6 +4,19 @@
  *
  * Includes a Redis-style span skiplist (zskiplist port, p = 1/4, max level 32) as the reference the
  * B+tree SortedSet was measured against.
+ *
+ * Results (Node 20, 2-core shared VM, N = 1M random scores; best run, other runs were slower under
+ * load but kept the same ratios):
+ *   op                              B+tree      skiplist
+ *   insert                          0.50 M/s    0.12 M/s
+ *   ZRANK                           1.02 M/s    0.12 M/s
+ *   ZRANGEBYSCORE LIMIT 10          0.82 M/s    0.08 M/s
+ *   update score +1 (ZINCRBY)       0.93 M/s    0.08 M/s
+ *   update score, random move       0.33 M/s    0.05 M/s
+ *   remove                          0.61 M/s    0.14 M/s
+ *   heap bytes / element (+Map)     61          211
+ * Half of the B+tree insert time is the member -> score Map itself (1M-entry Map.set alone runs at
+ * 1-3 M/s here). Small sets (100 elements) insert at ~2.5-4.7 M/s and ZRANK at ~4-9 M/s.
  */
 import { Deque } from '../../../cluster-node/src/keyspace/structures/deque';
 import { HyperLogLog, murmurHash64A } from '../../../cluster-node/src/keyspace/structures/hyperloglog';

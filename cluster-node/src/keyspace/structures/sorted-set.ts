@@ -6,8 +6,9 @@
  * scores) of up to LEAF_MAX entries, so an element costs two array slots instead of a node object
  * with level/span arrays, searches are cache-friendly binary searches, and ranges are array scans.
  * Measured against a span skiplist written the same way (test/unit/structures/bench.ts) it is
- * faster on insert, delete, rank and range and uses several times less memory; see the report in
- * that file's header.
+ * 4-10x faster on insert, delete, rank, range and score updates and uses ~61 instead of ~211 heap
+ * bytes per element (Map included); numbers in that file's header. No randomness is involved (no
+ * level generation), so behaviour is deterministic, which replicas and tests rely on.
  *
  * Order: Redis's — by score, then member bytewise. Members are latin1 strings (one char = one
  * byte), so JS `<` on members is exactly memcmp order. Scores are float64; -inf/+inf allowed, NaN
