@@ -286,6 +286,8 @@ describe('CONFIG', () => {
     expect(await io.call('config', 'get', 'HZ', 'HZ')).toEqual(['HZ', '10']);
     expect(await io.call('config', 'get', 'h?', 'hz')).toEqual(['hz', '10']);
     expect(await io.call('config', 'get', 'nosuch*')).toEqual([]);
+    const ro = (await io.call('config', 'get', '*read-only*')) as string[];
+    expect(ro.filter((_, i) => i % 2 === 0).sort()).toEqual(['replica-read-only', 'slave-read-only']);
     // RESP3: a map.
     expect(await raw(node.port, [['HELLO', '3'], ['CONFIG', 'GET', 'hz']]).then((s) => s.slice(s.lastIndexOf('%1')))).toBe(
       '%1\r\n$2\r\nhz\r\n$2\r\n10\r\n',

@@ -893,10 +893,8 @@ export const handlers: HandlerMap = {
         if (info) out.set(p, configValue(cfg, info.name));
         continue;
       }
-      for (const [n, v] of cfg.matching((name) => globMatch(p, name, true))) {
-        if (out.has(cfg.canonical(n)!)) continue;
-        out.set(n, v);
-      }
+      // Aliases match patterns too (CONFIG GET *read-only* lists slave-read-only and replica-read-only).
+      for (const [n, v] of cfg.matching((name) => globMatch(p, name, true))) out.set(n, v);
     }
     const w = c.w;
     w.map(out.size);
