@@ -1070,9 +1070,10 @@ export const handlers: HandlerMap = {
 
   // ---------------------------------------------------------------- TIME / LASTSAVE / ROLE
   time(c) {
-    const t = performance.timeOrigin + performance.now();
-    const sec = Math.floor(t / 1000);
-    const usec = Math.min(999999, Math.floor((t - sec * 1000) * 1000));
+    // Wall clock (follows system time changes like gettimeofday), sub-millisecond digits from the monotonic clock.
+    const ms = Date.now();
+    const sec = Math.floor(ms / 1000);
+    const usec = (ms - sec * 1000) * 1000 + Math.floor((performance.now() % 1) * 1000);
     c.w.array(2);
     c.w.bulk(String(sec));
     c.w.bulk(String(usec));

@@ -160,7 +160,7 @@ function serverSection(s: Server): string[] {
     `process_supervised:${s.config.str('supervised')}`,
     `run_id:${s.runId}`,
     `tcp_port:${s.boundPort()}`,
-    `server_time_usec:${Math.floor((performance.timeOrigin + performance.now()) * 1000)}`,
+    `server_time_usec:${now * 1000 + Math.floor((performance.now() % 1) * 1000)}`,
     `uptime_in_seconds:${uptime}`,
     `uptime_in_days:${Math.floor(uptime / 86400)}`,
     `hz:${s.config.int('hz')}`,
