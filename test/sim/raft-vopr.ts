@@ -87,6 +87,7 @@ export function voprParams(seed: number): VoprParams {
       net,
       fastDiskRate: p.pick([1, 0.8, 0.4]),
       maxEntriesPerMessage: p.pick([1, 1, 4, 64]),
+      jsonWire: p.chance(0.2),
     },
   };
 }

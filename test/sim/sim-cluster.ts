@@ -50,6 +50,8 @@ export interface SimOptions {
   fastDiskRate: number;
   maxEntriesPerMessage?: number;
   preVote?: boolean;
+  /** Send every message through JSON.stringify/JSON.parse, as the TCP transport will. */
+  jsonWire?: boolean;
   /** Collect every trace line (not only the most recent ones). */
   fullTrace?: boolean;
   /** Also trace raft's own debug lines. */
@@ -115,6 +117,7 @@ export class SimCluster {
   stats = { delivered: 0, dropped: 0, steps: 0, readies: 0, elections: 0, snapshotsInstalled: 0 };
   private queue: InFlight[] = [];
   private orderSeq = 0;
+  private readonly leaderCommitChecked = new Map<string, number>();
   private readonly linkLastAt = new Map<string, number>();
   private traceLines: string[] = [];
 
@@ -305,7 +308,8 @@ export class SimCluster {
 
   private sendAll(msgs: readonly Message[]): void {
     const net = this.net;
-    for (const m of msgs) {
+    for (const original of msgs) {
+      const m: Message = this.opts.jsonWire ? (JSON.parse(JSON.stringify(original)) as Message) : original;
       if (this.rng.chance(net.dropRate)) {
         this.stats.dropped++;
         continue;
@@ -490,6 +494,60 @@ export class SimCluster {
     if (!n.raft) return;
     this.stats.steps++;
     this.checker.afterStep(n.id, n.raft, this.alive(), this.time);
+    const st = n.raft.status();
+    if (st.role === 'leader' && st.commit > (this.leaderCommitChecked.get(n.id) ?? 0)) {
+      this.leaderCommitChecked.set(n.id, st.commit);
+      this.checkCommitDurable(n.raft, st.commit);
+    }
+  }
+
+  /**
+   * Durability of a commit, checked the moment a leader advances its commit index: no voter lacking the
+   * committed entry may be able to win an election, i.e. collect votes from a quorum of voters whose
+   * logs are no more up to date than its own (considering both the durable and the in-memory log of
+   * every node, since either may be the one it campaigns or votes with). This catches an unsafe commit
+   * (e.g. of an earlier term's entry by counting, Raft Figure 8) before any node actually loses it.
+   */
+  private checkCommitDurable(leader: RaftNode, index: number): void {
+    const term = leader.inspectLog().term(index);
+    if (term === undefined) return;
+    const voters = leader.conf().voters.filter((v) => {
+      const n = this.nodes.get(v);
+      return n !== undefined && !n.diskLost;
+    });
+    type Opt = { last: [number, number]; has: boolean };
+    const info = voters.map((v) => {
+      const n = this.nodes.get(v)!;
+      const st = n.storage;
+      const options: Opt[] = [
+        {
+          last: [st.term(st.lastIndex()) ?? 0, st.lastIndex()],
+          has: index <= st.snapshot().meta.index || st.term(index) === term,
+        },
+      ];
+      if (n.raft) {
+        const log = n.raft.inspectLog();
+        options.push({
+          last: [log.term(log.lastIndex) ?? 0, log.lastIndex],
+          has: index < log.firstIndex || log.term(index) === term,
+        });
+      }
+      return { id: v, options };
+    });
+    const geq = (a: [number, number], b: [number, number]) => a[0] > b[0] || (a[0] === b[0] && a[1] >= b[1]);
+    const quorum = Math.floor(info.length / 2) + 1;
+    for (const x of info) {
+      for (const ox of x.options) {
+        if (ox.has) continue;
+        const votes = info.filter((y) => y === x || y.options.some((oy) => geq(ox.last, oy.last)));
+        if (votes.length >= quorum) {
+          throw new InvariantViolation(
+            `unsafe commit: ${leader.id} committed ${index}@${term} but ${x.id} (log ending ${ox.last[1]}@${ox.last[0]}) ` +
+              `lacks it and could win with ${votes.map((y) => y.id).join(',')}`,
+          );
+        }
+      }
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
