@@ -406,7 +406,6 @@ export class Server {
   /** Execute a resolved command: monitor feed, timing, stats, propagation, slowlog. */
   call(c: Client, h: Handled, argv: string[]): void {
     const spec = h.spec;
-    if (this.monitors.size > 0 && !spec.flags.includes('skip_monitor') && !spec.flags.includes('admin')) this.feedMonitors(c, argv);
     const w = c.w;
     const mark = w.len;
     const dirty = this.dirty;
@@ -456,6 +455,11 @@ export class Server {
       const lt = this.config.int('latency-monitor-threshold');
       if (lt > 0) this.stats.latencySample(spec.flags.includes('fast') ? 'fast-command' : 'command', Math.floor(us / 1000), lt);
     }
+    // As Redis 7: fed after execution (db as left by the command, EXEC after its queued commands),
+    // not again when a woken blocked command re-runs.
+    if (this.monitors.size > 0 && this.resumingDeadline < 0 && !spec.flags.includes('skip_monitor') && !spec.flags.includes('admin')) {
+      this.feedMonitors(c, argv);
+    }
   }
 
   /**
@@ -494,7 +498,9 @@ export class Server {
     const ts = Date.now() / 1000;
     const line = `+${ts.toFixed(6)} [${c.dbIndex} ${c.addr}] ${argv.map(repr).join(' ')}\r\n`;
     const b = Buffer.from(line, 'latin1');
-    for (const m of this.monitors) if (m !== c) m.queue(b);
+    // A monitor sees its own commands too, after their replies.
+    for (const m of this.monitors) if (m === c) c.w.raw(line);
+    else m.queue(b);
   }
 
   // ---------------------------------------------------------------- output
