@@ -13,7 +13,10 @@
 import {
   MemoryStorage,
   RaftNode,
+  applyConfChange,
+  decodeConfChange,
   persistReady,
+  type ConfState,
   type ConfChange,
   type Entry,
   type Message,
@@ -502,48 +505,53 @@ export class SimCluster {
   }
 
   /**
-   * Durability of a commit, checked the moment a leader advances its commit index: no voter lacking the
-   * committed entry may be able to win an election, i.e. collect votes from a quorum of voters whose
-   * logs are no more up to date than its own (considering both the durable and the in-memory log of
-   * every node, since either may be the one it campaigns or votes with). This catches an unsafe commit
-   * (e.g. of an earlier term's entry by counting, Raft Figure 8) before any node actually loses it.
+   * Durability of a commit, checked the moment a leader advances its commit index: no node lacking the
+   * committed entry may be able to win an election, i.e. collect votes from a quorum of the voters of
+   * the configuration it would campaign with, each of whose logs is no more up to date than its own.
+   * Every node is considered with both its durable and its in-memory log (a crash brings back the
+   * former; either may be the one it campaigns or votes with), and with the membership that log
+   * implies. This catches an unsafe commit (e.g. of an earlier term's entry by counting, Raft Figure 8,
+   * or overlapping membership changes) before any node actually loses the entry.
    */
   private checkCommitDurable(leader: RaftNode, index: number): void {
     const term = leader.inspectLog().term(index);
     if (term === undefined) return;
-    const voters = leader.conf().voters.filter((v) => {
-      const n = this.nodes.get(v);
-      return n !== undefined && !n.diskLost;
-    });
-    type Opt = { last: [number, number]; has: boolean };
-    const info = voters.map((v) => {
-      const n = this.nodes.get(v)!;
+    type Opt = { last: [number, number]; has: boolean; voters: readonly string[] };
+    const options = new Map<string, Opt[]>();
+    for (const n of this.nodes.values()) {
+      if (n.retired) continue;
       const st = n.storage;
-      const options: Opt[] = [
-        {
+      const opts: Opt[] = [];
+      if (st.lastIndex() > 0 || n.raft === null) {
+        opts.push({
           last: [st.term(st.lastIndex()) ?? 0, st.lastIndex()],
           has: index <= st.snapshot().meta.index || st.term(index) === term,
-        },
-      ];
-      if (n.raft) {
-        const log = n.raft.inspectLog();
-        options.push({
-          last: [log.term(log.lastIndex) ?? 0, log.lastIndex],
-          has: index < log.firstIndex || log.term(index) === term,
+          voters: confFromStorage(st).voters,
         });
       }
-      return { id: v, options };
-    });
+      if (n.raft) {
+        const log = n.raft.inspectLog();
+        opts.push({
+          last: [log.term(log.lastIndex) ?? 0, log.lastIndex],
+          has: index < log.firstIndex || log.term(index) === term,
+          voters: n.raft.conf().voters,
+        });
+      }
+      options.set(n.id, opts);
+    }
     const geq = (a: [number, number], b: [number, number]) => a[0] > b[0] || (a[0] === b[0] && a[1] >= b[1]);
-    const quorum = Math.floor(info.length / 2) + 1;
-    for (const x of info) {
-      for (const ox of x.options) {
-        if (ox.has) continue;
-        const votes = info.filter((y) => y === x || y.options.some((oy) => geq(ox.last, oy.last)));
-        if (votes.length >= quorum) {
+    for (const [x, xopts] of options) {
+      for (const ox of xopts) {
+        if (ox.has || ox.voters.length === 0) continue;
+        const votes = ox.voters.filter((y) => {
+          if (y === x) return true;
+          const yopts = options.get(y);
+          return yopts !== undefined && yopts.some((oy) => geq(ox.last, oy.last));
+        });
+        if (votes.length >= Math.floor(ox.voters.length / 2) + 1) {
           throw new InvariantViolation(
-            `unsafe commit: ${leader.id} committed ${index}@${term} but ${x.id} (log ending ${ox.last[1]}@${ox.last[0]}) ` +
-              `lacks it and could win with ${votes.map((y) => y.id).join(',')}`,
+            `unsafe commit: ${leader.id} committed ${index}@${term} but ${x} (log ending ${ox.last[1]}@${ox.last[0]}, ` +
+              `voters [${ox.voters.join(',')}]) lacks it and could win with ${votes.join(',')}`,
           );
         }
       }
@@ -577,4 +585,15 @@ function less(a: InFlight, b: InFlight): boolean {
 
 function freshApp(): AppState {
   return { applied: 0, chain: 0, chainAt: new Map([[0, 0]]), appliedData: [] };
+}
+
+/** Membership implied by a stored log: the snapshot's, then every conf entry after it. */
+function confFromStorage(st: MemoryStorage): ConfState {
+  let conf: ConfState = st.snapshot().meta.confState;
+  if (st.lastIndex() >= st.firstIndex()) {
+    for (const e of st.entries(st.firstIndex(), st.lastIndex() + 1)) {
+      if (e.type === 'conf') conf = applyConfChange(conf, decodeConfChange(e));
+    }
+  }
+  return conf;
 }
