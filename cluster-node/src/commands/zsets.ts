@@ -749,7 +749,8 @@ function zrandmemberWithCount(c: Client, key: string, l: number, withScores: boo
     return;
   }
   if (count >= size) {
-    replyRanks(c, z, 0, size, false, withScores);
+    // The whole set (Redis replies it highest first).
+    replyRanks(c, z, 0, size, true, withScores);
     return;
   }
   // Distinct ranks in random order.
