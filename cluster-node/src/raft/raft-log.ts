@@ -184,6 +184,10 @@ export class RaftLog {
     this.unstable.restore(s);
   }
 
+  hasUnstable(): boolean {
+    return this.unstable.entries.length > 0 || this.unstable.snapshot !== undefined;
+  }
+
   unstableEntries(): Entry[] {
     return this.unstable.entries.slice();
   }

@@ -262,7 +262,7 @@ export class RaftNode {
     if (ss.leader !== this.prevSoftState.leader || ss.role !== this.prevSoftState.role) return true;
     if (!sameHardState(this.hardState(), this.prevHardState)) return true;
     if (this.msgs.length > 0) return true;
-    if (this.log.unstableSnapshot() || this.log.unstableEntries().length > 0) return true;
+    if (this.log.hasUnstable()) return true;
     return this.log.committed > this.log.applied;
   }
 
