@@ -11,6 +11,7 @@ import type { Client } from '../server/client';
 import { formatDouble, type RespWriter } from '../../../common/src/resp/writer';
 import { globMatch } from '../../../common/src/glob';
 import { ZSetValue } from '../keyspace/values-zset';
+import { encodingOf } from '../keyspace/serialize';
 import type { SetValue, Value } from '../keyspace/values';
 import {
   parseLexBound,
@@ -813,6 +814,25 @@ function parseCursor(s: string): number {
   return neg && v !== 0 ? Number.MAX_SAFE_INTEGER : v;
 }
 
+/** Would Redis hold this set as a listpack (small), which ZSCAN returns in one reply? Same rule as OBJECT ENCODING. */
+function isListpack(c: Client, zv: ZSetValue): boolean {
+  const cfg = c.server.config;
+  const entries = cfg.int('zset-max-listpack-entries');
+  if (zv.size > entries) return false;
+  return (
+    encodingOf(zv, {
+      listMaxListpackSize: 0,
+      hashMaxListpackEntries: 0,
+      hashMaxListpackValue: 0,
+      setMaxIntsetEntries: 0,
+      setMaxListpackEntries: 0,
+      setMaxListpackValue: 0,
+      zsetMaxListpackEntries: entries,
+      zsetMaxListpackValue: cfg.int('zset-max-listpack-value'),
+    }) === 'listpack'
+  );
+}
+
 function zscan(c: Client, argv: string[]): void {
   const cursor = parseCursor(argv[2]);
   const z = readZ(c, argv[1]);
@@ -843,7 +863,7 @@ function zscan(c: Client, argv: string[]): void {
   let lo: number;
   let hi: number;
   let next: number;
-  if (size <= c.server.config.int('zset-max-listpack-entries')) {
+  if (isListpack(c, c.db.peek(argv[1]) as ZSetValue)) {
     // Small sets are answered in one go, whatever the cursor and COUNT (as Redis's listpack encoding).
     lo = 0;
     hi = size;
