@@ -116,7 +116,8 @@ class Operator {
     const leader = this.c.leader();
     if (!leader) return;
     const conf = leader.conf();
-    const learners = conf.learners.filter((l) => !this.c.node(l).diskLost);
+    const planned = new Set(this.queue.map((q) => ('nodeId' in q.change ? q.change.nodeId : '')));
+    const learners = conf.learners.filter((l) => !this.c.node(l).diskLost && !planned.has(l));
     const members = conf.voters.length + conf.learners.length;
     const options: (() => void)[] = [];
     if (members < this.params.maxMembers) {
@@ -155,6 +156,10 @@ class Operator {
   drive(): void {
     const op = this.queue[0];
     if (!op) return;
+    if (op.change.type === 'promote' && this.c.node(op.change.nodeId).diskLost) {
+      this.queue.shift(); // it lost its disk after the promotion was planned: never make it a voter
+      return;
+    }
     const res = this.c.proposeConfChange(op.change);
     if (!res) return;
     if (res.ok) {

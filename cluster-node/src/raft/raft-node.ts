@@ -187,11 +187,17 @@ export class RaftNode {
   step(m: Message): void {
     if (m.to !== this.id) throw new Error(`raft ${this.id}: message for ${m.to}`);
     if (m.from === this.id) return;
-    if (m.term > this.term) {
-      if ((m.type === 'vote' || m.type === 'pre-vote') && this.inLease()) {
+    if ((m.type === 'vote' || m.type === 'pre-vote') && m.term >= this.term && this.inLease()) {
+      // A leader may still count on us for its lease. This holds whatever our term is: we may have
+      // moved to the candidate's term through some other message (e.g. a rejected pre-vote's answer)
+      // without having heard of a new leader.
+      const sameVote = m.type === 'vote' && m.term === this.term && this.vote === m.from;
+      if (!sameVote) {
         this.debug(`ignore ${m.type} from ${m.from} term ${m.term}: in lease`);
         return;
       }
+    }
+    if (m.term > this.term) {
       if (m.type === 'pre-vote') {
         // Never change term for a pre-vote.
       } else if (m.type === 'pre-vote-resp' && !m.reject) {
