@@ -220,6 +220,20 @@ describe('wakeups', () => {
     expect(await io.zcard('gone')).toBe(1);
   });
 
+  it('CLIENT UNBLOCK answers a waiter as on timeout, or with an error', async () => {
+    const w = await conn(3);
+    const id = (await w.send([['CLIENT', 'ID']]))[0].slice(1, -2);
+    const p = start(w, 'BZPOPMIN', 'ub', '0');
+    await blocked(1);
+    expect(await io.client('UNBLOCK', id)).toBe(1);
+    expect(await p).toBe('_\r\n');
+    const q = start(w, 'BZMPOP', '0', '1', 'ub', 'MAX');
+    await blocked(1);
+    expect(await io.client('UNBLOCK', id, 'ERROR')).toBe(1);
+    expect((await q).startsWith('-UNBLOCKED')).toBe(true);
+    await blocked(0);
+  });
+
   it('node-redis RESP3 and ioredis see the usual shapes', async () => {
     const nr = createClient({ socket: { port: node.port, host: '127.0.0.1' }, RESP: 3 });
     await nr.connect();
