@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { runSeed, type VoprResult } from './raft-vopr';
 
-const SEEDS = Number(process.env.RAFT_SIM_SEEDS ?? 500);
+const SEEDS = Number(process.env.RAFT_SIM_SEEDS ?? 600);
 const START = Number(process.env.RAFT_SIM_START ?? 1);
 const TRACE = process.env.RAFT_SIM_TRACE === '1';
 const CHUNK = 20;
@@ -30,9 +30,11 @@ describe('raft VOPR', () => {
   const summary = { runs: 0, ticks: 0, delivered: 0, elections: 0, committed: 0, confChanges: 0, snapshots: 0 };
 
   for (const [lo, hi] of chunks) {
-    it(`seeds ${lo}..${hi - 1}`, () => {
+    it(`seeds ${lo}..${hi - 1}`, async () => {
       const failures: string[] = [];
       for (let seed = lo; seed < hi; seed++) {
+        // Yield between seeds so the vitest worker can answer its RPCs during long runs.
+        await new Promise((resolve) => setImmediate(resolve));
         const r = runSeed(seed, { fullTrace: TRACE, raftDebug: TRACE });
         summary.runs++;
         summary.ticks += r.stats.ticks;
