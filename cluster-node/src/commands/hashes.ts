@@ -5,7 +5,7 @@
  * HRANDFIELD WITHVALUES), error texts, the "hset"/"hdel"/"hincrby"/"hincrbyfloat" notifications (and
  * "del" when HDEL empties a hash), dirty counting, and HINCRBYFLOAT propagated as HSET.
  *
- * HINCRBYFLOAT computes in x87 80-bit long double like Redis (see the LongDouble section), so results
+ * HINCRBYFLOAT computes in x87 80-bit long double like Redis (./long-double.ts), so results
  * such as 0.1 + 0.2 = "0.3" and huge values like 1e400 match Redis byte for byte.
  *
  * HSCAN: see scanCollection in ./sets for the cursor guarantee (live insertion-order iterators;
@@ -15,6 +15,7 @@
 import type { HandlerMap } from './registry';
 import { ReplyError } from './registry';
 import { E, parseBigInt, parseInt64 } from './args';
+import { LD_ZERO, addLongDouble, formatLongDouble, parseLongDouble } from './long-double';
 import type { Client } from '../server/client';
 import { HashValue } from '../keyspace/values';
 import { globMatch } from '../../../common/src/glob';
@@ -112,168 +113,6 @@ const I64_MIN = -9223372036854775808n;
 function parseExactInt(s: string, err: string): number | bigint {
   if (s.length < 16) return parseInt64(s, err);
   return parseBigInt(s, err);
-}
-
-// ---------------------------------------------------------------- LongDouble (HINCRBYFLOAT)
-
-/**
- * x87 80-bit extended precision ("long double" on x86-64 Linux, what Redis's HINCRBYFLOAT and
- * INCRBYFLOAT compute with), emulated exactly with BigInt: value = (neg ? -1 : 1) * m * 2^e with a
- * 64-bit significand m. Parsing rounds correctly (like glibc strtold), addition rounds the exact sum
- * (round to nearest, ties to even), and formatting is exact "%.17Lf" with Redis's LD_STR_HUMAN trim.
- */
-export interface LongDouble {
-  neg: boolean;
-  m: bigint;
-  e: number;
-  inf: boolean;
-}
-
-const LD_MIN_E = -16445; // scale of subnormals and of the smallest normal exponent
-const LD_MAX_E = 16320; // m < 2^64 at this scale is the largest finite value
-const B63 = 1n << 63n;
-const B64 = 1n << 64n;
-const MAX_LONG_DOUBLE_CHARS = 5 * 1024;
-
-function bitLen(n: bigint): number {
-  const h = n.toString(16);
-  return (h.length - 1) * 4 + (32 - Math.clz32(parseInt(h[0], 16)));
-}
-
-/** Round N/D (N, D > 0) to a long double; inf on overflow, null on underflow to zero. */
-function ldRound(neg: boolean, N: bigint, D: bigint): LongDouble | null {
-  let e = bitLen(N) - bitLen(D) - 64;
-  for (;;) {
-    if (e < LD_MIN_E) e = LD_MIN_E;
-    let num = N;
-    let den = D;
-    if (e >= 0) den = D << BigInt(e);
-    else num = N << BigInt(-e);
-    let q = num / den;
-    if (q >= B64) {
-      e++;
-      continue;
-    }
-    const r2 = (num - q * den) << 1n;
-    if (r2 > den || (r2 === den && (q & 1n) === 1n)) q++;
-    if (q === B64) {
-      q = B63;
-      e++;
-    }
-    if (e > LD_MAX_E) return { neg, m: 0n, e: 0, inf: true };
-    if (q === 0n) return null;
-    return { neg, m: q, e, inf: false };
-  }
-}
-
-const DEC_RE = /^(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
-const HEX_RE = /^0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?$/;
-
-/**
- * Redis's string2ld: strtold over the whole string (no leading space, no NaN, no overflow or
- * underflow to zero). Accepts decimal, hex floats and inf/infinity. Null when not a valid float.
- */
-export function ldParse(s: string): LongDouble | null {
-  const n = s.length;
-  if (n === 0 || n >= MAX_LONG_DOUBLE_CHARS) return null;
-  const c0 = s.charCodeAt(0);
-  if (c0 === 32 || (c0 >= 9 && c0 <= 13)) return null;
-  let neg = false;
-  let body = s;
-  if (c0 === 43 || c0 === 45) {
-    neg = c0 === 45;
-    body = s.slice(1);
-  }
-  const lower = body.toLowerCase();
-  if (lower === 'inf' || lower === 'infinity') return { neg, m: 0n, e: 0, inf: true };
-  let N: bigint;
-  let D = 1n;
-  let m = HEX_RE.exec(body);
-  if (m !== null) {
-    const ip = m[1];
-    const fp = m[2] ?? '';
-    if (ip.length + fp.length === 0) return null;
-    const digits = (ip + fp).replace(/^0+/, '');
-    if (digits === '') return { neg, m: 0n, e: 0, inf: false };
-    N = BigInt('0x' + digits);
-    const exp2 = (m[3] === undefined ? 0 : Number(m[3])) - 4 * fp.length;
-    const mag = bitLen(N) + exp2;
-    if (mag > 16400) return null;
-    if (mag < LD_MIN_E - 2) return null;
-    if (exp2 >= 0) N <<= BigInt(exp2);
-    else D = 1n << BigInt(-exp2);
-  } else {
-    m = DEC_RE.exec(body);
-    if (m === null) return null;
-    const ip = m[1];
-    const fp = m[2] ?? '';
-    if (ip.length + fp.length === 0) return null;
-    const digits = (ip + fp).replace(/^0+/, '');
-    if (digits === '') return { neg, m: 0n, e: 0, inf: false };
-    const exp10 = (m[3] === undefined ? 0 : Number(m[3])) - fp.length;
-    const mag = digits.length + exp10;
-    if (mag > 4940) return null;
-    if (mag < -4960) return null;
-    N = BigInt(digits);
-    if (exp10 >= 0) N *= 10n ** BigInt(exp10);
-    else D = 10n ** BigInt(-exp10);
-  }
-  const r = ldRound(neg, N, D);
-  if (r === null || r.inf) return null; // ERANGE: underflow to zero or overflow
-  return r;
-}
-
-/** Exact long double of an int64 (always representable). */
-export function ldFromInt(n: bigint): LongDouble {
-  if (n === 0n) return { neg: false, m: 0n, e: 0, inf: false };
-  const neg = n < 0n;
-  return ldRound(neg, neg ? -n : n, 1n)!;
-}
-
-/** a + b rounded to long double (finite inputs); inf on overflow. */
-export function ldAdd(a: LongDouble, b: LongDouble): LongDouble {
-  if (a.inf || b.inf) {
-    if (a.inf && b.inf && a.neg !== b.neg) return { neg: false, m: -1n, e: 0, inf: true }; // NaN marker
-    return a.inf ? a : b;
-  }
-  if (a.m === 0n && b.m === 0n) return { neg: a.neg && b.neg, m: 0n, e: 0, inf: false };
-  if (a.m === 0n) return b;
-  if (b.m === 0n) return a;
-  const e = Math.min(a.e, b.e);
-  let A = a.m << BigInt(a.e - e);
-  if (a.neg) A = -A;
-  let B = b.m << BigInt(b.e - e);
-  if (b.neg) B = -B;
-  const S = A + B;
-  if (S === 0n) return { neg: false, m: 0n, e: 0, inf: false };
-  const neg = S < 0n;
-  const N = neg ? -S : S;
-  const r = e >= 0 ? ldRound(neg, N << BigInt(e), 1n) : ldRound(neg, N, 1n << BigInt(-e));
-  return r!; // the exact sum of two values at scale >= LD_MIN_E never underflows to zero
-}
-
-const P17 = 10n ** 17n;
-
-/** Redis ld2string(LD_STR_HUMAN): "%.17Lf", trailing zeros and dot removed, "-0" -> "0". */
-export function ldFormatHuman(x: LongDouble): string {
-  if (x.inf) return x.neg ? '-inf' : 'inf';
-  let X: bigint;
-  if (x.e >= 0) X = (x.m << BigInt(x.e)) * P17;
-  else {
-    const den = 1n << BigInt(-x.e);
-    const num = x.m * P17;
-    X = num / den;
-    const r2 = (num - X * den) << 1n;
-    if (r2 > den || (r2 === den && (X & 1n) === 1n)) X++;
-  }
-  let digits = X.toString();
-  if (digits.length < 18) digits = '0'.repeat(18 - digits.length) + digits;
-  const intPart = digits.slice(0, digits.length - 17);
-  let fracEnd = digits.length;
-  while (fracEnd > digits.length - 17 && digits.charCodeAt(fracEnd - 1) === 48) fracEnd--;
-  const frac = digits.slice(digits.length - 17, fracEnd);
-  const out = (x.neg ? '-' : '') + intPart + (frac.length > 0 ? '.' + frac : '');
-  return out === '-0' ? '0' : out;
 }
 
 // ----------------------------------------------------------------------------------- handlers
@@ -424,23 +263,18 @@ export const handlers: HandlerMap = {
   },
 
   hincrbyfloat(c, argv) {
-    const incr = ldParse(argv[3]);
+    const incr = parseLongDouble(argv[3]);
     if (incr === null) throw new ReplyError(E.notFloat);
     if (incr.inf) throw new ReplyError('ERR value is NaN or Infinity');
     const key = argv[1];
     const field = argv[2];
     const h = hashForWrite(c, key);
     const cur = h.map.get(field);
-    let value: LongDouble;
-    if (cur === undefined) value = { neg: false, m: 0n, e: 0, inf: false };
-    else {
-      const p = ldParse(cur);
-      if (p === null) throw new ReplyError('ERR hash value is not a float');
-      value = p;
-    }
-    const sum = ldAdd(value, incr);
-    if (sum.inf) throw new ReplyError(E.nanOrInf);
-    const out = ldFormatHuman(sum);
+    const value = cur === undefined ? LD_ZERO : parseLongDouble(cur);
+    if (value === null) throw new ReplyError('ERR hash value is not a float');
+    const sum = addLongDouble(value, incr);
+    if (sum === null) throw new ReplyError(E.nanOrInf);
+    const out = formatLongDouble(sum);
     h.map.set(field, out);
     if (cur === undefined) dropIndex(h);
     c.w.bulk(out);

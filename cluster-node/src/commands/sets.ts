@@ -15,7 +15,7 @@
  */
 import type { HandlerMap } from './registry';
 import { ReplyError } from './registry';
-import { E } from './args';
+import { E, parseBigInt, parseInt64 } from './args';
 import type { Client } from '../server/client';
 import { SetValue } from '../keyspace/values';
 import { globMatch } from '../../../common/src/glob';
@@ -50,57 +50,11 @@ const MAX_I64 = 9223372036854775807n;
  * lose precision, which no caller can act on anyway).
  */
 function parseLongRange(s: string, min: bigint, max: bigint, rangeErr: string | null, notIntErr: string = E.notInt): number {
-  let n: number;
-  let big: bigint;
-  if (s.length > 0 && s.length < 16) {
-    n = parseShortInt(s, notIntErr);
-    big = BigInt(n);
-  } else {
-    if (!isCanonicalInt(s)) throw new ReplyError(notIntErr);
-    big = BigInt(s);
-    if (big > MAX_I64 || big < -MAX_I64 - 1n) throw new ReplyError(notIntErr);
-    n = Number(big);
-  }
+  const big = s.length < 16 ? BigInt(parseInt64(s, notIntErr)) : parseBigInt(s, notIntErr);
   if (big < min || big > max) {
     throw new ReplyError(rangeErr ?? `ERR value is out of range, value must between ${min} and ${max}`);
   }
-  return n;
-}
-
-/** Short canonical integer (what Redis's string2ll accepts), exact as a number. */
-function parseShortInt(s: string, err: string): number {
-  let i = 0;
-  let neg = false;
-  if (s.charCodeAt(0) === 45) {
-    neg = true;
-    i = 1;
-    if (s.length === 1) throw new ReplyError(err);
-  }
-  if (s.charCodeAt(i) === 48 && s.length > i + 1) throw new ReplyError(err);
-  let n = 0;
-  for (; i < s.length; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) throw new ReplyError(err);
-    n = n * 10 + d;
-  }
-  if (neg && n === 0) throw new ReplyError(err);
-  return neg ? -n : n;
-}
-
-function isCanonicalInt(s: string): boolean {
-  if (s.length === 0 || s.length > 20) return false;
-  let i = 0;
-  if (s.charCodeAt(0) === 45) {
-    i = 1;
-    if (s.length === 1) return false;
-  }
-  const first = s.charCodeAt(i);
-  if (first < 49 || first > 57) return s.length === 1 && first === 48;
-  for (i++; i < s.length; i++) {
-    const d = s.charCodeAt(i);
-    if (d < 48 || d > 57) return false;
-  }
-  return true;
+  return Number(big);
 }
 
 /** Signed count in [-LONG_MAX, LONG_MAX] (SRANDMEMBER, HRANDFIELD). */

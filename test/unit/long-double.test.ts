@@ -4,7 +4,7 @@
  * 7.0 on x86-64 (INCRBYFLOAT on a missing key, or SET then INCRBYFLOAT by 0).
  */
 import { describe, expect, it } from 'vitest';
-import { addLongDouble, formatLongDouble, parseLongDouble } from '../../cluster-node/src/commands/strings';
+import { addLongDouble, formatLongDouble, parseLongDouble } from '../../cluster-node/src/commands/long-double';
 
 function incr(cur: string | null, by: string): string | null {
   const a = cur === null ? { neg: false, m: 0n, e: 0 } : parseLongDouble(cur);
