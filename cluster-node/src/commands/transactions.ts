@@ -51,7 +51,7 @@ export const handlers: HandlerMap = {
     try {
       for (const q of queued) {
         const h = s.handlerFor(q.spec.name)!;
-        const err = s.preconditions(c, q.spec);
+        const err = s.preconditions(c, h);
         if (err !== null) {
           w.error(err);
           continue;

@@ -33,9 +33,40 @@ const TX_CONTROL = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset'
 /** Pending output above which a client's input is paused until the socket drains. */
 const OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
 
-interface Handled {
+/** Spec flags the dispatch path tests on every command, as bits computed once at registration. */
+const F_WRITE = 1;
+const F_DENYOOM = 2;
+const F_NO_AUTH = 4;
+const F_NO_MULTI = 8;
+const F_SKIP_SLOWLOG = 16;
+const F_SKIP_MONITOR = 32; // skip_monitor or admin
+const F_FAST = 64;
+
+function flagBits(spec: CommandSpec): number {
+  const f = spec.flags;
+  return (
+    (f.includes('write') ? F_WRITE : 0) |
+    (f.includes('denyoom') ? F_DENYOOM : 0) |
+    (f.includes('no_auth') ? F_NO_AUTH : 0) |
+    (f.includes('no_multi') ? F_NO_MULTI : 0) |
+    (f.includes('skip_slowlog') ? F_SKIP_SLOWLOG : 0) |
+    (f.includes('skip_monitor') || f.includes('admin') ? F_SKIP_MONITOR : 0) |
+    (f.includes('fast') ? F_FAST : 0)
+  );
+}
+
+export interface Handled {
   spec: CommandSpec;
   handler: Handler;
+  bits: number;
+}
+
+/** Config values read on every command, refreshed whenever CONFIG SET changes one. */
+interface HotConfig {
+  maxmemory: number;
+  slowlogSlower: number;
+  slowlogMaxLen: number;
+  latencyThreshold: number;
 }
 
 export class Server {
@@ -93,6 +124,19 @@ export class Server {
       this.register(name, spec);
     }
     config.onChange = (name) => this.onConfigChange(name);
+    this.hot = this.readHotConfig();
+  }
+
+  private hot: HotConfig;
+
+  private readHotConfig(): HotConfig {
+    const c = this.config;
+    return {
+      maxmemory: c.int('maxmemory'),
+      slowlogSlower: c.int('slowlog-log-slower-than'),
+      slowlogMaxLen: c.int('slowlog-max-len'),
+      latencyThreshold: c.int('latency-monitor-threshold'),
+    };
   }
 
   private register(name: string, spec: CommandSpec): void {
@@ -111,7 +155,7 @@ export class Server {
       };
     }
     if (handler) {
-      const h = { spec, handler };
+      const h: Handled = { spec, handler, bits: flagBits(spec) };
       this.table.set(name, h);
       if (!spec.container) this.table.set(name.toUpperCase(), h);
     }
@@ -321,7 +365,7 @@ export class Server {
     const spec = this.table.get(argv[0]) ?? this.table.get(argv[0].toLowerCase());
     if (!spec) return false;
     const name = spec.spec.name;
-    return spec.spec.flags.includes('write') || name === 'exec' || name === 'publish' || name === 'spublish' || (c.multi !== null && name !== 'discard');
+    return (spec.bits & F_WRITE) !== 0 || name === 'exec' || name === 'publish' || name === 'spublish' || (c.multi !== null && name !== 'discard');
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -354,14 +398,14 @@ export class Server {
     if ((arity > 0 && argv.length !== arity) || argv.length < -arity) {
       return this.reject(c, spec, `ERR wrong number of arguments for '${spec.name}' command`);
     }
-    if (!c.authenticated && !spec.flags.includes('no_auth')) {
+    if (!c.authenticated && !(h.bits & F_NO_AUTH)) {
       return this.reject(c, spec, 'NOAUTH Authentication required.');
     }
     if (c.multi !== null && !TX_CONTROL.has(spec.container ?? spec.name)) {
-      if (spec.flags.includes('no_multi')) return this.reject(c, spec, 'ERR Command not allowed inside a transaction');
+      if (h.bits & F_NO_MULTI) return this.reject(c, spec, 'ERR Command not allowed inside a transaction');
       const routeErr = this.cluster?.route(c, spec, argv) ?? null;
       if (routeErr !== null) return this.reject(c, spec, routeErr);
-      const pre = this.preconditions(c, spec);
+      const pre = this.preconditions(c, h);
       if (pre !== null) return this.reject(c, spec, pre);
       c.multi.push({ spec, argv });
       c.w.simple('QUEUED');
@@ -378,19 +422,18 @@ export class Server {
       const routeErr = this.cluster.route(c, spec, argv);
       if (routeErr !== null) return this.reject(c, spec, routeErr);
     }
-    const err = this.preconditions(c, spec);
+    const err = this.preconditions(c, h);
     if (err !== null) return this.reject(c, spec, err);
     this.call(c, h, argv);
     if (this.readyKeys.length > 0 && !c.inExec) this.serveBlockedClients();
   }
 
   /** Checks that apply both at dispatch and to each command in EXEC: memory and replica role. */
-  preconditions(c: Client, spec: CommandSpec): string | null {
-    const flags = spec.flags;
-    if (this.config.int('maxmemory') > 0 && flags.includes('denyoom') && !this.evictor.makeRoom()) {
+  preconditions(c: Client, h: Handled): string | null {
+    if (this.hot.maxmemory > 0 && h.bits & F_DENYOOM && !this.evictor.makeRoom()) {
       return "OOM command not allowed when used memory > 'maxmemory'.";
     }
-    if (this.isReplica && flags.includes('write') && !c.isPrimaryLink) {
+    if (this.isReplica && h.bits & F_WRITE && !c.isPrimaryLink) {
       return "READONLY You can't write against a read only replica.";
     }
     return null;
@@ -449,15 +492,14 @@ export class Server {
       }
     }
     this.rewritten = null;
-    const slower = this.config.int('slowlog-log-slower-than');
-    if (slower >= 0 && us >= slower && !spec.flags.includes('skip_slowlog')) this.stats.slowlog(c, argv, us, this.config.int('slowlog-max-len'));
-    if (us >= 1000) {
-      const lt = this.config.int('latency-monitor-threshold');
-      if (lt > 0) this.stats.latencySample(spec.flags.includes('fast') ? 'fast-command' : 'command', Math.floor(us / 1000), lt);
+    const hot = this.hot;
+    if (hot.slowlogSlower >= 0 && us >= hot.slowlogSlower && !(h.bits & F_SKIP_SLOWLOG)) this.stats.slowlog(c, argv, us, hot.slowlogMaxLen);
+    if (us >= 1000 && hot.latencyThreshold > 0) {
+      this.stats.latencySample(h.bits & F_FAST ? 'fast-command' : 'command', Math.floor(us / 1000), hot.latencyThreshold);
     }
     // As Redis 7: fed after execution (db as left by the command, EXEC after its queued commands),
     // not again when a woken blocked command re-runs.
-    if (this.monitors.size > 0 && this.resumingDeadline < 0 && !spec.flags.includes('skip_monitor') && !spec.flags.includes('admin')) {
+    if (this.monitors.size > 0 && this.resumingDeadline < 0 && !(h.bits & F_SKIP_MONITOR)) {
       this.feedMonitors(c, argv);
     }
   }
@@ -746,12 +788,13 @@ export class Server {
         }
       }
     }
-    if (this.config.int('maxmemory') > 0) this.evictor.makeRoom();
+    if (this.hot.maxmemory > 0) this.evictor.makeRoom();
     this.stats.sample(this);
     this.flushAll();
   }
 
   private onConfigChange(name: string): void {
+    this.hot = this.readHotConfig();
     if (name === 'maxmemory-policy') this.evictor.policyChanged();
     if (name === 'hz' && this.cronTimer) {
       clearInterval(this.cronTimer);
