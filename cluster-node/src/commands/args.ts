@@ -60,17 +60,6 @@ export function parseBigInt(s: string, err: string = E.notInt): bigint {
   return BigInt(s);
 }
 
-export function inInt64(b: bigint): boolean {
-  return b <= MAX && b >= MIN;
-}
-
-/** Parse a non-negative integer in [min, max]. */
-export function parseRange(s: string, min: number, max: number, err: string = E.notInt): number {
-  const n = parseInt64(s, err);
-  if (n < min || n > max) throw new ReplyError(err);
-  return n;
-}
-
 const FLOAT_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** Parse a double like Redis's strtod-based parser: accepts inf/-inf/+inf, rejects nan and spaces. */

@@ -28,11 +28,6 @@ export interface WatchingClient {
   dirtyCas: boolean;
 }
 
-export interface Blocker {
-  /** Called when a key it waits on may be ready. */
-  readonly blockedOn: unknown;
-}
-
 export class Db {
   private slots: (Map<string, Value> | undefined)[] = new Array(SLOT_COUNT).fill(undefined);
   /** Number of keys, expired-but-not-yet-reclaimed included. */

@@ -33,8 +33,3 @@ export class ZSetValue implements CollectionValue {
     return v;
   }
 }
-
-/** Type guard for values read from a Db. */
-export function isZSet(v: Value | undefined): v is ZSetValue {
-  return v !== undefined && typeof v !== 'string' && v.type === 'zset';
-}

@@ -9,9 +9,6 @@
 const CRLF = 0x0a0d; // little-endian "\r\n" for writeUInt16LE
 const INITIAL = 16 * 1024;
 const SHRINK_ABOVE = 1024 * 1024;
-/** Bulk strings at least this large are handed to the socket without copying into the buffer. */
-export const BIG_BULK = 64 * 1024;
-
 export type Proto = 2 | 3;
 
 /** Redis-style formatting of a double: shortest round-trip, inf/-inf/nan spelled like Redis. */
