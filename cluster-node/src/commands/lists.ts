@@ -95,14 +95,14 @@ function popped(c: Client, key: string, lv: ListValue, left: boolean, n: number)
   const notifying = s.pubsub.notifying;
   if (notifying) s.pubsub.notify('l', left ? 'lpop' : 'rpop', key, db.id);
   db.account(key, lv);
-  if (notifying && lv.list.size === 0) s.pubsub.notify('g', 'del', key, db.id);
+  if (notifying && lv.size === 0) s.pubsub.notify('g', 'del', key, db.id);
   s.signalModified(db, key);
   s.dirty += n;
 }
 
 /** Pop up to `count` elements from one end, replying them as an array (in pop order). */
 function popRange(c: Client, key: string, lv: ListValue, left: boolean, count: number): number {
-  const d = lv.list;
+  const d = lv;
   const n = count < d.size ? count : d.size;
   const w = c.w;
   w.array(n);
@@ -125,7 +125,7 @@ function push(c: Client, argv: string[], left: boolean, onlyIfExists: boolean): 
     lv = new ListValue();
     db.set(key, lv);
   }
-  const d = lv.list;
+  const d = lv;
   const n = argv.length;
   if (left) for (let i = 2; i < n; i++) d.pushFront(argv[i]);
   else for (let i = 2; i < n; i++) d.pushBack(argv[i]);
@@ -151,7 +151,7 @@ function pop(c: Client, argv: string[], left: boolean): void {
     return;
   }
   if (!hasCount) {
-    const d = lv.list;
+    const d = lv;
     c.w.bulk((left ? d.popFront() : d.popBack())!);
     popped(c, key, lv, left, 1);
     return;
@@ -173,14 +173,14 @@ function move(c: Client, src: string, dst: string, fromLeft: boolean, toLeft: bo
   const sl = listForWrite(c, src);
   if (sl === undefined) return false;
   let dl = src === dst ? sl : listForWrite(c, dst);
-  const sd = sl.list;
+  const sd = sl;
   const value = (fromLeft ? sd.popFront() : sd.popBack())!;
   if (dl === undefined) {
     dl = new ListValue();
     db.set(dst, dl);
   }
-  if (toLeft) dl.list.pushFront(value);
-  else dl.list.pushBack(value);
+  if (toLeft) dl.pushFront(value);
+  else dl.pushBack(value);
   db.account(dst, dl);
   const notifying = s.pubsub.notifying;
   s.signalModified(db, dst);
@@ -243,7 +243,7 @@ function bpop(c: Client, argv: string[], left: boolean): void {
   if (i >= 0) {
     const key = argv[i];
     const lv = c.db.get(key) as ListValue;
-    const d = lv.list;
+    const d = lv;
     const value = (left ? d.popFront() : d.popBack())!;
     const w = c.w;
     w.array(2);
@@ -335,7 +335,7 @@ export const handlers: HandlerMap = {
 
   llen(c, argv) {
     const lv = listForRead(c, argv[1]);
-    c.w.int(lv === undefined ? 0 : lv.list.size);
+    c.w.int(lv === undefined ? 0 : lv.size);
   },
 
   lindex(c, argv) {
@@ -345,7 +345,7 @@ export const handlers: HandlerMap = {
       return;
     }
     const index = parseInt64(argv[2]);
-    c.w.bulkOrNil(lv.list.get(index));
+    c.w.bulkOrNil(lv.get(index));
   },
 
   lset(c, argv) {
@@ -353,7 +353,7 @@ export const handlers: HandlerMap = {
     const lv = listForWrite(c, key);
     if (lv === undefined) throw new ReplyError(E.noKey);
     const index = parseInt64(argv[2]);
-    if (!lv.list.set(index, argv[3])) throw new ReplyError(E.outOfRange);
+    if (!lv.set(index, argv[3])) throw new ReplyError(E.outOfRange);
     const db = c.db;
     const s = c.server;
     db.account(key, lv);
@@ -371,7 +371,7 @@ export const handlers: HandlerMap = {
       c.w.emptyArray();
       return;
     }
-    const d = lv.list;
+    const d = lv;
     const n = listRange(d.size, start, stop);
     const w = c.w;
     w.array(n);
@@ -390,13 +390,13 @@ export const handlers: HandlerMap = {
       c.w.ok();
       return;
     }
-    const removed = lv.list.trim(start, stop);
+    const removed = lv.trim(start, stop);
     const db = c.db;
     const s = c.server;
     const notifying = s.pubsub.notifying;
     if (notifying) s.pubsub.notify('l', 'ltrim', key, db.id);
     db.account(key, lv);
-    if (notifying && lv.list.size === 0) s.pubsub.notify('g', 'del', key, db.id);
+    if (notifying && lv.size === 0) s.pubsub.notify('g', 'del', key, db.id);
     s.signalModified(db, key);
     s.dirty += removed;
     c.w.ok();
@@ -414,7 +414,7 @@ export const handlers: HandlerMap = {
       c.w.int(0);
       return;
     }
-    const n = lv.list.insertRelative(argv[3], argv[4], after);
+    const n = lv.insertRelative(argv[3], argv[4], after);
     if (n < 0) {
       c.w.int(-1);
       return;
@@ -436,7 +436,7 @@ export const handlers: HandlerMap = {
       c.w.int(0);
       return;
     }
-    const removed = lv.list.removeValue(argv[3], count);
+    const removed = lv.removeValue(argv[3], count);
     const db = c.db;
     const s = c.server;
     if (removed > 0) {
@@ -444,7 +444,7 @@ export const handlers: HandlerMap = {
       s.signalModified(db, key);
       if (notifying) s.pubsub.notify('l', 'lrem', key, db.id);
       db.account(key, lv);
-      if (notifying && lv.list.size === 0) s.pubsub.notify('g', 'del', key, db.id);
+      if (notifying && lv.size === 0) s.pubsub.notify('g', 'del', key, db.id);
       s.dirty += removed;
     }
     c.w.int(removed);
@@ -475,7 +475,7 @@ export const handlers: HandlerMap = {
       else c.w.nil();
       return;
     }
-    const found = lv.list.positions(argv[2], rank, count === -1 ? 1 : count, maxlen);
+    const found = lv.positions(argv[2], rank, count === -1 ? 1 : count, maxlen);
     const w = c.w;
     if (count === -1) {
       if (found.length === 0) w.nil();

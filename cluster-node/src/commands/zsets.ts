@@ -102,7 +102,7 @@ function readZ(c: Client, key: string): SortedSet | null {
   }
   c.server.stats.keyspaceHits++;
   if (isWrongType(v)) throw new ReplyError(E.wrongType);
-  return (v as ZSetValue).zset;
+  return v as ZSetValue;
 }
 
 /** lookupKeyWrite + checkType (no hit/miss stats, as in Redis). */
@@ -192,7 +192,7 @@ function replyAll(c: Client, z: SortedSet, withScores: boolean): void {
 function copyRanks(z: SortedSet, lo: number, hi: number, reverse: boolean): ZSetValue {
   const out = new ZSetValue();
   if (hi > lo) {
-    emTarget = out.zset;
+    emTarget = out;
     z.forEachInRanks(lo, hi, reverse, storeOne);
   }
   return out;
@@ -289,7 +289,7 @@ function zaddGeneric(c: Client, argv: string[], incrCmd: boolean): void {
     zv = new ZSetValue();
     created = true;
   }
-  const z = zv.zset;
+  const z = zv;
   let added = 0;
   let updated = 0;
   let processed = 0;
@@ -487,7 +487,7 @@ function zsetOp(c: Client, argv: string[], dst: string | null, numIdx: number, o
       stats.keyspaceHits++;
       if (typeof v === 'string') throw new ReplyError(E.wrongType);
       if (v.type === 'zset') {
-        src.z = (v as ZSetValue).zset;
+        src.z = v as ZSetValue;
         src.size = src.z.size;
       } else if (v.type === 'set') {
         src.set = (v as SetValue).set;
@@ -524,7 +524,7 @@ function zsetOp(c: Client, argv: string[], dst: string | null, numIdx: number, o
   // Smallest inputs first (as Redis sorts them; also fixes the order float sums are made in).
   if (op !== OP_DIFF) srcs.sort((a, b) => a.size - b.size);
   const out = new ZSetValue();
-  const oz = out.zset;
+  const oz = out;
   // Stored results lose the sign of zero like ZADD's; replies keep it (as Redis's skiplist result).
   const zero = dst !== null ? 0 : -0;
   let card = 0;
@@ -596,7 +596,7 @@ const popBuf: ZRangeResult = { members: [], scores: [] };
  * and replies in one of the four Redis shapes; then events, memory, deletion when empty.
  */
 function popAndReply(c: Client, key: string, zv: ZSetValue, max: boolean, count: number, emitKey: boolean, nested: boolean): number {
-  const z = zv.zset;
+  const z = zv;
   const size = z.size;
   const n = count < size ? count : size;
   const out = popBuf;
@@ -981,7 +981,7 @@ export const handlers: HandlerMap = {
       c.w.int(0);
       return;
     }
-    const z = zv.zset;
+    const z = zv;
     let deleted = 0;
     for (let i = 2; i < argv.length; i++) {
       if (z.remove(argv[i])) {
@@ -999,7 +999,7 @@ export const handlers: HandlerMap = {
     const zv = writeZ(c, argv[1]);
     let n = 0;
     if (zv !== null) {
-      n = zv.zset.removeRangeByRank(start, stop);
+      n = zv.removeRangeByRank(start, stop);
       if (n > 0) afterRemoval(c, argv[1], zv, n, 'zremrangebyrank');
     }
     c.w.int(n);
@@ -1011,7 +1011,7 @@ export const handlers: HandlerMap = {
     const zv = writeZ(c, argv[1]);
     let n = 0;
     if (zv !== null) {
-      n = zv.zset.removeRangeByScore(min, max);
+      n = zv.removeRangeByScore(min, max);
       if (n > 0) afterRemoval(c, argv[1], zv, n, 'zremrangebyscore');
     }
     c.w.int(n);
@@ -1023,7 +1023,7 @@ export const handlers: HandlerMap = {
     const zv = writeZ(c, argv[1]);
     let n = 0;
     if (zv !== null) {
-      n = zv.zset.removeRangeByLex(min, max);
+      n = zv.removeRangeByLex(min, max);
       if (n > 0) afterRemoval(c, argv[1], zv, n, 'zremrangebylex');
     }
     c.w.int(n);

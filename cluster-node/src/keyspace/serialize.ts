@@ -15,7 +15,7 @@
  */
 import { HashValue, SetValue, type Value, type CollectionValue } from './values';
 import { ListValue } from './values-list';
-import { ZSetValue } from './values-zset';
+import { ZSetValue, buildZSet } from './values-zset';
 
 /** RDB version stamped on our payloads, and the newest one we accept. */
 export const DUMP_RDB_VERSION = 10;
@@ -504,7 +504,7 @@ function zsetFrom(members: string[], scores: number[]): CollectionValue {
 
 /** The elements of a list value, head to tail. */
 export function listItems(v: CollectionValue): string[] {
-  return (v as ListValue).list.toArray();
+  return (v as ListValue).toArray();
 }
 
 /** A new list value holding `items` (head first). */
@@ -514,17 +514,17 @@ export function makeList(items: string[]): CollectionValue {
 
 /** Visit a sorted set's members in rank order (or reverse). */
 export function zsetForEach(v: CollectionValue, fn: (member: string, score: number) => void, reverse = false): void {
-  (v as ZSetValue).zset.forEach(fn, reverse);
+  (v as ZSetValue).forEach(fn, reverse);
 }
 
 /** Visit members at ascending ranks [lo, hi) (0-based), in ascending order or descending with `reverse`. */
 export function zsetForRanks(v: CollectionValue, lo: number, hi: number, reverse: boolean, fn: (member: string, score: number) => void): void {
-  (v as ZSetValue).zset.forEachInRanks(lo, hi, reverse, fn);
+  (v as ZSetValue).forEachInRanks(lo, hi, reverse, fn);
 }
 
 /** A new sorted-set value (members distinct). */
 export function makeZSet(members: string[], scores: number[]): CollectionValue {
-  return ZSetValue.from(members, scores);
+  return buildZSet(members, scores);
 }
 
 // ---------------------------------------------------------------------------------------- copies

@@ -1,33 +1,9 @@
 /**
- * LIST values: a {@link CollectionValue} wrapping the ring-buffer {@link Deque} (like HashValue wraps
- * a Map). Handlers mutate `.list` in place and then call `db.account(key, value)`, which
+ * LIST values are the ring-buffer {@link Deque} itself (it implements CollectionValue: type 'list',
+ * est, size, estimate()). Handlers mutate it in place and then call `db.account(key, value)`, which
  * re-estimates memory (O(1) for the deque) and deletes the key once the list is empty.
  */
-import { Deque } from './structures/deque';
-import type { CollectionValue } from './values';
-
-export class ListValue implements CollectionValue {
-  readonly type = 'list' as const;
-  est = 0;
-  readonly list: Deque;
-
-  constructor(items?: Iterable<string>) {
-    this.list = new Deque(items);
-  }
-
-  get size(): number {
-    return this.list.size;
-  }
-
-  estimate(): number {
-    return this.list.estimate();
-  }
-
-  /** Every element head to tail (DUMP, SORT, DEBUG, tests). */
-  toArray(): string[] {
-    return this.list.toArray();
-  }
-}
+export { Deque as ListValue } from './structures/deque';
 
 /**
  * Normalise a Redis inclusive range [start, stop] over a list of `len` elements (LRANGE/LTRIM rules:
