@@ -14,12 +14,9 @@
  *
  * Index arguments follow Redis: negative indexes count from the tail (-1 = last).
  */
+import { strBytes } from '../values';
 
 const MIN_CAPACITY = 4;
-
-function strBytes(n: number): number {
-  return (16 + n + 7) & ~7;
-}
 
 export class Deque {
   readonly type = 'list' as const;

@@ -28,6 +28,7 @@
  * Ranks are 0-based ascending unless a `reverse` flag says otherwise (reverse rank r is ascending
  * rank size-1-r). All rank/score/lex lookups are O(log n); a range of k elements costs O(log n + k).
  */
+import { strBytes } from '../values';
 
 let LEAF_MAX = 128;
 let LEAF_MIN = 32;
@@ -171,10 +172,6 @@ function countStr(a: string[], v: string, inclusive: boolean): number {
     }
   }
   return lo;
-}
-
-function strBytes(n: number): number {
-  return (16 + n + 7) & ~7;
 }
 
 /** Approximate bytes per element besides the member string: Map entry, two leaf slots, tree share. */
