@@ -14,8 +14,12 @@ import { ZSetValue } from '../keyspace/values-zset';
 import { encodingOf } from '../keyspace/serialize';
 import type { SetValue, Value } from '../keyspace/values';
 import {
+  limitWindow,
   parseLexBound,
   parseRedisDouble,
+  rankWindow,
+  winHi,
+  winLo,
   parseScoreBound,
   type LexBound,
   type ScoreBound,
@@ -198,44 +202,6 @@ function copyRanks(z: SortedSet, lo: number, hi: number, reverse: boolean): ZSet
   return out;
 }
 
-// Window computed by rankWindow/boundWindow (ascending ranks [winLo, winHi)).
-let winLo = 0;
-let winHi = 0;
-
-/** Z[REV]RANGE index semantics: sets winLo/winHi for ranks start..stop (descending ranks if reverse). */
-function rankWindow(size: number, start: number, stop: number, reverse: boolean): void {
-  if (start < 0) start += size;
-  if (stop < 0) stop += size;
-  if (start < 0) start = 0;
-  winLo = winHi = 0;
-  if (start > stop || start >= size) return;
-  if (stop >= size) stop = size - 1;
-  if (!reverse) {
-    winLo = start;
-    winHi = stop + 1;
-  } else {
-    winLo = size - 1 - stop;
-    winHi = size - start;
-  }
-}
-
-/** BYSCORE/BYLEX window: ascending ranks [lo, hi) then LIMIT offset/count in the given direction. */
-function boundWindow(lo: number, hi: number, reverse: boolean, offset: number, limit: number): void {
-  winLo = winHi = 0;
-  if (offset < 0 || lo >= hi || limit === 0) return;
-  let cnt = hi - lo;
-  if (offset >= cnt) return;
-  cnt -= offset;
-  if (limit > 0 && limit < cnt) cnt = limit;
-  if (!reverse) {
-    winLo = lo + offset;
-    winHi = winLo + cnt;
-  } else {
-    winHi = hi - offset;
-    winLo = winHi - cnt;
-  }
-}
-
 // ------------------------------------------------------------------------------------------------
 // ZADD / ZINCRBY
 
@@ -416,18 +382,14 @@ function zrangeGeneric(c: Client, argv: string[], first: number, store: boolean,
   }
   const z = readZ(c, key);
   if (z === null) {
-    winLo = winHi = 0;
-  } else if (type === BY_RANK) {
-    rankWindow(z.size, start, stop, reverse);
-  } else if (type === BY_SCORE) {
-    boundWindow(z.lowerRankByScore(smin!), z.upperRankByScore(smax!), reverse, offset, limit);
-  } else {
-    boundWindow(z.lowerRankByLex(lmin!), z.upperRankByLex(lmax!), reverse, offset, limit);
+    if (store) storeResult(c, argv[1], new ZSetValue(), 'zrangestore');
+    else c.w.emptyArray();
+    return;
   }
-  if (store) {
-    const out = z === null ? new ZSetValue() : copyRanks(z, winLo, winHi, reverse);
-    storeResult(c, argv[1], out, 'zrangestore');
-  } else if (z === null) c.w.emptyArray();
+  if (type === BY_RANK) rankWindow(z.size, start, stop, reverse);
+  else if (type === BY_SCORE) limitWindow(z.lowerRankByScore(smin!), z.upperRankByScore(smax!), reverse, offset, limit);
+  else limitWindow(z.lowerRankByLex(lmin!), z.upperRankByLex(lmax!), reverse, offset, limit);
+  if (store) storeResult(c, argv[1], copyRanks(z, winLo, winHi, reverse), 'zrangestore');
   else replyRanks(c, z, winLo, winHi, reverse, withScores);
 }
 

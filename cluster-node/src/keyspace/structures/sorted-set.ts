@@ -384,14 +384,7 @@ export class SortedSet {
    */
   rangeByRank(start: number, stop: number, reverse = false): ZRangeResult {
     const out: ZRangeResult = { members: [], scores: [] };
-    const n = this.dict.size;
-    if (start < 0) start += n;
-    if (stop < 0) stop += n;
-    if (start < 0) start = 0;
-    if (start > stop || start >= n) return out;
-    if (stop >= n) stop = n - 1;
-    if (!reverse) this.collect(start, stop + 1, false, out);
-    else this.collect(n - 1 - stop, n - start, true, out);
+    if (rankWindow(this.dict.size, start, stop, reverse) !== 0) this.collect(winLo, winHi, reverse, out);
     return out;
   }
 
@@ -416,8 +409,9 @@ export class SortedSet {
    */
   window(lo: number, hi: number, reverse: boolean, offset: number, limit: number): ZRangeResult {
     const out: ZRangeResult = { members: [], scores: [] };
-    const w = this.windowBounds(lo, hi, reverse, offset, limit);
-    if (w !== 0) this.collect(winLo, winHi, reverse, out);
+    if (lo < 0) lo = 0;
+    if (hi > this.dict.size) hi = this.dict.size;
+    if (limitWindow(lo, hi, reverse, offset, limit) !== 0) this.collect(winLo, winHi, reverse, out);
     return out;
   }
 
@@ -481,13 +475,7 @@ export class SortedSet {
 
   /** ZREMRANGEBYRANK start stop (Redis index semantics as rangeByRank, ascending). Returns count. */
   removeRangeByRank(start: number, stop: number): number {
-    const n = this.dict.size;
-    if (start < 0) start += n;
-    if (stop < 0) stop += n;
-    if (start < 0) start = 0;
-    if (start > stop || start >= n) return 0;
-    if (stop >= n) stop = n - 1;
-    return this.removeRanks(start, stop + 1, null);
+    return rankWindow(this.dict.size, start, stop, false) === 0 ? 0 : this.removeRanks(winLo, winHi, null);
   }
 
   /** ZREMRANGEBYSCORE. Returns the number removed. */
@@ -593,24 +581,6 @@ export class SortedSet {
     }
     scratchOff = rank;
     return node as Leaf;
-  }
-
-  private windowBounds(lo: number, hi: number, reverse: boolean, offset: number, limit: number): number {
-    if (lo < 0) lo = 0;
-    if (hi > this.dict.size) hi = this.dict.size;
-    if (offset < 0 || lo >= hi || limit === 0) return 0;
-    const n = hi - lo;
-    if (offset >= n) return 0;
-    let cnt = n - offset;
-    if (limit > 0 && limit < cnt) cnt = limit;
-    if (!reverse) {
-      winLo = lo + offset;
-      winHi = winLo + cnt;
-    } else {
-      winHi = hi - offset;
-      winLo = winHi - cnt;
-    }
-    return cnt;
   }
 
   private collect(lo: number, hi: number, reverse: boolean, out: ZRangeResult): void {
@@ -925,9 +895,51 @@ export class SortedSet {
   }
 }
 
-// Window computed by windowBounds (module scratch).
-let winLo = 0;
-let winHi = 0;
+/** The window computed by rankWindow / limitWindow: ascending ranks [winLo, winHi). */
+export let winLo = 0;
+export let winHi = 0;
+
+/**
+ * Z[REV]RANGE / LTRIM-style rank semantics over `size` elements: ranks start..stop (negative counts
+ * from the end; descending ranks when `reverse`). Sets winLo/winHi and returns the element count.
+ */
+export function rankWindow(size: number, start: number, stop: number, reverse: boolean): number {
+  winLo = winHi = 0;
+  if (start < 0) start += size;
+  if (stop < 0) stop += size;
+  if (start < 0) start = 0;
+  if (start > stop || start >= size) return 0;
+  if (stop >= size) stop = size - 1;
+  if (!reverse) {
+    winLo = start;
+    winHi = stop + 1;
+  } else {
+    winLo = size - 1 - stop;
+    winHi = size - start;
+  }
+  return winHi - winLo;
+}
+
+/**
+ * BYSCORE/BYLEX LIMIT semantics: of ascending ranks [lo, hi), skip `offset` and keep at most `limit`
+ * (negative = all) in the given direction. Sets winLo/winHi and returns the element count.
+ */
+export function limitWindow(lo: number, hi: number, reverse: boolean, offset: number, limit: number): number {
+  winLo = winHi = 0;
+  if (offset < 0 || lo >= hi || limit === 0) return 0;
+  const n = hi - lo;
+  if (offset >= n) return 0;
+  let cnt = n - offset;
+  if (limit > 0 && limit < cnt) cnt = limit;
+  if (!reverse) {
+    winLo = lo + offset;
+    winHi = winLo + cnt;
+  } else {
+    winHi = hi - offset;
+    winLo = winHi - cnt;
+  }
+  return cnt;
+}
 
 // ----- argument parsing helpers (Redis semantics) --------------------------------------------------
 
