@@ -268,6 +268,27 @@ function bitfieldGeneric(c: Client, argv: string[], readonlyCmd: boolean): void 
 
 // ------------------------------------------------------------------ handlers
 
+/** BITCOUNT/BITPOS range normalisation (Redis bitops.c): byte range plus masks of bits to discount. */
+const br = { start: 0, end: 0, firstMask: 0, lastMask: 0 };
+function byteRange(bytes: number, start: number, end: number, isbit: boolean): void {
+  const totlen = isbit ? bytes * 8 : bytes;
+  if (start < 0) start = totlen + start;
+  if (end < 0) end = totlen + end;
+  if (start < 0) start = 0;
+  if (end < 0) end = 0;
+  if (end >= totlen) end = totlen - 1;
+  br.firstMask = 0;
+  br.lastMask = 0;
+  if (isbit && start <= end) {
+    br.firstMask = ~((1 << (8 - (start % 8))) - 1) & 0xff;
+    br.lastMask = (1 << (7 - (end % 8))) - 1;
+    start = Math.floor(start / 8);
+    end = Math.floor(end / 8);
+  }
+  br.start = start;
+  br.end = end;
+}
+
 export const handlers: HandlerMap = {
   setbit(c, argv) {
     const key = argv[1];
@@ -324,7 +345,7 @@ export const handlers: HandlerMap = {
     let firstMask = 0;
     let lastMask = 0;
     if (argv.length === 4 || argv.length === 5) {
-      let totlen = strlen;
+      const totlen = strlen;
       const reversed = parseRangePair(argv[2], argv[3]);
       start = parseInt64(argv[2]);
       end = parseInt64(argv[3]);
@@ -333,18 +354,8 @@ export const handlers: HandlerMap = {
         return;
       }
       const isbit = argv.length === 5 && isBitUnit(argv[4]);
-      if (isbit) totlen *= 8;
-      if (start < 0) start = totlen + start;
-      if (end < 0) end = totlen + end;
-      if (start < 0) start = 0;
-      if (end < 0) end = 0;
-      if (end >= totlen) end = totlen - 1;
-      if (isbit && start <= end) {
-        firstMask = ~((1 << (8 - (start % 8))) - 1) & 0xff;
-        lastMask = (1 << (7 - (end % 8))) - 1;
-        start = Math.floor(start / 8);
-        end = Math.floor(end / 8);
-      }
+      byteRange(totlen, start, end, isbit);
+      ({ start, end, firstMask, lastMask } = br);
     } else if (argv.length === 2) {
       start = 0;
       end = strlen - 1;
@@ -375,25 +386,15 @@ export const handlers: HandlerMap = {
     let firstMask = 0;
     let lastMask = 0;
     if (argc >= 4 && argc <= 6) {
-      let totlen = strlen;
+      const totlen = strlen;
       start = parseInt64(argv[3]);
       const isbit = argc === 6 && isBitUnit(argv[5]);
       if (argc >= 5) {
         end = parseInt64(argv[4]);
         endGiven = true;
       } else end = totlen - 1;
-      if (isbit) totlen *= 8;
-      if (start < 0) start = totlen + start;
-      if (end < 0) end = totlen + end;
-      if (start < 0) start = 0;
-      if (end < 0) end = 0;
-      if (end >= totlen) end = totlen - 1;
-      if (isbit && start <= end) {
-        firstMask = ~((1 << (8 - (start % 8))) - 1) & 0xff;
-        lastMask = (1 << (7 - (end % 8))) - 1;
-        start = Math.floor(start / 8);
-        end = Math.floor(end / 8);
-      }
+      byteRange(totlen, start, end, isbit);
+      ({ start, end, firstMask, lastMask } = br);
     } else if (argc === 3) {
       start = 0;
       end = strlen - 1;
