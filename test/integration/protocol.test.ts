@@ -105,6 +105,13 @@ describe('protocol handling and abuse', () => {
     await stillServing();
   });
 
+  it('a flood of empty lines and empty multibulks is skipped without exhausting the stack', async () => {
+    const flood = '\r\n'.repeat(300_000) + '*0\r\n'.repeat(300_000) + '*-1\r\n'.repeat(1000) + 'PING\r\n';
+    const r = await rawExchange(node.port, flood, 1500);
+    expect(r.reply).toBe('+PONG\r\n');
+    await stillServing();
+  });
+
   it('10k pipelined commands come back in order in few writes', async () => {
     const n = 10_000;
     let req = '';

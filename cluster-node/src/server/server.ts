@@ -266,7 +266,9 @@ export class Server {
       this.closeClient(c, true);
       return;
     }
-    throw e;
+    // A parser bug must cost one connection, never the node.
+    this.log.warning(`Closing client id=${c.id} addr=${c.addr} after an internal parser error: ${(e as Error)?.stack ?? e}`);
+    this.closeClient(c, true);
   }
 
   /** Parse and run every complete command buffered for a client (stops while it is blocked). */

@@ -70,10 +70,17 @@ export class RequestParser {
 
   /** Next complete command, or null when more input is needed. Throws ProtocolError. */
   next(): string[] | null {
-    const buf = this.buf;
-    if (this.argv === null) {
+    // Empty inline lines and empty multibulks (`*0`, `*-1`) are skipped in this loop, not by recursion,
+    // so a flood of them cannot exhaust the stack.
+    while (this.argv === null) {
+      const buf = this.buf;
       if (this.pos >= buf.length) return null;
-      if (buf[this.pos] !== 0x2a) return this.inline();
+      if (buf[this.pos] !== 0x2a) {
+        const args = this.inline();
+        if (args === null) return null;
+        if (args.length > 0) return args;
+        continue;
+      }
       // Multibulk header.
       const eol = buf.indexOf(0x0d, this.pos);
       if (eol < 0 || eol + 1 >= buf.length) {
@@ -85,11 +92,12 @@ export class RequestParser {
       if (n === null || n > MAX_MULTIBULK) throw new ProtocolError('Protocol error: invalid multibulk length');
       if (!this.limits.authenticated && n > 10) throw new ProtocolError('Protocol error: unauthenticated multibulk length');
       this.pos = eol + 2;
-      if (n <= 0) return this.next();
+      if (n <= 0) continue;
       this.argv = [];
       this.argsLeft = n;
       this.argvBytes = 0;
     }
+    const buf = this.buf;
     const argv = this.argv;
     while (this.argsLeft > 0) {
       if (this.pos >= buf.length) return this.compact();
@@ -136,6 +144,7 @@ export class RequestParser {
     return null;
   }
 
+  /** One inline command; [] for an empty line, null when the line is incomplete. */
   private inline(): string[] | null {
     const buf = this.buf;
     const nl = buf.indexOf(0x0a, this.pos);
@@ -149,7 +158,6 @@ export class RequestParser {
     this.pos = nl + 1;
     const args = splitArgs(line);
     if (args === null) throw new ProtocolError('Protocol error: unbalanced quotes in request');
-    if (args.length === 0) return this.next();
     return args;
   }
 }
