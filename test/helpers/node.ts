@@ -22,7 +22,16 @@ export interface NodeHandle {
 }
 
 const running = new Set<NodeHandle>();
-let cleanupRegistered = false;
+
+// Every node a test file starts is killed when the file ends. Registered at import time (file level):
+// vitest ignores hooks registered from inside other hooks, which is where startNode is usually called.
+afterAll(async () => {
+  await Promise.all([...running].map((n) => n.stop('SIGKILL')));
+});
+// Last resort if the worker exits without running hooks (crash, timeout).
+process.once('exit', () => {
+  for (const n of running) n.proc.kill('SIGKILL');
+});
 
 /** A free TCP port on 127.0.0.1 (bound then released). */
 export async function freePort(): Promise<number> {
@@ -55,12 +64,6 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
 
 /** Start a cluster-node with extra `--name value` args. */
 export async function startNode(args: string[] = [], opts: { port?: number; dir?: string } = {}): Promise<NodeHandle> {
-  if (!cleanupRegistered) {
-    cleanupRegistered = true;
-    afterAll(async () => {
-      await Promise.all([...running].map((n) => n.stop('SIGKILL')));
-    });
-  }
   const port = opts.port ?? (await freePort());
   const dir = opts.dir ?? mkdtempSync(path.join(os.tmpdir(), 'cnode-'));
   const proc = spawn(process.execPath, [NODE_BIN, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...args], {
