@@ -73,6 +73,22 @@ describe('maxmemory and eviction', () => {
     expect(oom).not.toBeNull();
   });
 
+  it('volatile-lru and volatile-random evict only keys with a TTL (LRU: the least recently used of them)', async () => {
+    for (const policy of ['volatile-lru', 'volatile-random']) {
+      const r = await nodeWith(['--maxmemory', '2mb', '--maxmemory-policy', policy]);
+      for (let i = 0; i < 500; i++) await r.set(`persistent${i}`, value);
+      await r.set('hot', value, 'EX', 10_000);
+      for (let i = 0; i < 4000; i++) {
+        await r.set(`ttl${i}`, value, 'EX', 10_000);
+        if (policy === 'volatile-lru' && i % 50 === 0) await r.get('hot');
+      }
+      for (let i = 0; i < 500; i++) expect(await r.exists(`persistent${i}`)).toBe(1);
+      expect(await r.dbsize()).toBeLessThan(4501);
+      if (policy === 'volatile-lru') expect(await r.get('hot')).toBe(value);
+      expect(usedMemory(await r.info('memory'))).toBeLessThanOrEqual(2 * 1024 * 1024 + 4096);
+    }
+  });
+
   it('allkeys-random evicts something to make room', async () => {
     const r = await nodeWith(['--maxmemory', '2mb', '--maxmemory-policy', 'allkeys-random']);
     for (let i = 0; i < 6000; i++) await r.set(`k${i}`, value);
