@@ -3,7 +3,8 @@
  * pipeline 1 and 16 with 50 clients, printing each command's throughput ratio (ours / redis-server);
  * then 1M small keys loaded into each (redis-cli --pipe) and the RSS growth per key.
  *
- * Options (env): BENCH_N (requests per test at P=1, default 100000), BENCH_KEYS (default 1000000),
+ * Options (env): BENCH_N (requests per test at P=1, default 100000), BENCH_KEYS (default 1000000; 0 skips
+ * the memory phase), BENCH_SKIP_THROUGHPUT=1 (memory phase only),
  * BENCH_TESTS (comma list), BENCH_OUT (write a JSON result file).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -16,6 +17,7 @@ const ROOT = path.resolve(__dirname, '../..');
 const TESTS = (process.env.BENCH_TESTS ?? 'set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,mset').split(',');
 const N = Number(process.env.BENCH_N ?? 100_000);
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
+const SKIP_THROUGHPUT = process.env.BENCH_SKIP_THROUGHPUT === '1';
 
 interface Target {
   name: string;
@@ -106,11 +108,11 @@ function loadPayload(keys: number): Buffer {
 }
 
 async function memoryPerKey(t: Target, payload: Buffer): Promise<{ before: number; after: number; perKey: number }> {
-  cli(t.port, ['flushall']);
   await new Promise((r) => setTimeout(r, 1000));
   const before = rssBytes(t.proc.pid!);
   cli(t.port, ['--pipe'], payload);
-  await new Promise((r) => setTimeout(r, 3000));
+  // Let the runtime settle (young-generation garbage from parsing is collected within this time).
+  await new Promise((r) => setTimeout(r, 5000));
   const after = rssBytes(t.proc.pid!);
   const dbsize = Number(cli(t.port, ['dbsize']).trim());
   if (dbsize !== KEYS) throw new Error(`${t.name}: expected ${KEYS} keys, found ${dbsize}`);
@@ -125,7 +127,7 @@ async function main(): Promise<void> {
   const redis = await startRedis();
   const results: Record<string, unknown> = { date: new Date().toISOString(), machine, anchor: version, throughput: {} as Record<string, unknown> };
   try {
-    for (const pipeline of [1, 16]) {
+    for (const pipeline of SKIP_THROUGHPUT ? [] : [1, 16]) {
       const n = pipeline === 1 ? N : N * 5;
       // Alternate order to spread any machine drift over both servers.
       const a = benchmark(ours.port, pipeline, n);
@@ -146,9 +148,20 @@ async function main(): Promise<void> {
       console.log('');
     }
     if (KEYS > 0) {
+      // Fresh processes: a node that just ran the throughput phase still holds uncollected garbage,
+      // which would make its "before" RSS meaningless.
       const payload = loadPayload(KEYS);
-      const mo = await memoryPerKey(ours, payload);
-      const mr = await memoryPerKey(redis, payload);
+      const freshOurs = await startOurs();
+      const freshRedis = await startRedis();
+      let mo: { before: number; after: number; perKey: number };
+      let mr: { before: number; after: number; perKey: number };
+      try {
+        mo = await memoryPerKey(freshOurs, payload);
+        mr = await memoryPerKey(freshRedis, payload);
+      } finally {
+        freshOurs.proc.kill('SIGKILL');
+        freshRedis.proc.kill('SIGKILL');
+      }
       console.log(`memory: ${KEYS} keys "key:NNNNNNNNNN" -> "vN"`);
       console.log(`  cluster-node RSS ${(mo.before / 2 ** 20).toFixed(1)} -> ${(mo.after / 2 ** 20).toFixed(1)} MiB, ${mo.perKey.toFixed(1)} B/key`);
       console.log(`  redis-server RSS ${(mr.before / 2 ** 20).toFixed(1)} -> ${(mr.after / 2 ** 20).toFixed(1)} MiB, ${mr.perKey.toFixed(1)} B/key`);
