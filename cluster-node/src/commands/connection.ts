@@ -308,7 +308,7 @@ export const handlers: HandlerMap = {
       throw new ReplyError('ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR');
     }
     const target = c.server.clients.get(id);
-    if (!target || !target.blocked) {
+    if (!target || !target.blocked || target.blocked.deferred) {
       c.w.int(0);
       return;
     }

@@ -32,6 +32,8 @@ export interface BlockState {
   argv: string[];
   /** What to reply on timeout (null array by default). */
   onTimeout: (c: Client) => void;
+  /** Waiting for an asynchronous reply (Server.deferReply), not on keys: CLIENT UNBLOCK leaves it alone. */
+  deferred?: true;
 }
 
 export type ReplyMode = 'on' | 'off' | 'skip';

@@ -713,6 +713,43 @@ export class Server {
     }
   }
 
+  /**
+   * Suspend the running client until `reply` settles, then write what it resolves to (or its rejection
+   * as an error reply) and resume the client's pipeline. Used by commands that wait for something
+   * outside the event-loop turn (a Raft commit, a MIGRATE round trip). Not for use inside MULTI/EXEC:
+   * callers must check `c.inExec` and answer synchronously there.
+   */
+  deferReply(c: Client, reply: Promise<(w: RespWriter) => void>): void {
+    const state: BlockState = {
+      db: c.db,
+      keys: [],
+      deadline: 0,
+      timer: null,
+      spec: c.cmdSpec!,
+      argv: c.cmdArgv!,
+      onTimeout: () => undefined,
+      deferred: true,
+    };
+    c.blocked = state;
+    this.stats.blockedClients++;
+    const silent = c.replyMode !== 'on';
+    const finish = (write: (w: RespWriter) => void): void => {
+      if (c.blocked !== state) return; // client went away
+      this.unblock(c);
+      if (c.closing) return;
+      const w = this.aux;
+      w.proto = c.resp;
+      c.w = w;
+      if (!silent) write(w);
+      c.queue(w.take());
+      this.resumeClient(c);
+    };
+    reply.then(finish, (e: unknown) => {
+      const msg = e instanceof ReplyError ? e.message : `ERR ${(e as Error)?.message ?? e}`;
+      finish((w) => w.error(msg));
+    });
+  }
+
   /** Unblock a client from outside (CLIENT UNBLOCK, slot moved): reply as on timeout or with an error. */
   unblockWith(c: Client, error: string | null): void {
     const st = c.blocked;

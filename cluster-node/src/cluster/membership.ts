@@ -1,0 +1,67 @@
+/**
+ * Which Raft membership change the leader should make next so that the consensus group follows the
+ * node table: every known node is a member, at most 5 (and an odd number of) voters spread across
+ * shards, everyone else a learner, and a voter that stopped answering is replaced by a caught-up
+ * learner. Pure: the caller supplies liveness and catch-up facts and proposes the returned change.
+ */
+import type { ConfChange, ConfState } from '../raft';
+import type { ConfigState } from './config-state';
+
+export const MAX_VOTERS = 5;
+
+export interface PeerFacts {
+  /** The leader heard from this node recently. */
+  alive(id: string): boolean;
+  /** The node's log is close enough to the leader's to vote without stalling commits. */
+  caughtUp(id: string): boolean;
+}
+
+/** Voters wanted for `n` members: odd, at most 5 (an even count adds no fault tolerance). */
+export function targetVoters(n: number): number {
+  const t = Math.min(MAX_VOTERS, n);
+  return t % 2 === 0 ? Math.max(1, t - 1) : t;
+}
+
+export function planMembership(conf: ConfState, state: ConfigState, self: string, facts: PeerFacts): ConfChange | null {
+  const voters = new Set(conf.voters);
+  const learners = new Set(conf.learners);
+  const known = state.nodes;
+
+  // 1. Members the configuration no longer knows leave (never the leader itself).
+  for (const id of [...conf.learners, ...conf.voters]) {
+    if (!known.has(id) && id !== self) return { type: 'remove', nodeId: id };
+  }
+  // 2. Known nodes join as learners. Sorted for determinism.
+  const ids = [...known.keys()].sort();
+  for (const id of ids) {
+    if (!voters.has(id) && !learners.has(id)) return { type: 'add-learner', nodeId: id };
+  }
+
+  const shardOf = (id: string): string => known.get(id)?.shardId ?? id;
+  const liveMembers = ids.filter((id) => id === self || facts.alive(id));
+  const target = targetVoters(Math.max(1, liveMembers.length));
+  const deadVoters = conf.voters.filter((id) => id !== self && !facts.alive(id));
+  const candidates = conf.learners.filter((id) => known.has(id) && facts.alive(id) && facts.caughtUp(id));
+  const votingShards = new Set(conf.voters.filter((id) => !deadVoters.includes(id)).map(shardOf));
+  const bestCandidate = (): string | undefined => {
+    const fresh = candidates.filter((id) => !votingShards.has(shardOf(id)));
+    return (fresh.length > 0 ? fresh : candidates).sort()[0];
+  };
+  const liveVoters = conf.voters.length - deadVoters.length;
+
+  // 3. Too few live voters: promote the best learner (a shard without a voter first).
+  if (liveVoters < target) {
+    const pick = bestCandidate();
+    if (pick !== undefined) return { type: 'promote', nodeId: pick };
+  }
+  // 4. Dead voters beyond what is needed go (after a replacement was promoted above, if one existed).
+  if (deadVoters.length > 0 && conf.voters.length > target) return { type: 'remove', nodeId: deadVoters.sort()[0]! };
+  // 5. Too many voters (nodes left): demote by removal; the node rejoins as a learner in step 2.
+  if (conf.voters.length > target) {
+    const byShard = new Map<string, number>();
+    for (const id of conf.voters) byShard.set(shardOf(id), (byShard.get(shardOf(id)) ?? 0) + 1);
+    const extra = conf.voters.filter((id) => id !== self).sort((a, b) => (byShard.get(shardOf(b))! - byShard.get(shardOf(a))!) || (a < b ? -1 : 1));
+    if (extra[0] !== undefined) return { type: 'remove', nodeId: extra[0] };
+  }
+  return null;
+}
