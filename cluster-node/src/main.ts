@@ -4,6 +4,7 @@
 import { Config, ConfigError } from './server/config';
 import { Server } from './server/server';
 import { REDIS_VERSION, VERSION } from './version';
+import { Cluster } from './cluster/cluster';
 
 export async function main(argv: string[]): Promise<Server> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -26,8 +27,14 @@ export async function main(argv: string[]): Promise<Server> {
   }
   const server = new Server(config);
   await server.listen();
+  if (config.bool('cluster-enabled')) {
+    const cluster = new Cluster(server);
+    server.clusterNode = cluster;
+    await cluster.start();
+  }
   const stop = (sig: string) => {
     server.log.warning(`Received ${sig}, shutting down.`);
+    server.clusterNode?.stop();
     void server.close().then(() => process.exit(0));
   };
   process.on('SIGINT', () => stop('SIGINT'));

@@ -26,7 +26,7 @@ import type { Db } from '../keyspace/db';
 // ------------------------------------------------------------------------------------------ helpers
 
 /** Redis's addReplyHelp: a status line per text line, with the trailing HELP entry. */
-function replyHelp(c: Client, name: string, lines: readonly string[]): void {
+export function replyHelp(c: Client, name: string, lines: readonly string[]): void {
   const w = c.w;
   w.array(lines.length + 3);
   w.simple(`${name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:`);
@@ -381,8 +381,14 @@ function getKeys(c: Client, argv: string[], withFlags: boolean): void {
     throw new ReplyError('ERR Invalid number of arguments specified for command');
   }
   const found: { pos: number; flags: readonly string[] }[] = [];
-  for (const ks of specs) {
-    for (const pos of keyPositions({ ...spec, keySpecs: [ks] }, args)) found.push({ pos, flags: ks.flags });
+  if (specs.some((ks) => ks.flags.includes('incomplete'))) {
+    // Keys found by code (MIGRATE), flagged like the first spec as Redis's getkeys procs do.
+    const flags = specs[0].flags.filter((f) => f !== 'incomplete');
+    for (const pos of keyPositions(spec, args)) found.push({ pos, flags });
+  } else {
+    for (const ks of specs) {
+      for (const pos of keyPositions({ ...spec, keySpecs: [ks] }, args)) found.push({ pos, flags: ks.flags });
+    }
   }
   const w = c.w;
   if (found.length === 0) {

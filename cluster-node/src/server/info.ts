@@ -484,6 +484,9 @@ const SECTION_FNS: Record<Section, (s: Server) => string[]> = {
   commandstats: commandstatsSection,
   errorstats: errorstatsSection,
   latencystats: () => [],
-  cluster: (s) => [`cluster_enabled:${s.config.bool('cluster-enabled') ? 1 : 0}`],
+  cluster: (s) => [
+    `cluster_enabled:${s.config.bool('cluster-enabled') ? 1 : 0}`,
+    ...Object.entries(s.clusterNode?.raftInfo() ?? {}).map(([k, v]) => `${k}:${v}`),
+  ],
   keyspace: keyspaceSection,
 };

@@ -25,7 +25,8 @@ export type CommandFlag =
   | 'sentinel'
   | 'only_sentinel'
   | 'module'
-  | 'asking';
+  | 'asking'
+  | 'no_async_loading';
 
 /** Where the search for keys begins: a fixed argv index, or after a keyword. */
 export type BeginSearch = { index: number } | { keyword: string; startFrom: number };

@@ -1,0 +1,604 @@
+/**
+ * Cluster mode for one node: identity, the Raft group that replicates the configuration, the bus,
+ * proposals of admin commands (they reply once committed), joining (MEET), slot hand-off with key
+ * transfer in every db, and the reactions to a new configuration (lost slots: keys dropped, shard
+ * subscribers told). Routing decisions live in router.ts and reply formats in views.ts.
+ *
+ * Joining. Every node starts as a one-node cluster of its own (a single Raft voter), so a lone node
+ * can take ADDSLOTS and SET-CONFIG-EPOCH as redis-cli's create flow sends them. `CLUSTER MEET` sent to a
+ * lone node Y naming X makes Y ask X to admit it: X proposes a `join` entry carrying Y's record and
+ * Y's slot claims; the entry commits only if no claimed slot is served by another node (otherwise MEET
+ * fails with an error naming the slot). Once admitted, Y drops its one-node log and receives X's log as
+ * a learner; the leader promotes learners to voters (at most 5, spread over shards). If X is the lone
+ * one and Y is in a bigger cluster, X joins Y's cluster instead. Two multi-node clusters never merge.
+ */
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { Server } from '../server/server';
+import type { Client } from '../server/client';
+import type { CommandSpec } from '../../../common/src/commands/types';
+import { keyHashSlot } from '../../../common/src/slot';
+import { MemoryStorage, RaftNode, persistReady, type Entry, type Message, type Ready } from '../raft';
+import { ConfigState, SLOTS, toRanges, type ApplyResult, type ConfigCommand, type NodeRecord } from './config-state';
+import { ClusterBus, type Addr, type BusMessage } from './bus';
+import { loadNodeFile, saveNodeFile } from './node-file';
+import { planMembership } from './membership';
+import { routeCommand } from './router';
+import { moveKeys } from './key-mover';
+
+/** Raft drives its clock in ticks of this many ms. */
+export const TICK_MS = 100;
+/** How long an admin command waits for its entry to commit. */
+const COMMIT_TIMEOUT_MS = 10_000;
+/** Compact the Raft log once this many applied entries follow the snapshot. */
+const COMPACT_EVERY = 500;
+
+interface PendingProposal {
+  cmd: ConfigCommand;
+  resolve: (r: ApplyResult) => void;
+  timer: NodeJS.Timeout;
+  /** The current leader accepted it into its log; do not resubmit unless leadership changes. */
+  acceptedTerm: number;
+}
+
+export class Cluster {
+  myId = '';
+  myShardId = '';
+  /** The configuration as applied from the Raft log. */
+  state = new ConfigState();
+  /**
+   * The configuration this node serves from: `state`, except while a node that just joined has not
+   * yet received the cluster's log (then the configuration it had before joining).
+   */
+  view = new ConfigState();
+  raft!: RaftNode;
+  private storage!: MemoryStorage;
+  readonly bus: ClusterBus;
+  private readonly file: string;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private readyScheduled = false;
+  private readonly pending = new Map<string, PendingProposal>();
+  private seq = 0;
+  /** Slots this node owned in the last applied configuration (to detect losses). */
+  private owned = new Uint8Array(SLOTS);
+  private lastVersion = -1;
+  /** Nodes forgotten recently: FORGET of one again succeeds (redis-cli sends it to every node). */
+  private readonly forgotten = new Map<string, number>();
+  /** Cached answer of clusterOk(), recomputed when the configuration changes. */
+  ok = false;
+  private ticks = 0;
+  /** Set while the node has joined a cluster and waits for its log. */
+  private joining = false;
+  readonly handoffs = new Map<number, Promise<void>>();
+
+  constructor(readonly server: Server) {
+    const cfg = server.config;
+    this.file = path.resolve(cfg.str('dir'), cfg.str('cluster-config-file'));
+    this.bus = new ClusterBus(
+      () => this.myId,
+      {
+        onMessage: (from, msg) => this.onBusMessage(from, msg),
+        onRequest: (from, body) => this.onBusRequest(from, body),
+      },
+      (line) => server.log.warning(line),
+    );
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  async start(): Promise<void> {
+    const loaded = loadNodeFile(this.file);
+    if (loaded) {
+      this.myId = loaded.myId;
+      this.myShardId = loaded.myShardId;
+      this.storage = loaded.storage;
+      const snap = this.storage.snapshot();
+      if (snap.meta.index > 0 && snap.data !== '') this.state.restore(JSON.parse(snap.data));
+      this.server.log.notice(`Node configuration loaded, I'm ${this.myId}`);
+    } else {
+      this.myId = randomHex(40);
+      this.myShardId = randomHex(40);
+      this.storage = MemoryStorage.bootstrap([this.myId]);
+      this.save();
+      this.server.log.notice(`No cluster configuration found, I'm ${this.myId}`);
+    }
+    this.raft = this.newRaft(this.storage, this.storage.snapshot().meta.index);
+    this.view = this.state;
+    await this.bus.listen(this.busHost(), this.busPort());
+    this.server.pubsub.onPublish = (ch, msg) => this.bus.broadcast({ t: 'pub', ch, msg });
+    this.server.cluster = { route: (c, spec, argv) => this.route(c, spec, argv) };
+    this.recompute();
+    // A lone voter need not wait for an election timeout.
+    if (this.raft.status().voters.length === 1 && this.raft.status().voters[0] === this.myId) this.raft.campaign();
+    this.tickTimer = setInterval(() => this.tick(), TICK_MS);
+    this.scheduleReady();
+  }
+
+  stop(): void {
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.tickTimer = null;
+    this.bus.close();
+    for (const p of this.pending.values()) clearTimeout(p.timer);
+  }
+
+  private newRaft(storage: MemoryStorage, applied: number): RaftNode {
+    const et = Math.max(10, Math.min(30, Math.round(this.server.config.int('cluster-node-timeout') / 5 / TICK_MS)));
+    return new RaftNode(
+      { id: this.myId, electionTimeout: et, heartbeatTimeout: 1, rand: Math.random, applied },
+      storage,
+    );
+  }
+
+  private save(): void {
+    saveNodeFile(this.file, { myId: this.myId, myShardId: this.myShardId, storage: this.storage });
+  }
+
+  // ------------------------------------------------------------------ addresses
+
+  myIp(): string {
+    const announce = this.server.config.str('cluster-announce-ip');
+    if (announce) return announce;
+    const bind = this.server.config.str('bind').split(/\s+/).filter(Boolean)[0]?.replace(/^-/, '') ?? '127.0.0.1';
+    return bind === '*' || bind === '0.0.0.0' || bind === '::' || bind === '::*' ? '127.0.0.1' : bind;
+  }
+
+  myPort(): number {
+    return this.server.config.int('cluster-announce-port') || this.server.boundPort();
+  }
+
+  private busHost(): string {
+    const bind = this.server.config.str('bind').split(/\s+/).filter(Boolean)[0]?.replace(/^-/, '') ?? '127.0.0.1';
+    return bind === '*' ? '0.0.0.0' : bind;
+  }
+
+  private busPort(): number {
+    return this.server.config.int('cluster-port') || this.server.boundPort() + 10000;
+  }
+
+  myBusPort(): number {
+    return this.server.config.int('cluster-announce-bus-port') || this.bus.boundPort() || this.busPort();
+  }
+
+  myRecord(): NodeRecord {
+    const cur = this.view.node(this.myId);
+    return {
+      id: this.myId,
+      ip: this.myIp(),
+      port: this.myPort(),
+      cport: this.myBusPort(),
+      hostname: this.server.config.str('cluster-announce-hostname'),
+      primary: cur?.primary ?? null,
+      shardId: cur?.shardId ?? this.myShardId,
+      configEpoch: cur?.configEpoch ?? 0,
+      failed: false,
+      nofailover: this.server.config.bool('cluster-replica-no-failover'),
+    };
+  }
+
+  /** `ip:port` clients are redirected to for a node. */
+  endpoint(id: string): string {
+    const n = this.view.node(id);
+    if (!n) return ':0';
+    const pref = this.server.config.str('cluster-preferred-endpoint-type');
+    if (pref === 'hostname' && n.hostname) return `${n.hostname}:${n.port}`;
+    if (pref === 'unknown-endpoint') return `?:${n.port}`;
+    return `${n.ip}:${n.port}`;
+  }
+
+  // ------------------------------------------------------------------ routing
+
+  route(c: Client, spec: CommandSpec, argv: string[]): string | null {
+    return routeCommand(this, c, spec, argv);
+  }
+
+  /** Recompute cached facts after the configuration changed. */
+  private recompute(): void {
+    const v = this.view;
+    const full = this.server.config.bool('cluster-require-full-coverage');
+    let ok = true;
+    if (full) {
+      for (let s = 0; s < SLOTS; s++) {
+        const o = v.owners[s];
+        if (o === null || v.nodes.get(o)?.failed) {
+          ok = false;
+          break;
+        }
+      }
+    }
+    this.ok = ok && v.nodes.has(this.myId);
+  }
+
+  // ------------------------------------------------------------------ Raft driving
+
+  private tick(): void {
+    this.ticks++;
+    this.raft.tick();
+    this.bus.reconnect();
+    if (this.raft.status().role === 'leader') this.leaderDuties();
+    this.resubmitPending();
+    this.scheduleReady();
+  }
+
+  scheduleReady(): void {
+    if (this.readyScheduled) return;
+    this.readyScheduled = true;
+    setImmediate(() => {
+      this.readyScheduled = false;
+      this.processReady();
+    });
+  }
+
+  private processReady(): void {
+    let rd: Ready | null;
+    let applied = false;
+    while ((rd = this.raft.ready()) !== null) {
+      persistReady(this.storage, rd);
+      if (rd.snapshot || rd.entries.length > 0 || rd.hardState) this.save();
+      for (const m of rd.messages) this.bus.send(m.to, { t: 'raft', m });
+      if (rd.snapshot && rd.snapshot.data !== '') {
+        this.state.restore(JSON.parse(rd.snapshot.data));
+        applied = true;
+      }
+      for (const e of rd.committed) {
+        if (this.applyEntry(e)) applied = true;
+      }
+      this.raft.advance(rd);
+      this.ensureSelf();
+    }
+    if (applied) this.afterApply();
+    this.maybeCompact();
+  }
+
+  private selfJoinTerm = -1;
+
+  /** A founding lone node's leader records the node itself in the configuration, once per term. */
+  private ensureSelf(): void {
+    if (this.joining || this.state.nodes.has(this.myId)) return;
+    const st = this.raft.status();
+    if (st.role !== 'leader' || this.selfJoinTerm === st.term) return;
+    const r = this.raft.propose(JSON.stringify({ op: 'join', node: this.myRecord(), slots: [] }));
+    if (r.ok) this.selfJoinTerm = st.term;
+  }
+
+  private applyEntry(e: Entry): boolean {
+    if (e.type !== 'normal') return false;
+    let cmd: ConfigCommand;
+    try {
+      cmd = JSON.parse(e.data) as ConfigCommand;
+    } catch {
+      this.server.log.warning(`cluster: undecodable log entry ${e.index}`);
+      return false;
+    }
+    const res = this.state.apply(cmd);
+    if (cmd.op === 'forget' && res.ok) this.forgotten.set(cmd.id, Date.now());
+    if (cmd.req) {
+      const p = this.pending.get(cmd.req);
+      if (p) {
+        this.pending.delete(cmd.req);
+        clearTimeout(p.timer);
+        p.resolve(res);
+      }
+    }
+    return true;
+  }
+
+  private maybeCompact(): void {
+    const st = this.raft.status();
+    if (st.applied - st.firstIndex < COMPACT_EVERY) return;
+    this.raft.compact(st.applied, JSON.stringify(this.state.toSnapshot()));
+    this.save();
+  }
+
+  /** React to a new configuration: peers, served view, lost slots. */
+  private afterApply(): void {
+    if (this.joining && this.state.nodes.has(this.myId)) {
+      this.joining = false;
+      this.server.log.notice('Joined the cluster: configuration received');
+    }
+    if (!this.joining) this.view = this.state;
+    const v = this.view;
+    if (v.version === this.lastVersion) return;
+    this.lastVersion = v.version;
+    const peers = new Map<string, Addr>();
+    for (const n of v.nodes.values()) if (n.id !== this.myId) peers.set(n.id, { host: n.ip, port: n.cport });
+    this.bus.setPeers(peers);
+    const lost: number[] = [];
+    for (let s = 0; s < SLOTS; s++) {
+      const mine = v.owners[s] === this.myId ? 1 : 0;
+      if (this.owned[s] === 1 && mine === 0) lost.push(s);
+      this.owned[s] = mine;
+    }
+    if (lost.length > 0) this.slotsLost(lost);
+    this.recompute();
+  }
+
+  /** Slots that moved away: tell shard subscribers, drop leftover keys (unreachable now, as Redis does). */
+  private slotsLost(slots: number[]): void {
+    const set = new Set(slots);
+    const ps = this.server.pubsub;
+    for (const [ch, clients] of [...ps.shardChannels]) {
+      if (!set.has(keyHashSlot(ch))) continue;
+      for (const c of [...clients]) {
+        ps.unsubscribe(c, 'shard', ch);
+        ps.push(c, ['sunsubscribe', ch, c.shardChannels.size]);
+      }
+    }
+    if (this.view.node(this.myId)?.primary !== null) return; // replicas keep their primary's data
+    let dropped = 0;
+    for (const db of this.server.dbs) for (const s of slots) dropped += db.deleteSlot(s);
+    if (dropped > 0) this.server.log.warning(`cluster: dropped ${dropped} keys of ${slots.length} slots now served elsewhere`);
+    this.server.flushAll();
+  }
+
+  private leaderDuties(): void {
+    const st = this.raft.status();
+    if (!this.state.nodes.has(this.myId)) return;
+    const me = this.state.node(this.myId);
+    if (me && (me.ip !== this.myIp() || me.port !== this.myPort() || me.cport !== this.myBusPort())) {
+      if (this.ticks % 10 === 0) {
+        this.submitLocal({ op: 'node-info', node: this.myId, ip: this.myIp(), port: this.myPort(), cport: this.myBusPort(), hostname: me.hostname });
+      }
+    }
+    const deadAfter = Math.max(2000, this.server.config.int('cluster-node-timeout'));
+    const now = Date.now();
+    const change = planMembership({ voters: st.voters, learners: st.learners }, this.state, this.myId, {
+      alive: (id) => id === this.myId || now - this.bus.lastHeardFrom(id) < deadAfter,
+      caughtUp: (id) => this.raft.isCaughtUp(id, 5),
+    });
+    if (change) {
+      const r = this.raft.proposeConfChange(change);
+      if (r.ok) this.server.log.notice(`cluster: membership change ${change.type} ${'nodeId' in change ? change.nodeId : ''}`);
+    }
+  }
+
+  // ------------------------------------------------------------------ proposals
+
+  /** Propose an admin command; resolves with its result once applied here (or a timeout error). */
+  propose(cmd: ConfigCommand, timeoutMs = COMMIT_TIMEOUT_MS): Promise<ApplyResult> {
+    const req = `${this.myId}:${++this.seq}:${Date.now()}`;
+    const withReq = { ...cmd, req } as ConfigCommand;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(req);
+        resolve({ ok: false, error: 'ERR cluster configuration change not committed in time (no reachable Raft majority?)' });
+      }, timeoutMs);
+      this.pending.set(req, { cmd: withReq, resolve, timer, acceptedTerm: -1 });
+      this.submit(req);
+    });
+  }
+
+  /** Propose and turn the result into a reply value or a thrown ReplyError-compatible Error. */
+  async proposeOrThrow(cmd: ConfigCommand): Promise<string> {
+    const r = await this.propose(cmd);
+    if (!r.ok) throw new Error(r.error.replace(/^ERR /, ''));
+    return r.value ?? 'OK';
+  }
+
+  private submitLocal(cmd: ConfigCommand): void {
+    const r = this.raft.propose(JSON.stringify(cmd));
+    if (r.ok) this.scheduleReady();
+  }
+
+  private submit(req: string): void {
+    const p = this.pending.get(req);
+    if (!p) return;
+    const st = this.raft.status();
+    if (st.role === 'leader') {
+      const r = this.raft.propose(JSON.stringify(p.cmd));
+      if (r.ok) {
+        p.acceptedTerm = r.term;
+        this.scheduleReady();
+      }
+      return;
+    }
+    if (st.leader === null || this.joining) return;
+    const term = st.term;
+    p.acceptedTerm = term; // in flight; reset on failure
+    this.bus.request(st.leader, { op: 'propose', cmd: p.cmd }, 2000).then(
+      () => undefined,
+      () => {
+        const q = this.pending.get(req);
+        if (q && q.acceptedTerm === term) q.acceptedTerm = -1;
+      },
+    );
+  }
+
+  /** Resubmit proposals not accepted by the current leader (leader unknown earlier, or it changed). */
+  private resubmitPending(): void {
+    if (this.pending.size === 0) return;
+    const term = this.raft.status().term;
+    for (const [req, p] of this.pending) if (p.acceptedTerm !== term) this.submit(req);
+  }
+
+  // ------------------------------------------------------------------ bus
+
+  private onBusMessage(_from: string, msg: BusMessage): void {
+    if (msg.t === 'raft') {
+      this.raft.step(msg.m as Message);
+      this.scheduleReady();
+    } else if (msg.t === 'pub') {
+      this.server.pubsub.publishLocal(msg.ch, msg.msg);
+      this.server.flushAll();
+    }
+  }
+
+  private async onBusRequest(_from: string, body: Record<string, unknown>): Promise<unknown> {
+    switch (body.op) {
+      case 'propose': {
+        const r = this.raft.propose(JSON.stringify(body.cmd));
+        if (!r.ok) throw new Error('not leader');
+        this.scheduleReady();
+        return r.index;
+      }
+      case 'join':
+        return this.admit(body.node as NodeRecord, body.slots as [number, number][], body.size as number);
+      case 'handoff':
+        await this.handoff(body.slot as number, body.to as string);
+        return 'OK';
+      default:
+        throw new Error(`ERR unknown bus request ${String(body.op)}`);
+    }
+  }
+
+  // ------------------------------------------------------------------ joining
+
+  /** CLUSTER MEET: join the node at ip:port (or have it join us when it is the lone one). */
+  async meet(ip: string, port: number, cport: number): Promise<void> {
+    for (const n of this.view.nodes.values()) if (n.ip === ip && n.port === port) return;
+    let reply: unknown;
+    try {
+      reply = await this.bus.requestAddr(
+        { host: ip, port: cport },
+        { op: 'join', node: this.myRecord(), slots: toRanges(this.view.slotsOf(this.myId)), size: this.view.nodes.size },
+        COMMIT_TIMEOUT_MS,
+      );
+    } catch (e) {
+      const m = (e as Error).message;
+      if (m.startsWith('ERR ')) throw new Error(m.slice(4));
+      throw new Error(`Cannot reach the cluster bus of ${ip}:${port} at port ${cport} (${m})`);
+    }
+    if (reply === 'admitted') this.becomeJoiner();
+  }
+
+  /** A node asks to join our cluster (its MEET). */
+  private async admit(node: NodeRecord, slots: [number, number][], size: number): Promise<string> {
+    if (this.joining) throw new Error('ERR this node is itself joining a cluster, retry shortly');
+    if (this.state.nodes.has(node.id)) return 'known';
+    const mySize = this.state.nodes.size;
+    if (size > 1 && mySize > 1) {
+      throw new Error(`ERR Cannot MEET: both nodes already belong to different clusters (${size} and ${mySize} nodes); CLUSTER RESET one side first`);
+    }
+    if (size > 1 && mySize <= 1) {
+      // We are the lone one: we join its cluster.
+      if (this.server.dbs.some((db) => db.size > 0) && this.view.slotsOf(this.myId).length === 0) {
+        throw new Error('ERR Cannot join: this node holds keys but serves no slots');
+      }
+      await this.meet(node.ip, node.port, node.cport);
+      return 'joined-you';
+    }
+    const r = await this.propose({ op: 'join', node: { ...node, failed: false }, slots });
+    if (!r.ok) throw new Error(r.error);
+    return 'admitted';
+  }
+
+  /** Our one-node log is superseded: receive the cluster's log as a learner. */
+  private becomeJoiner(): void {
+    this.server.log.notice('Admitted to a cluster; waiting for its configuration log');
+    this.joining = true;
+    this.view = this.state;
+    this.state = new ConfigState();
+    this.storage = new MemoryStorage();
+    this.raft = this.newRaft(this.storage, 0);
+    this.save();
+  }
+
+  /** CLUSTER RESET: become a lone node again (HARD: with a new id and epoch 0). */
+  reset(hard: boolean): void {
+    if (hard) this.myId = randomHex(40);
+    this.myShardId = randomHex(40);
+    this.joining = false;
+    this.selfJoinTerm = -1;
+    this.state = new ConfigState();
+    this.view = this.state;
+    this.storage = MemoryStorage.bootstrap([this.myId]);
+    this.raft = this.newRaft(this.storage, 0);
+    this.save();
+    this.raft.campaign();
+    this.lastVersion = -1;
+    this.afterApply();
+    this.scheduleReady();
+  }
+
+  wasForgotten(id: string): boolean {
+    const t = this.forgotten.get(id);
+    return t !== undefined && Date.now() - t < 60_000;
+  }
+
+  // ------------------------------------------------------------------ slot hand-off
+
+  /**
+   * CLUSTER SETSLOT <slot> NODE <to>. When another live node owns the slot, that owner performs the
+   * hand-off (it must move its keys first); otherwise the change is proposed directly.
+   */
+  async setSlotNode(slot: number, to: string): Promise<void> {
+    const v = this.view;
+    if (!v.nodes.has(to)) throw new Error(`I don't know about node ${to}`);
+    const owner = v.owners[slot];
+    if (owner === to && !v.slotStates.has(slot)) return;
+    if (owner === this.myId && owner !== to) return this.handoff(slot, to);
+    if (owner !== null && owner !== to && !v.node(owner)?.failed) {
+      try {
+        await this.bus.request(owner, { op: 'handoff', slot, to }, COMMIT_TIMEOUT_MS * 6);
+        return;
+      } catch (e) {
+        const m = (e as Error).message;
+        throw new Error(m.startsWith('ERR ') ? m.slice(4) : `The owner of slot ${slot} (${owner}) did not hand it off: ${m}`);
+      }
+    }
+    await this.proposeOrThrow({ op: 'set-slot-node', slot, to, by: this.myId });
+  }
+
+  /** On the owner: move the slot's keys in every db to `to`, then commit the new owner. */
+  handoff(slot: number, to: string): Promise<void> {
+    const running = this.handoffs.get(slot);
+    if (running) return running;
+    const p = this.doHandoff(slot, to).finally(() => this.handoffs.delete(slot));
+    this.handoffs.set(slot, p);
+    return p;
+  }
+
+  private async doHandoff(slot: number, to: string): Promise<void> {
+    const v = this.view;
+    if (v.owners[slot] !== this.myId) {
+      await this.proposeOrThrow({ op: 'set-slot-node', slot, to, by: this.myId });
+      return;
+    }
+    const migrating = v.slotStates.get(slot)?.migrating;
+    const hasKeys = (): boolean => this.server.dbs.some((db) => db.countKeysInSlot(slot) > 0);
+    if (hasKeys()) {
+      if (migrating?.to !== to) {
+        throw new Error(`Can't assign hashslot ${slot} to a different node while I still hold keys for this hash slot.`);
+      }
+      const target = v.node(to);
+      if (!target) throw new Error(`I don't know about node ${to}`);
+      // Keys still here are the authoritative copies (new keys already go to the target via ASK).
+      for (let pass = 0; hasKeys(); pass++) {
+        if (pass > 1000) throw new Error(`slot ${slot}: keys keep appearing during the hand-off`);
+        for (const db of this.server.dbs) {
+          for (;;) {
+            const keys = db.keysInSlot(slot, 100);
+            if (keys.length === 0) break;
+            await moveKeys(this.server, { host: target.ip, port: target.port }, { srcDb: db.id, dstDb: db.id, keys }, { copy: false, replace: true, timeoutMs: 10_000 });
+          }
+        }
+      }
+    }
+    await this.proposeOrThrow({ op: 'set-slot-node', slot, to, by: this.myId });
+  }
+
+  // ------------------------------------------------------------------ introspection
+
+  raftInfo(): Record<string, string | number> {
+    const st = this.raft.status();
+    return {
+      raft_role: st.role,
+      raft_term: st.term,
+      raft_leader: st.leader ?? '',
+      raft_commit_index: st.commit,
+      raft_applied_index: st.applied,
+      raft_first_index: st.firstIndex,
+      raft_last_index: st.lastIndex,
+      raft_voters: st.voters.length,
+      raft_learners: st.learners.length,
+    };
+  }
+
+  /** Last contact with a node (ms timestamp) for CLUSTER NODES pong-recv. */
+  lastContact(id: string): number {
+    return id === this.myId ? 0 : this.bus.lastHeardFrom(id);
+  }
+}
+
+function randomHex(n: number): string {
+  return crypto.randomBytes(Math.ceil(n / 2)).toString('hex').slice(0, n);
+}

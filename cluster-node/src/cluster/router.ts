@@ -1,0 +1,129 @@
+/**
+ * The one place that decides whether this node runs a command or redirects it (Redis's
+ * getNodeByQuery + clusterRedirectClient): MOVED, ASK, TRYAGAIN, CROSSSLOT and CLUSTERDOWN, worded
+ * byte for byte as Redis does. Reads only the served configuration view and the local keyspace.
+ */
+import type { Client } from '../server/client';
+import type { CommandSpec } from '../../../common/src/commands/types';
+import { keyPositions } from '../../../common/src/commands/table';
+import { keyHashSlot } from '../../../common/src/slot';
+import type { Cluster } from './cluster';
+
+export const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
+export const TRYAGAIN = 'TRYAGAIN Multiple keys request during rehashing of slot';
+export const DOWN = 'CLUSTERDOWN The cluster is down';
+export const DOWN_UNBOUND = 'CLUSTERDOWN Hash slot not served';
+export const DOWN_RO = 'CLUSTERDOWN The cluster is down and only accepts read commands';
+
+const SHARD_PUBSUB = new Set(['ssubscribe', 'sunsubscribe', 'spublish']);
+
+/** Scratch state of one routing decision (reused: routing runs once per command, synchronously). */
+interface Scan {
+  slot: number;
+  firstKey: string | null;
+  multiple: boolean;
+  owner: string | null;
+  migrating: boolean;
+  importing: boolean;
+  missing: number;
+  existing: number;
+  error: string | null;
+}
+const scan: Scan = { slot: -1, firstKey: null, multiple: false, owner: null, migrating: false, importing: false, missing: 0, existing: 0, error: null };
+
+export function routeCommand(cl: Cluster, c: Client, spec: CommandSpec, argv: string[]): string | null {
+  const asking = c.asking;
+  // ASKING covers exactly the next command (inside MULTI it lasts until EXEC, as in Redis).
+  if (spec.name !== 'asking' && c.multi === null) c.asking = false;
+  if (c.isPrimaryLink) return null;
+  const isExec = spec.name === 'exec';
+  if (spec.keySpecs.length === 0 && !isExec) return null;
+
+  scan.slot = -1;
+  scan.firstKey = null;
+  scan.multiple = false;
+  scan.owner = null;
+  scan.migrating = scan.importing = false;
+  scan.missing = scan.existing = 0;
+  scan.error = null;
+  let isWrite = spec.flags.includes('write');
+  let shardPubsub = SHARD_PUBSUB.has(spec.name);
+  if (isExec) {
+    if (c.multi === null) return null;
+    for (const q of c.multi) {
+      if (q.spec.flags.includes('write')) isWrite = true;
+      if (SHARD_PUBSUB.has(q.spec.name)) shardPubsub = true;
+      collect(cl, c, q.spec, q.argv, SHARD_PUBSUB.has(q.spec.name));
+      if (scan.error !== null) return scan.error;
+    }
+  } else {
+    collect(cl, c, spec, argv, shardPubsub);
+    if (scan.error !== null) return scan.error;
+  }
+  if (scan.slot < 0) return null;
+
+  if (!cl.ok) {
+    if (shardPubsub) {
+      if (!cl.server.config.bool('cluster-allow-pubsubshard-when-down')) return DOWN;
+    } else if (!cl.server.config.bool('cluster-allow-reads-when-down')) {
+      return DOWN;
+    } else if (isWrite) {
+      return DOWN_RO;
+    }
+  }
+  const slot = scan.slot;
+  const view = cl.view;
+  if ((scan.migrating || scan.importing) && spec.name === 'migrate') return null;
+  if (scan.migrating && scan.missing > 0) {
+    if (scan.existing > 0) return TRYAGAIN;
+    const to = view.slotStates.get(slot)!.migrating!.to;
+    return `ASK ${slot} ${cl.endpoint(to)}`;
+  }
+  if (scan.importing && (asking || spec.flags.includes('asking'))) {
+    if (scan.multiple && scan.missing > 0) return TRYAGAIN;
+    return null;
+  }
+  const me = view.node(cl.myId);
+  if ((c.readonlyMode || shardPubsub) && !isWrite && me !== undefined && me.primary !== null && me.primary === scan.owner) {
+    return null;
+  }
+  if (scan.owner !== cl.myId) return `MOVED ${slot} ${cl.endpoint(scan.owner!)}`;
+  return null;
+}
+
+function collect(cl: Cluster, c: Client, spec: CommandSpec, argv: string[], shardPubsub: boolean): void {
+  const positions = keyPositions(spec, argv);
+  const view = cl.view;
+  for (let i = 0; i < positions.length; i++) {
+    const key = argv[positions[i]!]!;
+    const slot = keyHashSlot(key);
+    if (scan.firstKey === null) {
+      scan.firstKey = key;
+      scan.slot = slot;
+      const owner = view.owners[slot] ?? null;
+      if (owner === null) {
+        scan.error = DOWN_UNBOUND;
+        return;
+      }
+      scan.owner = owner;
+      if (view.slotStates.size > 0) {
+        const st = view.slotStates.get(slot);
+        if (st !== undefined) {
+          scan.migrating = owner === cl.myId && st.migrating?.by === cl.myId;
+          scan.importing = st.importing?.by === cl.myId;
+        }
+      }
+    } else if (key !== scan.firstKey) {
+      if (slot !== scan.slot) {
+        scan.error = CROSSSLOT;
+        return;
+      }
+      scan.multiple = true;
+    }
+    if ((scan.migrating || scan.importing) && !shardPubsub) {
+      const db = c.db;
+      if (db.peek(key) === undefined || db.isExpired(key)) scan.missing++;
+      else scan.existing++;
+    }
+  }
+}
