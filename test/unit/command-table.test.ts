@@ -23,6 +23,7 @@ import { handlers as transactions } from '../../cluster-node/src/commands/transa
 import { handlers as connection } from '../../cluster-node/src/commands/connection';
 import { handlers as server } from '../../cluster-node/src/commands/server';
 import { handlers as cluster } from '../../cluster-node/src/commands/cluster';
+import { handlers as migrate } from '../../cluster-node/src/commands/migrate';
 
 const FAMILIES: Record<string, HandlerMap> = {
   strings,
@@ -38,6 +39,7 @@ const FAMILIES: Record<string, HandlerMap> = {
   connection,
   server,
   cluster,
+  migrate,
 };
 
 /** Every spec, subcommands included. */
@@ -190,6 +192,8 @@ const REDIS_INFO: [string, number, string][] = [
   ['sort', -2, 'write denyoom movablekeys'],
   ['dump', 2, 'readonly'],
   ['restore', -4, 'write denyoom'],
+  ['restore-asking', -4, 'write denyoom asking'],
+  ['migrate', -6, 'write movablekeys'],
   ['setrange', 4, 'write denyoom'],
   ['getrange', 4, 'readonly'],
   ['strlen', 2, 'readonly fast'],
@@ -297,6 +301,13 @@ const REDIS_GETKEYS: [string, number[]][] = [
   ['sort k limit 0 1 store d', [1, 6]],
   ['dump k', [1]],
   ['restore k 0 payload replace', [1]],
+  ['restore-asking k 0 payload replace', [1]],
+  ['migrate h 1 k 0 5', [3]],
+  ['migrate h 1 k 0 5 copy replace', [3]],
+  ['migrate h 1  0 5 keys a b', [7, 8]],
+  ['migrate h 1  0 5 auth2 u p keys a b c', [10, 11, 12]],
+  ['migrate h 1  0 5 auth keys a b', [3]],
+  ['migrate h 1 k 0 5 keys a b', []],
   ['setrange k 0 v', [1]],
   ['smismember k a b', [1]],
   ['move k 1', [1]],

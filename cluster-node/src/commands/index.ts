@@ -15,6 +15,7 @@ import { handlers as transactions } from './transactions';
 import { handlers as connection } from './connection';
 import { handlers as server } from './server';
 import { handlers as cluster } from './cluster';
+import { handlers as migrate } from './migrate';
 
 export const HANDLERS: HandlerMap = Object.assign(
   Object.create(null) as HandlerMap,
@@ -31,4 +32,5 @@ export const HANDLERS: HandlerMap = Object.assign(
   connection,
   server,
   cluster,
+  migrate,
 );

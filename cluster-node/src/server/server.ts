@@ -295,7 +295,7 @@ export class Server {
           }
         }
         if (argv === null) break;
-        if (this.pausedUntil > 0 && this.heldByPause(c, argv)) {
+        if (this.parkGate !== 0 && this.heldByPause(c, argv)) {
           c.heldArgv = argv;
           break;
         }
@@ -338,8 +338,13 @@ export class Server {
   pausedUntil = 0;
   private pauseWritesOnly = false;
   private pauseTimer: NodeJS.Timeout | null = null;
+  /** Active holdWrites() holds. */
+  private writeHolds = 0;
+  /** Nonzero while CLIENT PAUSE or a write hold may park commands: dispatch's one per-command check. */
+  private parkGate = 0;
 
   pauseClients(until: number, writesOnly: boolean): void {
+    this.parkGate = 1;
     // A new pause never shortens nor weakens an existing one.
     if (this.pausedUntil > Date.now()) {
       this.pausedUntil = Math.max(this.pausedUntil, until);
@@ -356,17 +361,44 @@ export class Server {
     this.pausedUntil = 0;
     if (this.pauseTimer) clearTimeout(this.pauseTimer);
     this.pauseTimer = null;
+    // Not synchronously: CLIENT UNPAUSE runs inside its client's command, and serving another client
+    // there would mix their replies (the parked client got the unpausing client's pending output).
+    queueMicrotask(() => this.resumeParked());
+  }
+
+  /**
+   * Park other clients' writes (what CLIENT PAUSE WRITE parks: writes, EXEC, PUBLISH, commands in MULTI)
+   * until the returned release function is called; holds nest. MIGRATE and slot moves use it to keep the
+   * keys they move unchanged between DUMP and DEL without blocking the event loop. Replication links
+   * and RESTORE-ASKING pass (two nodes moving slots to each other must not wait on each other).
+   */
+  holdWrites(): () => void {
+    this.writeHolds++;
+    this.parkGate = 1;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      // Resume after the current call stack: a release may run inside another client's command.
+      if (--this.writeHolds === 0) queueMicrotask(() => this.resumeParked());
+    };
+  }
+
+  private resumeParked(): void {
+    this.parkGate = this.pausedUntil > 0 || this.writeHolds > 0 ? 1 : 0;
     for (const c of this.clients.values()) if (c.heldArgv !== null) this.processInput(c);
     this.flushAll();
   }
 
   private heldByPause(c: Client, argv: string[]): boolean {
-    if (Date.now() >= this.pausedUntil) return false;
     if (c.isPrimaryLink || c.isReplicaLink) return false;
-    if (!this.pauseWritesOnly) return true;
+    const paused = Date.now() < this.pausedUntil;
+    if (!paused && this.writeHolds === 0) return false;
+    if (paused && !this.pauseWritesOnly) return true;
     const spec = this.table.get(argv[0]) ?? this.table.get(argv[0].toLowerCase());
     if (!spec) return false;
     const name = spec.spec.name;
+    if (!paused && name === 'restore-asking') return false;
     return (spec.bits & F_WRITE) !== 0 || name === 'exec' || name === 'publish' || name === 'spublish' || (c.multi !== null && name !== 'discard');
   }
 

@@ -61,6 +61,8 @@ function parseCount(s: string | undefined): number {
  * that can be found (the command itself reports the error when it runs).
  */
 export function keyPositions(spec: CommandSpec, argv: readonly string[]): number[] {
+  // Like Redis, a command with an incomplete key spec has its keys found by code instead.
+  if (spec.name === 'migrate') return migrateKeyPositions(argv);
   const out: number[] = [];
   for (const ks of spec.keySpecs) collect(ks, argv, out);
   return out;
@@ -99,6 +101,29 @@ function collect(ks: KeySpec, argv: readonly string[], out: number[]): void {
       out.push(p);
     }
   }
+}
+
+/**
+ * MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 user pw] [KEYS k ...]: the key at 3,
+ * or every argument after KEYS (then the key at 3 must be "", else no keys). Redis 7's migrateGetKeys.
+ */
+export function migrateKeyPositions(argv: readonly string[]): number[] {
+  let first = 3;
+  let num = 1;
+  for (let i = 6; i < argv.length; i++) {
+    const a = argv[i].toLowerCase();
+    if (a === 'keys') {
+      if (argv[3].length > 0) return [];
+      first = i + 1;
+      num = argv.length - first;
+      break;
+    }
+    if (a === 'auth') i += 1;
+    else if (a === 'auth2') i += 2;
+  }
+  const out: number[] = [];
+  for (let i = 0; i < num && first + i < argv.length; i++) out.push(first + i);
+  return out;
 }
 
 /** The keys themselves. */

@@ -117,6 +117,21 @@ export const specs: CommandSpec[] = [
     acl: 'dangerous',
     complexity: 'O(1) to create the new key and additional O(N*M) to reconstruct the serialized value.',
   }),
+  // Texts as redis-server 7.0's COMMAND DOCS. The second key spec is incomplete (the key at 3 is "" in
+  // the KEYS form), so key extraction uses migrateKeyPositions (table.ts), as Redis uses migrateGetKeys.
+  cmd('migrate', -6, 'write', G, 'Atomically transfer a key from a Redis instance to another one.', '2.6.0', {
+    keys: [k(3, 3, 1, 'RW access delete'), kword('KEYS', -2, -1, 'RW access delete incomplete')],
+    acl: 'dangerous',
+    tips: ['nondeterministic_output'],
+    complexity:
+      'This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed.',
+  }),
+  cmd('restore-asking', -4, 'write denyoom asking', 'server', 'An internal command for migrating keys in a cluster', '3.0.0', {
+    keys: [k(1, 1, 1, 'OW update')],
+    acl: 'keyspace dangerous',
+    complexity:
+      'O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).',
+  }),
   cmd('sort', -2, 'write denyoom', G, 'Sorts the elements in a list, a set, or a sorted set, optionally storing the result.', '1.0.0', {
     keys: [k(1, 1, 1, 'RO access'), kword('STORE', 2, 0, 'OW update')],
     acl: 'set sortedset list dangerous',
