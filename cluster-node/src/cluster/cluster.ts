@@ -232,8 +232,11 @@ export class Cluster {
     let rd: Ready | null;
     let applied = false;
     while ((rd = this.raft.ready()) !== null) {
+      const prev = this.storage.hardState();
       persistReady(this.storage, rd);
-      if (rd.snapshot || rd.entries.length > 0 || rd.hardState) this.save();
+      // A commit-index-only change need not be durable (it is re-learned from the leader): no fsync.
+      const hs = rd.hardState;
+      if (rd.snapshot || rd.entries.length > 0 || (hs && (hs.term !== prev.term || hs.vote !== prev.vote))) this.save();
       for (const m of rd.messages) this.bus.send(m.to, { t: 'raft', m });
       if (rd.snapshot && rd.snapshot.data !== '') {
         this.state.restore(JSON.parse(rd.snapshot.data));

@@ -18,6 +18,7 @@ import { PubSub } from './pubsub';
 import { Evictor } from './eviction';
 import { Stats } from './stats';
 import { Logger } from './log';
+import type { Cluster } from '../cluster/cluster';
 
 /** What cluster mode plugs into dispatch (the "shared" half of the cluster interface). */
 export interface ClusterRouter {
@@ -89,6 +90,8 @@ export class Server {
   readonly startTime = Date.now();
   readonly runId: string;
   cluster: ClusterRouter | null = null;
+  /** Cluster mode's state (null in standalone mode); commands reach the configuration through it. */
+  clusterNode: Cluster | null = null;
   readonly propagators: PropagateFn[] = [];
   /** Role: replicas reject writes from normal clients (set by replication). */
   isReplica = false;
