@@ -671,7 +671,8 @@ export const handlers: HandlerMap = {
   },
 
   swapdb(c, argv) {
-    if (c.server.config.bool('cluster-enabled') && c.server.dbs.length === 1) throw new ReplyError('ERR SWAPDB is not allowed in cluster mode');
+    // Valkey 9 refuses SWAPDB in cluster mode too: a swap is node-local and would split a slot's dbs across nodes.
+    if (c.server.config.bool('cluster-enabled')) throw new ReplyError('ERR SWAPDB is not allowed in cluster mode');
     const id1 = parseInt32(argv[1], 'ERR invalid first DB index');
     const id2 = parseInt32(argv[2], 'ERR invalid second DB index');
     const s = c.server;
