@@ -215,6 +215,7 @@ export class Cluster {
     this.raft.tick();
     this.bus.reconnect();
     if (this.raft.status().role === 'leader') this.leaderDuties();
+    if (this.ticks % 10 === 0) this.publishMyAddress();
     this.resubmitPending();
     this.scheduleReady();
   }
@@ -336,12 +337,6 @@ export class Cluster {
   private leaderDuties(): void {
     const st = this.raft.status();
     if (!this.state.nodes.has(this.myId)) return;
-    const me = this.state.node(this.myId);
-    if (me && (me.ip !== this.myIp() || me.port !== this.myPort() || me.cport !== this.myBusPort())) {
-      if (this.ticks % 10 === 0) {
-        this.submitLocal({ op: 'node-info', node: this.myId, ip: this.myIp(), port: this.myPort(), cport: this.myBusPort(), hostname: me.hostname });
-      }
-    }
     const deadAfter = Math.max(2000, this.server.config.int('cluster-node-timeout'));
     const now = Date.now();
     const change = planMembership({ voters: st.voters, learners: st.learners }, this.state, this.myId, {
@@ -377,9 +372,16 @@ export class Cluster {
     return r.value ?? 'OK';
   }
 
-  private submitLocal(cmd: ConfigCommand): void {
-    const r = this.raft.propose(JSON.stringify(cmd));
-    if (r.ok) this.scheduleReady();
+  private addressUpdate: Promise<ApplyResult> | null = null;
+
+  /** Announce changed addresses (restart on another port, CONFIG SET cluster-announce-*) to the configuration. */
+  private publishMyAddress(): void {
+    const me = this.state.node(this.myId);
+    if (!me || this.joining || this.addressUpdate) return;
+    const hostname = this.server.config.str('cluster-announce-hostname');
+    if (me.ip === this.myIp() && me.port === this.myPort() && me.cport === this.myBusPort() && me.hostname === hostname) return;
+    this.addressUpdate = this.propose({ op: 'node-info', node: this.myId, ip: this.myIp(), port: this.myPort(), cport: this.myBusPort(), hostname });
+    void this.addressUpdate.finally(() => (this.addressUpdate = null));
   }
 
   private submit(req: string): void {
