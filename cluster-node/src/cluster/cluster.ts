@@ -293,6 +293,21 @@ export class Cluster {
     this.save();
   }
 
+  private appliedWaiters: { pred: () => boolean; resolve: () => void }[] = [];
+
+  /** Resolve once `pred` holds for the applied configuration (checked after each apply), or after timeoutMs. */
+  waitApplied(pred: () => boolean, timeoutMs: number): Promise<void> {
+    if (pred()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const w = { pred, resolve: () => (clearTimeout(t), resolve()) };
+      const t = setTimeout(() => {
+        this.appliedWaiters = this.appliedWaiters.filter((x) => x !== w);
+        resolve();
+      }, timeoutMs);
+      this.appliedWaiters.push(w);
+    });
+  }
+
   /** React to a new configuration: peers, served view, lost slots. */
   private afterApply(): void {
     if (this.joining && this.state.nodes.has(this.myId)) {
@@ -314,6 +329,11 @@ export class Cluster {
     }
     if (lost.length > 0) this.slotsLost(lost);
     this.recompute();
+    if (this.appliedWaiters.length > 0) {
+      const ready = this.appliedWaiters.filter((w) => w.pred());
+      this.appliedWaiters = this.appliedWaiters.filter((w) => !ready.includes(w));
+      for (const w of ready) w.resolve();
+    }
   }
 
   /** Slots that moved away: tell shard subscribers, drop leftover keys (unreachable now, as Redis does). */
@@ -534,6 +554,8 @@ export class Cluster {
     if (owner !== null && owner !== to && !v.node(owner)?.failed) {
       try {
         await this.bus.request(owner, { op: 'handoff', slot, to }, COMMIT_TIMEOUT_MS * 6);
+        // Reply only once our own view agrees, so clients redirected here are not sent back.
+        await this.waitApplied(() => this.view.owners[slot] === to, COMMIT_TIMEOUT_MS);
         return;
       } catch (e) {
         const m = (e as Error).message;
