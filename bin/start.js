@@ -1,24 +1,538 @@
 #!/usr/bin/env node
 'use strict';
-// `npm start`: run a local cluster-node on 127.0.0.1:7000 with its data under .cluster-data/.
-// (Multi-node cluster and gateway start-up arrive with the cluster and gateway work.)
+/**
+ * `npm start`: run a local cluster on loopback (default: 3 primaries on 127.0.0.1:7000-7002, data under
+ * .cluster-data/ in the repo), create it if the nodes are fresh, wait until it is usable, then keep running
+ * until Ctrl-C / SIGTERM, which stops every node and waits for it to exit.
+ *
+ * Options (flag or env; flags win):
+ *   --base-port P      CLUSTER_BASE_PORT (or PORT)   first client port, default 7000; nodes use P..P+N-1
+ *   --ports a,b,c      CLUSTER_PORTS                 explicit client ports instead (tests use free ports)
+ *   --primaries N      CLUSTER_PRIMARIES             number of primaries, default 3
+ *   --replicas R       CLUSTER_REPLICAS              replicas per primary: reserved, only 0 for now
+ *   --dir D            CLUSTER_DATA_DIR (or DATA_DIR) data dir, default <repo>/.cluster-data; node i uses D/<port>/
+ *   --node-timeout ms  CLUSTER_NODE_TIMEOUT          passed to each node as --cluster-node-timeout
+ *   --timeout s        CLUSTER_START_TIMEOUT         seconds to wait for cluster_state:ok, default 60
+ *   --server NAME      CLUSTER_SERVER                cluster-node (default) or redis-server (same layout,
+ *                                                    for comparing against the reference implementation)
+ * Every node's bus port is its client port + 10000. Each node logs to D/<port>/node.log; warnings and
+ * anything unexpected on its stderr are echoed to the console prefixed with "[port]".
+ *
+ * Exit status: 0 after a clean stop on SIGINT/SIGTERM/SIGHUP; 1 when start-up fails, a node dies, or a node
+ * had to be killed because it did not stop within 10 s.
+ */
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
+const { RespClient, call, parseInfo } = require('./lib/resp-client');
 
-const root = path.resolve(__dirname, '..');
-const port = Number(process.env.PORT || 7000);
-const dataDir = path.resolve(process.env.DATA_DIR || path.join(root, '.cluster-data'));
-const dir = path.join(dataDir, String(port));
-fs.mkdirSync(dir, { recursive: true });
+const ROOT = path.resolve(__dirname, '..');
+const NODE_BIN = path.join(__dirname, 'cluster-node.js');
+const DIST_MAIN = path.join(ROOT, 'dist/cluster-node/src/main.js');
+const SLOTS = 16384;
+const HOST = '127.0.0.1';
+const STOP_GRACE_MS = 10_000;
 
-const child = spawn(process.execPath, [path.join(__dirname, 'cluster-node.js'), '--port', String(port), '--bind', '127.0.0.1', '--dir', dir], {
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
-console.log(`cluster-node starting on 127.0.0.1:${port} (data: ${dir})`);
-console.log(`connect with:  redis-cli -p ${port}     or  new Redis(${port}) in ioredis`);
-console.log('Ctrl-C stops it.');
-const stop = () => child.kill('SIGTERM');
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
+const USAGE = `Usage: npm start [-- options]   (or node bin/start.js [options])
+  --base-port P       first port (default 7000; env CLUSTER_BASE_PORT)
+  --ports a,b,c       explicit ports (env CLUSTER_PORTS)
+  --primaries N       primaries (default 3; env CLUSTER_PRIMARIES)
+  --replicas R        replicas per primary (only 0 for now; env CLUSTER_REPLICAS)
+  --dir D             data dir (default .cluster-data; env CLUSTER_DATA_DIR)
+  --node-timeout ms   cluster-node-timeout for each node (env CLUSTER_NODE_TIMEOUT)
+  --timeout s         how long to wait for cluster_state:ok (default 60; env CLUSTER_START_TIMEOUT)
+  --server NAME       cluster-node (default) or redis-server (env CLUSTER_SERVER)`;
+
+class StartError extends Error {}
+
+function parseOptions(argv, env) {
+  const flags = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (!m) throw new StartError(`unexpected argument ${JSON.stringify(a)}\n${USAGE}`);
+    const value = m[2] !== undefined ? m[2] : argv[++i];
+    if (value === undefined) throw new StartError(`${a} needs a value`);
+    flags[m[1]] = value;
+  }
+  const known = ['base-port', 'ports', 'primaries', 'replicas', 'dir', 'node-timeout', 'timeout', 'server'];
+  for (const k of Object.keys(flags)) if (!known.includes(k)) throw new StartError(`unknown option --${k}\n${USAGE}`);
+  const pick = (flag, ...envs) => {
+    if (flags[flag] !== undefined) return flags[flag];
+    for (const e of envs) if (env[e] !== undefined && env[e] !== '') return env[e];
+    return undefined;
+  };
+  const int = (name, raw, def, min, max) => {
+    if (raw === undefined) return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new StartError(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+
+  const replicas = int('--replicas', pick('replicas', 'CLUSTER_REPLICAS'), 0, 0, 10);
+  if (replicas !== 0) throw new StartError('replicas per primary > 0 is not supported yet (reserved); use --replicas 0');
+  let ports;
+  const portList = pick('ports', 'CLUSTER_PORTS');
+  if (portList !== undefined) {
+    ports = portList.split(',').map((p) => int('--ports entry', p.trim(), 0, 1, 55535));
+    if (pick('primaries', 'CLUSTER_PRIMARIES') !== undefined && int('--primaries', pick('primaries', 'CLUSTER_PRIMARIES'), 3, 1, 1000) !== ports.length) {
+      throw new StartError('--primaries does not match the number of --ports');
+    }
+  } else {
+    const base = int('--base-port', pick('base-port', 'CLUSTER_BASE_PORT', 'PORT'), 7000, 1, 55535);
+    const count = int('--primaries', pick('primaries', 'CLUSTER_PRIMARIES'), 3, 1, 1000);
+    if (base + count - 1 > 55535) throw new StartError('ports must stay <= 55535 (bus port = port + 10000)');
+    ports = Array.from({ length: count }, (_, i) => base + i);
+  }
+  if (new Set(ports).size !== ports.length) throw new StartError('ports must be distinct');
+  if (ports.length < 1) throw new StartError('need at least one primary');
+  for (const p of ports) {
+    if (ports.includes(p + 10000)) throw new StartError(`port ${p + 10000} is both a client port and the bus port of ${p}`);
+  }
+  const server = pick('server', 'CLUSTER_SERVER') ?? 'cluster-node';
+  if (server !== 'cluster-node' && server !== 'redis-server') throw new StartError(`--server must be cluster-node or redis-server, got ${server}`);
+  const nodeTimeout = pick('node-timeout', 'CLUSTER_NODE_TIMEOUT');
+  return {
+    ports,
+    replicas,
+    dataDir: path.resolve(pick('dir', 'CLUSTER_DATA_DIR', 'DATA_DIR') ?? path.join(ROOT, '.cluster-data')),
+    nodeTimeout: nodeTimeout === undefined ? undefined : int('--node-timeout', nodeTimeout, 0, 1, 2 ** 31 - 1),
+    timeoutMs: int('--timeout', pick('timeout', 'CLUSTER_START_TIMEOUT'), 60, 1, 86400) * 1000,
+    server,
+  };
+}
+
+/** Even split of the 16384 slots over n primaries, the same ranges redis-cli --cluster create picks. */
+function slotRanges(n) {
+  const per = SLOTS / n;
+  const out = [];
+  let first = 0;
+  let cursor = 0;
+  for (let i = 0; i < n; i++) {
+    let last = Math.round(cursor + per - 1);
+    if (last > SLOTS - 1 || i === n - 1) last = SLOTS - 1;
+    if (last < first) last = first;
+    out.push([first, last]);
+    first = last + 1;
+    cursor += per;
+  }
+  return out;
+}
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, HOST, () => s.close(() => resolve(true)));
+  });
+}
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Newest mtime (ms) of the .ts files under dir, or 0. */
+function newestTs(dir) {
+  let newest = 0;
+  let entries;
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestTs(p));
+    else if (e.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function checkBuild() {
+  if (!fs.existsSync(DIST_MAIN)) {
+    throw new StartError(
+      `${DIST_MAIN} is missing: the TypeScript has not been built.\n` +
+        'Run `npm run build` (or `npm install`, whose prepare step builds), then `npm start` again.',
+    );
+  }
+  const built = fs.statSync(DIST_MAIN).mtimeMs;
+  const src = Math.max(newestTs(path.join(ROOT, 'cluster-node/src')), newestTs(path.join(ROOT, 'common/src')));
+  if (src > built) warn('dist/ is older than the TypeScript sources; run `npm run build` to pick up the changes.');
+}
+
+function info(msg) {
+  process.stdout.write(`${msg}\n`);
+}
+function warn(msg) {
+  process.stderr.write(`warning: ${msg}\n`);
+}
+
+// A log line in redis-server's format: "pid:R <date> hh:mm:ss.mmm <mark> msg" ('#' marks a warning).
+const LOG_LINE = /^\d+:[A-Z] .*?\d\d:\d\d:\d\d\.\d{3} ([.\-*#]) /;
+const NOISE =
+  /Redis is starting|Redis version=|Configuration loaded|Server initialized|overcommit|IP address for this node updated|Cluster state changed: ok|ready to exit|User requested shutdown|Received SIG|signal-handler/;
+
+class Node {
+  constructor(opts, port, index) {
+    this.port = port;
+    this.index = index;
+    this.dir = path.join(opts.dataDir, String(port));
+    this.logPath = path.join(this.dir, 'node.log');
+    this.proc = null;
+    this.exit = null; // { code, signal } once exited
+    this.exited = null; // promise
+    this.opts = opts;
+    this.quiet = () => false;
+  }
+
+  spawn(onExit) {
+    fs.mkdirSync(this.dir, { recursive: true });
+    const logFd = fs.openSync(this.logPath, 'a');
+    fs.writeSync(logFd, `--- ${new Date().toISOString()} start.js: starting ${this.opts.server} on ${HOST}:${this.port}\n`);
+    const clusterArgs = ['--port', String(this.port), '--bind', HOST, '--dir', this.dir, '--cluster-enabled', 'yes'];
+    if (this.opts.nodeTimeout !== undefined) clusterArgs.push('--cluster-node-timeout', String(this.opts.nodeTimeout));
+    const [cmd, args] =
+      this.opts.server === 'redis-server'
+        ? ['redis-server', [...clusterArgs, '--cluster-config-file', 'nodes.conf', '--save', '', '--appendonly', 'no']]
+        : [process.execPath, [NODE_BIN, ...clusterArgs]];
+    // Own process group: a terminal Ctrl-C reaches only this script, which then stops the nodes in order.
+    const proc = spawn(cmd, args, { cwd: this.dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    const onLine = (line) => {
+      try {
+        fs.writeSync(logFd, `${line}\n`);
+      } catch {
+        /* disk full etc.: the console still gets warnings */
+      }
+      // Console: warnings (without the pid/date prefix) and anything not in the log format (a crash's
+      // stack trace, a config error), minus start-up/shutdown chatter that both servers log as warnings.
+      // While stopping, only the unexpected (unformatted) lines.
+      if (NOISE.test(line)) return;
+      const m = LOG_LINE.exec(line);
+      if (!m) process.stderr.write(`[${this.port}] ${line}\n`);
+      else if (m[1] === '#' && !this.quiet()) process.stderr.write(`[${this.port}] ${line.slice(m[0].length)}\n`);
+    };
+    for (const stream of [proc.stdout, proc.stderr]) {
+      let partial = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => {
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop();
+        for (const l of lines) if (l.length) onLine(l);
+      });
+      stream.on('end', () => {
+        if (partial.length) onLine(partial);
+        partial = '';
+      });
+    }
+    this.exited = new Promise((resolve) => {
+      proc.once('error', (e) => {
+        // spawn failure (e.g. redis-server not installed): no 'exit' follows.
+        this.exit = { code: null, signal: null, error: e };
+        resolve();
+        onExit(this);
+      });
+      proc.once('close', (code, signal) => {
+        if (this.exit) return;
+        this.exit = { code, signal };
+        try {
+          fs.closeSync(logFd);
+        } catch {
+          /* already closed */
+        }
+        resolve();
+        onExit(this);
+      });
+    });
+  }
+
+  get alive() {
+    return this.proc !== null && this.exit === null;
+  }
+
+  describeExit() {
+    if (!this.exit) return 'running';
+    if (this.exit.error) return `could not be started (${this.exit.error.message})`;
+    return this.exit.signal ? `killed by ${this.exit.signal}` : `exit code ${this.exit.code}`;
+  }
+
+  tail(lines = 15) {
+    try {
+      const text = fs.readFileSync(this.logPath, 'utf8').trimEnd().split('\n');
+      return text.slice(-lines).map((l) => `    ${l}`).join('\n');
+    } catch {
+      return '    (no log)';
+    }
+  }
+
+  async waitPort(timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!this.alive) throw new StartError(`node ${HOST}:${this.port} exited during start-up (${this.describeExit()}); last lines of ${this.logPath}:\n${this.tail()}`);
+      const ok = await new Promise((resolve) => {
+        const s = net.connect({ port: this.port, host: HOST }, () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(false));
+      });
+      if (ok) return;
+      await sleep(50);
+    }
+    throw new StartError(`node ${HOST}:${this.port} did not accept connections within ${timeoutMs / 1000} s; see ${this.logPath}`);
+  }
+}
+
+/** CLUSTER INFO of one node as { state, assigned, known, raw }. */
+async function clusterInfo(port, timeoutMs = 2000) {
+  const raw = parseInfo(await call(port, ['CLUSTER', 'INFO'], { timeoutMs }));
+  return { state: raw.cluster_state, assigned: Number(raw.cluster_slots_assigned), known: Number(raw.cluster_known_nodes), raw };
+}
+
+/**
+ * Fresh nodes: give each its share of the slots while it is still alone, then introduce nodes 2..N to the
+ * first. Nodes restarted with a formed cluster in their nodes.conf are left alone. A creation that was
+ * interrupted half-way (some nodes have slots or peers, none were fully joined) is completed idempotently.
+ */
+async function formCluster(nodes) {
+  const states = await Promise.all(nodes.map((n) => clusterInfo(n.port)));
+  const fresh = states.map((s) => s.known === 1 && s.assigned === 0);
+  const n = nodes.length;
+  if (states.every((s) => s.known >= n && s.assigned === SLOTS)) {
+    info(`Existing cluster found in the data dir (${n} nodes, all ${SLOTS} slots assigned): skipping creation.`);
+    return;
+  }
+  if (fresh.some(Boolean) && states.some((s) => s.known > 1)) {
+    const newcomers = nodes.filter((_, i) => fresh[i]).map((x) => x.port);
+    const members = nodes.filter((_, i) => states[i].known > 1).map((x) => x.port);
+    throw new StartError(
+      `the data dir holds a cluster that does not match these ports: ${newcomers.join(', ')} ${newcomers.length > 1 ? 'are' : 'is'} new, ` +
+        `${members.join(', ')} already ${members.length > 1 ? 'belong' : 'belongs'} to a cluster. Start with the same ports/--primaries as before, ` +
+        `or remove the data dir to create a new cluster.`,
+    );
+  }
+  const ranges = slotRanges(n);
+  if (fresh.every(Boolean)) {
+    info(`Creating the cluster: ${n} primaries, slots ${ranges.map(([a, b], i) => `${a}-${b} -> ${nodes[i].port}`).join(', ')}`);
+  } else {
+    info('Completing a cluster whose creation was interrupted (nodes.conf present, cluster not formed).');
+  }
+  for (let i = 0; i < n; i++) {
+    if (!fresh[i]) continue;
+    await call(nodes[i].port, ['CLUSTER', 'ADDSLOTSRANGE', String(ranges[i][0]), String(ranges[i][1])]);
+  }
+  if (n === 1) return;
+  const firstId = String(await call(nodes[0].port, ['CLUSTER', 'MYID']));
+  for (let i = 1; i < n; i++) {
+    const known = String(await call(nodes[i].port, ['CLUSTER', 'NODES']));
+    if (known.includes(firstId)) continue;
+    await call(nodes[i].port, ['CLUSTER', 'MEET', HOST, String(nodes[0].port)]);
+  }
+}
+
+/** Poll every node's CLUSTER INFO until all say cluster_state:ok with all slots assigned. */
+async function waitClusterOk(nodes, timeoutMs, isStopping) {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  const tty = process.stdout.isTTY;
+  const clients = new Map();
+  let lastLine = '';
+  let lastPrinted = 0;
+  const describe = (port, s) => (s ? `${port} ${s.state ?? '?'} ${s.assigned}/${SLOTS} slots ${s.known} nodes` : `${port} (no reply)`);
+  try {
+    for (;;) {
+      if (isStopping()) throw new StartError('stopped while waiting for the cluster');
+      const states = await Promise.all(
+        nodes.map(async (n) => {
+          try {
+            let c = clients.get(n.port);
+            if (!c || c.closedError) {
+              c = await RespClient.connect(n.port, HOST, { timeoutMs: 2000 });
+              clients.set(n.port, c);
+            }
+            const raw = parseInfo(await c.command(['CLUSTER', 'INFO']));
+            return { state: raw.cluster_state, assigned: Number(raw.cluster_slots_assigned), known: Number(raw.cluster_known_nodes) };
+          } catch {
+            return null;
+          }
+        }),
+      );
+      const ok = states.every((s) => s && s.state === 'ok' && s.assigned === SLOTS);
+      const elapsed = ((Date.now() - started) / 1000).toFixed(1);
+      const line = `waiting for cluster_state:ok (${elapsed} s): ${nodes.map((n, i) => describe(n.port, states[i])).join(' | ')}`;
+      if (ok) {
+        if (tty && lastLine) process.stdout.write('\r\x1b[K');
+        info(`Cluster state ok on all ${nodes.length} nodes after ${elapsed} s.`);
+        return;
+      }
+      if (Date.now() > deadline) {
+        if (tty && lastLine) process.stdout.write('\n');
+        throw new StartError(
+          `the cluster did not reach cluster_state:ok with all ${SLOTS} slots assigned within ${timeoutMs / 1000} s.\n` +
+            `Last state: ${nodes.map((n, i) => describe(n.port, states[i])).join(' | ')}\n` +
+            `Node logs: ${nodes.map((n) => n.logPath).join(', ')}\n` +
+            'If the data dir comes from a run with other ports or another number of primaries, remove it and start again.',
+        );
+      }
+      const summary = line.replace(/\([\d.]+ s\)/, '');
+      if (tty) {
+        process.stdout.write(`\r\x1b[K${line.slice(0, (process.stdout.columns || 120) - 1)}`);
+        lastLine = line;
+      } else if (summary !== lastLine || Date.now() - lastPrinted > 5000) {
+        info(line);
+        lastLine = summary;
+        lastPrinted = Date.now();
+      }
+      await sleep(200);
+    }
+  } finally {
+    for (const c of clients.values()) c.close();
+  }
+}
+
+function printReady(opts, nodes) {
+  const first = nodes[0].port;
+  const list = nodes.map((n) => `${HOST}:${n.port}`).join(' ');
+  info(`
+Cluster ready: ${nodes.length} primaries, ${opts.replicas} replicas per primary (${opts.server}): ${list}
+Data dir: ${opts.dataDir} (node logs: <data dir>/<port>/node.log)
+
+Connect:
+  redis-cli -c -p ${first}
+
+  // ioredis
+  const { Cluster } = require('ioredis');
+  const cluster = new Cluster([{ host: '${HOST}', port: ${first} }]);
+
+  // node-redis
+  const { createCluster } = require('redis');
+  const cluster = await createCluster({ rootNodes: [{ url: 'redis://${HOST}:${first}' }] }).connect();
+
+Ctrl-C stops the cluster.`);
+}
+
+/**
+ * Start the cluster described by opts. Returns at once a handle: `ready` resolves with true once every node
+ * reports cluster_state:ok (false if start-up failed or was stopped); `done` resolves with the exit status
+ * this script should use, after a stop or an unexpected node exit; `stop(reason, code)` stops every node.
+ */
+function startCluster(opts) {
+  const nodes = opts.ports.map((p, i) => new Node(opts, p, i));
+  let stopping = false;
+  for (const n of nodes) n.quiet = () => stopping;
+  let stopPromise = null;
+  let resolveDone;
+  const done = new Promise((r) => (resolveDone = r));
+
+  const stop = (reason, code) => {
+    if (stopPromise) return stopPromise;
+    stopping = true;
+    stopPromise = (async () => {
+      if (reason) info(reason);
+      const running = nodes.filter((n) => n.alive);
+      for (const n of running) n.proc.kill('SIGTERM');
+      await Promise.race([Promise.all(running.map((n) => n.exited)), sleep(STOP_GRACE_MS)]);
+      const killed = nodes.filter((n) => n.alive);
+      for (const n of killed) {
+        process.stderr.write(`node ${HOST}:${n.port} (pid ${n.proc.pid}) did not stop within ${STOP_GRACE_MS / 1000} s: killing it\n`);
+        n.proc.kill('SIGKILL');
+      }
+      await Promise.all(killed.map((n) => n.exited));
+      const unclean = running.filter((n) => !killed.includes(n) && n.exit && n.exit.code !== 0 && n.exit.signal !== 'SIGTERM');
+      for (const n of unclean) process.stderr.write(`node ${HOST}:${n.port} stopped with ${n.describeExit()}\n`);
+      const status = code !== 0 || killed.length || unclean.length ? Math.max(code, 1) : 0;
+      if (nodes.some((n) => n.proc)) {
+        info(status === 0 ? `All ${nodes.length} nodes stopped.` : `All nodes stopped; exiting with status ${status}.`);
+      }
+      resolveDone(status);
+      return status;
+    })();
+    return stopPromise;
+  };
+
+  const onExit = (n) => {
+    if (stopping) return;
+    process.stderr.write(
+      `\nnode ${HOST}:${n.port}${n.proc && n.proc.pid ? ` (pid ${n.proc.pid})` : ''} exited unexpectedly: ${n.describeExit()}. ` +
+        `Last lines of ${n.logPath}:\n${n.tail()}\n`,
+    );
+    void stop('Stopping the other nodes.', 1);
+  };
+
+  const ready = (async () => {
+    try {
+      fs.mkdirSync(opts.dataDir, { recursive: true });
+      for (const n of nodes) {
+        for (const p of [n.port, n.port + 10000]) {
+          if (!(await portFree(p))) {
+            throw new StartError(
+              `port ${p} (${p === n.port ? 'client' : 'cluster bus'} port of node ${n.port}) is already in use` +
+                ' (is a cluster from an earlier `npm start` still running?). Choose other ports with --base-port.',
+            );
+          }
+        }
+      }
+      if (stopping) return false;
+      const hadConfig = nodes.filter((n) => fs.existsSync(path.join(n.dir, 'nodes.conf')));
+      info(`Data dir: ${opts.dataDir}${hadConfig.length ? ` (nodes.conf present for ${hadConfig.map((n) => n.port).join(', ')})` : ' (fresh)'}`);
+      for (const n of nodes) {
+        n.spawn(onExit);
+        info(`started ${opts.server} ${HOST}:${n.port} pid ${n.proc.pid}, log ${n.logPath}`);
+      }
+      await Promise.all(nodes.map((n) => n.waitPort(15_000)));
+      if (stopping) return false;
+      await formCluster(nodes);
+      await waitClusterOk(nodes, opts.timeoutMs, () => stopping);
+      return !stopping;
+    } catch (e) {
+      if (!stopping) {
+        process.stderr.write(`\nerror: ${e instanceof StartError ? e.message : e && e.stack ? e.stack : e}\n`);
+        void stop(nodes.some((n) => n.alive) ? 'Stopping the nodes.' : '', 1);
+      }
+      return false;
+    }
+  })();
+
+  return { nodes, stop, done, ready, isStopping: () => stopping };
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parseOptions(process.argv.slice(2), process.env);
+    if (opts.server === 'cluster-node') checkBuild();
+  } catch (e) {
+    process.stderr.write(`error: ${e.message}\n`);
+    process.exit(1);
+  }
+  const handle = startCluster(opts);
+  let signals = 0;
+  const onSignal = (sig) => {
+    if (++signals > 1) {
+      for (const n of handle.nodes) if (n.alive) n.proc.kill('SIGKILL');
+      return;
+    }
+    void handle.stop(`\nReceived ${sig}: stopping ${handle.nodes.filter((n) => n.alive).length} nodes (again to force)...`, 0);
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => onSignal(sig));
+  // Last resort if this script dies on an exception: the nodes are in their own process groups.
+  process.on('exit', () => {
+    for (const n of handle.nodes) if (n.alive) n.proc.kill('SIGKILL');
+  });
+  if (await handle.ready) printReady(opts, handle.nodes);
+  process.exit(await handle.done);
+}
+
+module.exports = { startCluster, parseOptions, slotRanges };
+
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`error: ${e && e.stack ? e.stack : e}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,129 @@
+/**
+ * `npm start` (bin/start.js) end to end: a 3-primary cluster on free loopback ports in a temporary data dir,
+ * used through ioredis's Cluster client, then stopped with SIGTERM. (Set CLUSTER_SERVER=redis-server in the
+ * environment to run the same checks against redis-server 7 nodes.)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ROOT, freePort } from '../helpers/node';
+
+const START = path.join(ROOT, 'bin/start.js');
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * n client ports whose bus ports (+10000) are free too. freePort() hands out ephemeral ports, whose +10000
+ * may be past 65535 or in use, so candidates come from freePort() shifted below the ephemeral range
+ * (20000-22767, bus ports 30000-32767) and are checked by binding both.
+ */
+async function clusterPorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  for (let tries = 0; ports.length < n && tries < 1000; tries++) {
+    const p = 20000 + ((await freePort()) % 2768);
+    if (ports.includes(p) || ports.includes(p + 10000) || ports.includes(p - 10000)) continue;
+    if ((await bindable(p)) && (await bindable(p + 10000))) ports.push(p);
+  }
+  if (ports.length < n) throw new Error('no free port pairs');
+  return ports;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+let script: ChildProcess | null = null;
+let nodePids: number[] = [];
+const dirs: string[] = [];
+
+afterAll(() => {
+  // Only if the test failed half-way: nothing may outlive the file.
+  if (script && script.exitCode === null && script.signalCode === null) script.kill('SIGKILL');
+  for (const pid of nodePids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('npm start (bin/start.js)', () => {
+  it('creates a 3-primary cluster, serves reads and writes across slots, stops cleanly on SIGTERM', async () => {
+    const ports = await clusterPorts(3);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'start-script-'));
+    dirs.push(dir);
+    const env: NodeJS.ProcessEnv = { ...process.env, CLUSTER_PORTS: ports.join(','), CLUSTER_DATA_DIR: dir, CLUSTER_START_TIMEOUT: '12' };
+    delete env.CLUSTER_PRIMARIES;
+    delete env.CLUSTER_BASE_PORT;
+    const proc = spawn(process.execPath, [START], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    script = proc;
+    let out = '';
+    proc.stdout!.on('data', (d) => (out += d));
+    proc.stderr!.on('data', (d) => (out += d));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      proc.once('exit', (code, signal) => r({ code, signal })),
+    );
+
+    // Ready line, or the script's own failure (its output says why).
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "Cluster ready" within 14 s:\n${out}`)), 14_000);
+      const check = () => {
+        if (/^Cluster ready:/m.test(out)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      proc.stdout!.on('data', check);
+      void exited.then((e) => {
+        clearTimeout(timer);
+        reject(new Error(`start.js exited (${e.code ?? e.signal}) before ready:\n${out}`));
+      });
+      check();
+    });
+    nodePids = [...out.matchAll(/^started \S+ 127\.0\.0\.1:(\d+) pid (\d+)/gm)].map((m) => Number(m[2]));
+    expect(nodePids).toHaveLength(3);
+    expect(out).toContain(`redis-cli -c -p ${ports[0]}`);
+
+    const cluster = new Cluster([{ host: '127.0.0.1', port: ports[0] }], { enableOfflineQueue: true });
+    const direct = ports.map((port) => new Redis({ port, host: '127.0.0.1', lazyConnect: true }));
+    try {
+      const keys = Array.from({ length: 600 }, (_, i) => `start-script:${i}`);
+      await Promise.all(keys.map((k, i) => cluster.set(k, `v${i}`)));
+      const values = await Promise.all(keys.map((k) => cluster.get(k)));
+      expect(values).toEqual(keys.map((_, i) => `v${i}`));
+
+      for (const r of direct) await r.connect();
+      const infos = await Promise.all(direct.map((r) => r.call('CLUSTER', 'INFO') as Promise<string>));
+      for (const text of infos) {
+        expect(text).toMatch(/cluster_state:ok/);
+        expect(text).toMatch(/cluster_slots_assigned:16384/);
+        expect(text).toMatch(/cluster_known_nodes:3/);
+      }
+      // The keys really are spread over all three primaries.
+      const sizes = await Promise.all(direct.map((r) => r.dbsize()));
+      for (const n of sizes) expect(n).toBeGreaterThan(100);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(keys.length);
+    } finally {
+      cluster.disconnect();
+      for (const r of direct) r.disconnect();
+    }
+
+    proc.kill('SIGTERM');
+    const exit = await exited;
+    expect({ exit, tail: out.split('\n').slice(-5).join('\n') }).toMatchObject({ exit: { code: 0, signal: null } });
+    expect(out).toMatch(/All 3 nodes stopped/);
+    for (const pid of nodePids) expect(alive(pid)).toBe(false);
+    for (const port of ports) expect(await bindable(port)).toBe(true);
+  }, 20_000);
+});
