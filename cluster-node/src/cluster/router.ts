@@ -91,8 +91,19 @@ export function routeCommand(cl: Cluster, c: Client, spec: CommandSpec, argv: st
   return null;
 }
 
+const ONE: number[] = [0];
+
 function collect(cl: Cluster, c: Client, spec: CommandSpec, argv: string[], shardPubsub: boolean): void {
-  const positions = keyPositions(spec, argv);
+  // Fast path: exactly one key at a fixed position (GET, SET, HSET, LPUSH...): no allocation.
+  const [first, last] = spec.legacy;
+  let positions: number[];
+  if (first > 0 && first === last && !spec.movableKeys && spec.keySpecs.length === 1) {
+    if (first >= argv.length) return;
+    ONE[0] = first;
+    positions = ONE;
+  } else {
+    positions = keyPositions(spec, argv);
+  }
   const view = cl.view;
   for (let i = 0; i < positions.length; i++) {
     const key = argv[positions[i]!]!;
