@@ -33,8 +33,11 @@ const scan: Scan = { slot: -1, firstKey: null, multiple: false, owner: null, mig
 
 export function routeCommand(cl: Cluster, c: Client, spec: CommandSpec, argv: string[]): string | null {
   const asking = c.asking;
-  // ASKING covers exactly the next command (inside MULTI it lasts until EXEC, as in Redis).
-  if (spec.name !== 'asking' && c.multi === null) c.asking = false;
+  // ASKING covers exactly the next command; sent before MULTI it covers the transaction and ends
+  // with EXEC or DISCARD (Redis's resetClient keeps the flag while CLIENT_MULTI is set).
+  if (spec.name !== 'asking' && (c.multi === null ? spec.name !== 'multi' : spec.name === 'exec' || spec.name === 'discard')) {
+    c.asking = false;
+  }
   if (c.isPrimaryLink) return null;
   const isExec = spec.name === 'exec';
   if (spec.keySpecs.length === 0 && !isExec) return null;
