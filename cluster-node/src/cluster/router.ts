@@ -8,6 +8,7 @@ import type { CommandSpec } from '../../../common/src/commands/types';
 import { keyPositions } from '../../../common/src/commands/table';
 import { keyHashSlot } from '../../../common/src/slot';
 import type { Cluster } from './cluster';
+import { issuedBy, parseScanArgs, scanTarget } from './scan-cursor';
 
 export const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
 export const TRYAGAIN = 'TRYAGAIN Multiple keys request during rehashing of slot';
@@ -39,6 +40,7 @@ export function routeCommand(cl: Cluster, c: Client, spec: CommandSpec, argv: st
     c.asking = false;
   }
   if (c.isPrimaryLink) return null;
+  if (spec.name === 'clusterscan') return routeClusterScan(cl, c, argv, asking);
   const isExec = spec.name === 'exec';
   if (spec.keySpecs.length === 0 && !isExec) return null;
 
@@ -140,4 +142,33 @@ function collect(cl: Cluster, c: Client, spec: CommandSpec, argv: string[], shar
       else scan.existing++;
     }
   }
+}
+
+/**
+ * CLUSTERSCAN: its cursor is not a key but names a slot (scan-cursor.ts). The owner serves it; a
+ * phase-1 cursor (its issuer already returned its keys of the MIGRATING slot) arriving back at that
+ * issuer is sent to the migration target with ASK; the importing node serves a phase-1 cursor only
+ * under ASKING. Malformed arguments run locally, so the handler replies the error.
+ */
+function routeClusterScan(cl: Cluster, c: Client, argv: string[], asking: boolean): string | null {
+  const args = parseScanArgs(argv);
+  if (typeof args === 'string') return null;
+  const target = scanTarget(args);
+  if (target === null) return null;
+  const slot = target.slot;
+  const view = cl.view;
+  const owner = view.owners[slot] ?? null;
+  if (owner === null) return DOWN_UNBOUND;
+  if (!cl.ok && !cl.server.config.bool('cluster-allow-reads-when-down')) return DOWN;
+  const st = view.slotStates.size > 0 ? view.slotStates.get(slot) : undefined;
+  if (owner === cl.myId) {
+    const mig = st?.migrating;
+    if (mig !== undefined && mig.by === cl.myId && target.issuer !== null && issuedBy(target.issuer, cl.myId)) {
+      return `ASK ${slot} ${cl.endpoint(mig.to)}`;
+    }
+    return null;
+  }
+  const imp = st?.importing;
+  if (asking && imp !== undefined && imp.by === cl.myId && target.issuer !== null && issuedBy(target.issuer, imp.from)) return null;
+  return `MOVED ${slot} ${cl.endpoint(owner)}`;
 }

@@ -16,6 +16,7 @@ import { handlers as connection } from './connection';
 import { handlers as server } from './server';
 import { handlers as cluster } from './cluster';
 import { handlers as migrate } from './migrate';
+import { handlers as clusterscan } from './clusterscan';
 
 export const HANDLERS: HandlerMap = Object.assign(
   Object.create(null) as HandlerMap,
@@ -33,4 +34,5 @@ export const HANDLERS: HandlerMap = Object.assign(
   server,
   cluster,
   migrate,
+  clusterscan,
 );

@@ -61,6 +61,11 @@ export const specs: CommandSpec[] = [
     tips: ['nondeterministic_output', 'request_policy:special'],
     complexity: 'O(1) for every call. O(N) for a complete iteration.',
   }),
+  // Valkey 9.1. No key specs: the cursor is not a key, the cluster router special-cases it (cluster/router.ts).
+  cmd('clusterscan', -2, 'readonly', G, 'Incrementally iterates over the key names of the whole cluster, one slot at a time.', '9.1.0', {
+    tips: ['nondeterministic_output'],
+    complexity: 'O(1) for every call. O(N) for a complete iteration.',
+  }),
   cmd('randomkey', 1, 'readonly', G, 'Returns a random key name from the database.', '1.0.0', {
     tips: ['request_policy:all_shards', 'nondeterministic_output'],
     complexity: 'O(1)',
