@@ -212,6 +212,9 @@ export class Cluster {
 
   private tick(): void {
     this.ticks++;
+    // cluster_state also depends on CONFIG SET cluster-require-full-coverage: re-evaluate it every tick,
+    // as Redis's clusterCron does, not only when the configuration log changes.
+    this.recompute();
     this.raft.tick();
     this.bus.reconnect();
     if (this.raft.status().role === 'leader') this.leaderDuties();
