@@ -457,7 +457,16 @@ export class Server {
     }
     if (this.cluster !== null) {
       const routeErr = this.cluster.route(c, spec, argv);
-      if (routeErr !== null) return this.reject(c, spec, routeErr);
+      if (routeErr !== null) {
+        // A refused EXEC (MOVED/ASK/CROSSSLOT/TRYAGAIN/CLUSTERDOWN) discards the transaction, as Redis's
+        // processCommand does; otherwise the client would stay in MULTI and queue what follows.
+        if (spec.name === 'exec' && c.multi !== null) {
+          c.multi = null;
+          c.multiError = false;
+          c.unwatchAll();
+        }
+        return this.reject(c, spec, routeErr);
+      }
     }
     const err = this.preconditions(c, h);
     if (err !== null) return this.reject(c, spec, err);
