@@ -139,8 +139,9 @@ export class PubSub {
   /** Keyspace notification: `cls` is the class letter (g $ l s h z x e t m n), `event` the event name. */
   notify(cls: string, event: string, key: string, dbid: number): void {
     if (this.classes === '' || !this.classes.includes(cls)) return;
-    if (this.keyspace) this.publish(`__keyspace@${dbid}__:${key}`, event);
-    if (this.keyevent) this.publish(`__keyevent@${dbid}__:${event}`, key);
+    // Node-local, as in Redis Cluster: each node reports events of its own keys, never over the bus.
+    if (this.keyspace) this.publishLocal(`__keyspace@${dbid}__:${key}`, event);
+    if (this.keyevent) this.publishLocal(`__keyevent@${dbid}__:${event}`, key);
   }
 
   /** True if any notification class is enabled (lets hot paths skip building event names). */
