@@ -142,6 +142,18 @@ function collect(cl: Cluster, c: Client, spec: CommandSpec, argv: string[], shar
       else scan.existing++;
     }
   }
+  // Valkey 9 (numbered databases): MOVE, and COPY into another db, get TRYAGAIN while the slot is open:
+  // whether the key's counterpart in the other db was already migrated is unknown here.
+  if ((scan.migrating || scan.importing) && positions.length > 0 && (spec.name === 'move' || (spec.name === 'copy' && copyToOtherDb(c, argv)))) {
+    scan.error = TRYAGAIN;
+  }
+}
+
+function copyToOtherDb(c: Client, argv: string[]): boolean {
+  for (let j = 3; j + 1 < argv.length; j++) {
+    if (argv[j]!.toLowerCase() === 'db') return argv[j + 1] !== String(c.dbIndex);
+  }
+  return false;
 }
 
 /**
