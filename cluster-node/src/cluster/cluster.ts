@@ -23,7 +23,7 @@ import { ConfigState, SLOTS, toRanges, type ApplyResult, type ConfigCommand, typ
 import { ClusterBus, type Addr, type BusMessage } from './bus';
 import { loadNodeFile, saveNodeFile } from './node-file';
 import { planMembership } from './membership';
-import { routeCommand } from './router';
+import { DOWN, DOWN_UNBOUND, routeCommand } from './router';
 import { moveKeys } from './key-mover';
 
 /** Raft drives its clock in ticks of this many ms. */
@@ -214,7 +214,9 @@ export class Cluster {
     this.ticks++;
     // cluster_state also depends on CONFIG SET cluster-require-full-coverage: re-evaluate it every tick,
     // as Redis's clusterCron does, not only when the configuration log changes.
+    const wasOk = this.ok;
     this.recompute();
+    if (wasOk && !this.ok) this.redirectBlocked();
     this.raft.tick();
     this.bus.reconnect();
     if (this.raft.status().role === 'leader') this.leaderDuties();
@@ -332,10 +334,37 @@ export class Cluster {
     }
     if (lost.length > 0) this.slotsLost(lost);
     this.recompute();
+    this.redirectBlocked();
     if (this.appliedWaiters.length > 0) {
       const ready = this.appliedWaiters.filter((w) => w.pred());
       this.appliedWaiters = this.appliedWaiters.filter((w) => !ready.includes(w));
       for (const w of ready) w.resolve();
+    }
+  }
+
+  /**
+   * Clients blocked on keys (BLPOP & co.) of a slot this node no longer serves, or while the cluster is
+   * down, get the redirection now instead of waiting for a push that will never come here (Redis's
+   * clusterRedirectBlockedClientIfNeeded).
+   */
+  private redirectBlocked(): void {
+    if (this.server.stats.blockedClients === 0) return;
+    const v = this.view;
+    const me = v.node(this.myId);
+    for (const c of [...this.server.clients.values()]) {
+      const st = c.blocked;
+      if (st === null || st.deferred || st.keys.length === 0) continue;
+      let error: string | null = null;
+      if (!this.ok) error = DOWN;
+      else {
+        const slot = keyHashSlot(st.keys[0]!);
+        const owner = v.owners[slot] ?? null;
+        if (c.readonlyMode && !st.spec.flags.includes('write') && me?.primary != null && me.primary === owner) continue;
+        if (owner !== this.myId && v.slotStates.get(slot)?.importing?.by !== this.myId) {
+          error = owner === null ? DOWN_UNBOUND : `MOVED ${slot} ${this.endpoint(owner)}`;
+        }
+      }
+      if (error !== null) this.server.unblockWith(c, error);
     }
   }
 
