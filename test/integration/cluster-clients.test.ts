@@ -319,13 +319,38 @@ describe('redirections and errors byte for byte (raw connections)', () => {
     expect(await ctx.admin[2]!.get(`{${tag}}a`)).toBe('before');
   });
 
+  it('a client blocked (BLPOP, BLMOVE) on a slot that moves away is answered MOVED at once; others stay blocked', async () => {
+    const { tag, slot } = tagWhere('blk-', slotsOf(2));
+    const [stay] = keysWhere('blk-stay', 1, (s) => ownerIdx[s] === 2 && s !== slot);
+    const b1 = await raw(ctx.ports[2]!);
+    const b2 = await raw(ctx.ports[2]!);
+    const b3 = await raw(ctx.ports[2]!);
+    b1.send('BLPOP', `{${tag}}list`, '0');
+    b2.send('BLMOVE', `{${tag}}src`, `{${tag}}dst`, 'LEFT', 'RIGHT', '0');
+    b3.send('BLPOP', stay!, '0');
+    await waitFor('three blocked clients', async () => ((await ctx.admin[2]!.info('clients')) as string).includes('blocked_clients:3'));
+    await moveSlot(ctx, slot, 2, 0);
+    expect(await b1.next()).toEqual(moved(slot, 0));
+    expect(await b2.next()).toEqual(moved(slot, 0));
+    // The connection is usable afterwards, and the client blocked elsewhere is untouched.
+    expect(await b1.call('PING')).toBe('PONG');
+    expect(b3.pending()).toEqual([]);
+    expect(await ctx.admin[2]!.rpush(stay!, 'x')).toBe(1);
+    expect(await b3.next()).toEqual([stay, 'x']);
+  });
+
   it('CLUSTERDOWN: unassigned slot with full coverage required, Hash slot not served without it, reads-when-down', async () => {
     const [free] = keysWhere('down-a', 1, slotsOf(0));
     const freeSlot = keyHashSlot(free!);
     const [k1] = keysWhere('down-b', 1, slotsOf(1));
     expect(await ctx.admin[0]!.cluster('COUNTKEYSINSLOT', freeSlot)).toBe(0);
     expect(await ctx.admin[1]!.set(k1!, 'kept')).toBe('OK');
+    // A client blocked on a served slot is released with the cluster-down error once the cluster fails.
+    const blocked = await raw(ctx.ports[1]!);
+    blocked.send('BLPOP', keysWhere('down-list', 1, slotsOf(1))[0]!, '0');
+    await waitFor('a blocked client', async () => ((await ctx.admin[1]!.info('clients')) as string).includes('blocked_clients:1'));
     expect(await ctx.admin[0]!.cluster('DELSLOTS', freeSlot)).toBe('OK');
+    expect(await blocked.next()).toEqual(err('CLUSTERDOWN The cluster is down'));
     await waitFor('all nodes see the slot unassigned', async () => (await Promise.all(ctx.admin.map(slotOwners))).every((o) => o[freeSlot] === 0));
     await waitFor('cluster_state:fail', async () =>
       (await Promise.all(ctx.admin.map((r) => r.cluster('INFO') as Promise<string>))).every((i) => i.includes('cluster_state:fail')),
