@@ -4,6 +4,7 @@
  * byte for byte as Redis does. Reads only the served configuration view and the local keyspace.
  */
 import type { Client } from '../server/client';
+import type { Db } from '../keyspace/db';
 import type { CommandSpec } from '../../../common/src/commands/types';
 import { keyPositions } from '../../../common/src/commands/table';
 import { keyHashSlot } from '../../../common/src/slot';
@@ -29,8 +30,10 @@ interface Scan {
   missing: number;
   existing: number;
   error: string | null;
+  /** The db the command being scanned will run in (queued SELECTs change it inside MULTI); null = not computed yet. */
+  db: Db | null;
 }
-const scan: Scan = { slot: -1, firstKey: null, multiple: false, owner: null, migrating: false, importing: false, missing: 0, existing: 0, error: null };
+const scan: Scan = { slot: -1, firstKey: null, multiple: false, owner: null, migrating: false, importing: false, missing: 0, existing: 0, error: null, db: null };
 
 export function routeCommand(cl: Cluster, c: Client, spec: CommandSpec, argv: string[]): string | null {
   const asking = c.asking;
@@ -51,11 +54,15 @@ export function routeCommand(cl: Cluster, c: Client, spec: CommandSpec, argv: st
   scan.migrating = scan.importing = false;
   scan.missing = scan.existing = 0;
   scan.error = null;
+  // Inside MULTI a queued command runs in the db of the last SELECT queued before it; that matters only
+  // for an open slot, so it is worked out lazily (curDb).
+  scan.db = c.multi === null || isExec ? c.db : null;
   let isWrite = spec.flags.includes('write');
   let shardPubsub = SHARD_PUBSUB.has(spec.name);
   if (isExec) {
     if (c.multi === null) return null;
     for (const q of c.multi) {
+      if (q.spec.name === 'select') queuedSelect(cl, q.argv);
       if (q.spec.flags.includes('write')) isWrite = true;
       if (SHARD_PUBSUB.has(q.spec.name)) shardPubsub = true;
       collect(cl, c, q.spec, q.argv, SHARD_PUBSUB.has(q.spec.name));
@@ -137,21 +144,35 @@ function collect(cl: Cluster, c: Client, spec: CommandSpec, argv: string[], shar
       scan.multiple = true;
     }
     if ((scan.migrating || scan.importing) && !shardPubsub) {
-      const db = c.db;
+      const db = curDb(cl, c);
       if (db.peek(key) === undefined || db.isExpired(key)) scan.missing++;
       else scan.existing++;
     }
   }
   // Valkey 9 (numbered databases): MOVE, and COPY into another db, get TRYAGAIN while the slot is open:
   // whether the key's counterpart in the other db was already migrated is unknown here.
-  if ((scan.migrating || scan.importing) && positions.length > 0 && (spec.name === 'move' || (spec.name === 'copy' && copyToOtherDb(c, argv)))) {
+  if ((scan.migrating || scan.importing) && positions.length > 0 && (spec.name === 'move' || (spec.name === 'copy' && copyToOtherDb(curDb(cl, c), argv)))) {
     scan.error = TRYAGAIN;
   }
 }
 
-function copyToOtherDb(c: Client, argv: string[]): boolean {
+/** A queued SELECT that will succeed switches the db later queued commands are checked in (as Valkey). */
+function queuedSelect(cl: Cluster, argv: string[]): void {
+  const n = /^\d+$/.test(argv[1] ?? '') ? Number(argv[1]) : -1;
+  if (n >= 0 && n < cl.server.dbs.length) scan.db = cl.server.dbs[n]!;
+}
+
+function curDb(cl: Cluster, c: Client): Db {
+  if (scan.db === null) {
+    scan.db = c.db;
+    if (c.multi !== null) for (const q of c.multi) if (q.spec.name === 'select') queuedSelect(cl, q.argv);
+  }
+  return scan.db!;
+}
+
+function copyToOtherDb(db: Db, argv: string[]): boolean {
   for (let j = 3; j + 1 < argv.length; j++) {
-    if (argv[j]!.toLowerCase() === 'db') return argv[j + 1] !== String(c.dbIndex);
+    if (argv[j]!.toLowerCase() === 'db') return argv[j + 1] !== String(db.id);
   }
   return false;
 }
