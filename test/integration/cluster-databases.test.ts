@@ -153,6 +153,19 @@ describe('numbered databases in cluster mode (cluster-databases 16, the default)
     expect(await src.call('COPY', k('a'), k('c'), 'DB', '4', 'REPLACE')).toBe(1);
     expect(await src.call('GET', k('a'))).toBe('db4-a');
 
+    // Inside MULTI, a queued SELECT decides which db the slot's keys are looked up in.
+    await src.call('SELECT', '0');
+    expect(await src.call('MULTI')).toBe('OK');
+    expect(await src.call('SELECT', '4')).toBe('QUEUED');
+    expect(await src.call('GET', k('d'))).toBe('QUEUED');
+    expect(await src.call('EXEC')).toEqual(['OK', 'db4-d']);
+    expect(await src.call('MULTI')).toBe('OK');
+    expect(await src.call('SELECT', '0')).toBe('QUEUED');
+    // d is not in db 0 here: it may be on the target already, so no nil from the source.
+    expect(await src.call('GET', k('d'))).toEqual({ err: `ASK ${slot} 127.0.0.1:${ctx.ports[1]}` });
+    expect(await src.call('EXEC')).toEqual({ err: 'EXECABORT Transaction discarded because of previous errors.' });
+    await src.call('SELECT', '4');
+
     // MIGRATE db 4 -> db 4 and db 4 -> db 6 on the target.
     expect(await src.call('MIGRATE', '127.0.0.1', String(ctx.ports[1]), k('a'), '4', '5000')).toBe('OK');
     expect(await src.call('MIGRATE', '127.0.0.1', String(ctx.ports[1]), '', '6', '5000', 'KEYS', k('d'))).toBe('OK');
