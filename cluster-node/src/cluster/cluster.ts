@@ -61,7 +61,10 @@ export class Cluster {
   private seq = 0;
   /** Slots this node owned in the last applied configuration (to detect losses). */
   private owned = new Uint8Array(SLOTS);
+  /** Slots we lost to "unassigned" whose keys we still hold (see afterApply). */
+  private readonly orphans = new Set<number>();
   private lastVersion = -1;
+  private lastView: ConfigState | null = null;
   /** Nodes forgotten recently: FORGET of one again succeeds (redis-cli sends it to every node). */
   private readonly forgotten = new Map<string, number>();
   /** Cached answer of clusterOk(), recomputed when the configuration changes. */
@@ -321,7 +324,10 @@ export class Cluster {
     }
     if (!this.joining) this.view = this.state;
     const v = this.view;
-    if (v.version === this.lastVersion) return;
+    // Versions count changes within one ConfigState: a joiner's new state can reach the very version
+    // number its old lone view had, so compare the object too.
+    if (v === this.lastView && v.version === this.lastVersion) return;
+    this.lastView = v;
     this.lastVersion = v.version;
     const peers = new Map<string, Addr>();
     for (const n of v.nodes.values()) if (n.id !== this.myId) peers.set(n.id, { host: n.ip, port: n.cport });
@@ -332,7 +338,16 @@ export class Cluster {
       if (this.owned[s] === 1 && mine === 0) lost.push(s);
       this.owned[s] = mine;
     }
-    if (lost.length > 0) this.slotsLost(lost);
+    // A slot left unassigned (CLUSTER DELSLOTS) keeps its keys here, as in Redis: redis-cli --cluster
+    // fix covers such a slot with the node holding its keys. They go once another node owns it.
+    const drop = lost.filter((s) => v.owners[s] !== null);
+    for (const s of lost) if (v.owners[s] === null) this.orphans.add(s);
+    for (const s of this.orphans) {
+      if (v.owners[s] === null) continue;
+      this.orphans.delete(s);
+      if (v.owners[s] !== this.myId) drop.push(s);
+    }
+    if (lost.length > 0 || drop.length > 0) this.slotsLost(lost, drop);
     this.recompute();
     this.redirectBlocked();
     if (this.appliedWaiters.length > 0) {
@@ -369,7 +384,7 @@ export class Cluster {
   }
 
   /** Slots that moved away: tell shard subscribers, drop leftover keys (unreachable now, as Redis does). */
-  private slotsLost(slots: number[]): void {
+  private slotsLost(slots: number[], drop: number[]): void {
     const set = new Set(slots);
     const ps = this.server.pubsub;
     for (const [ch, clients] of [...ps.shardChannels]) {
@@ -381,8 +396,8 @@ export class Cluster {
     }
     if (this.view.node(this.myId)?.primary !== null) return; // replicas keep their primary's data
     let dropped = 0;
-    for (const db of this.server.dbs) for (const s of slots) dropped += db.deleteSlot(s);
-    if (dropped > 0) this.server.log.warning(`cluster: dropped ${dropped} keys of ${slots.length} slots now served elsewhere`);
+    for (const db of this.server.dbs) for (const s of drop) dropped += db.deleteSlot(s);
+    if (dropped > 0) this.server.log.warning(`cluster: dropped ${dropped} keys of ${drop.length} slots now served elsewhere`);
     this.server.flushAll();
   }
 
@@ -471,7 +486,15 @@ export class Cluster {
 
   private onBusMessage(_from: string, msg: BusMessage): void {
     if (msg.t === 'raft') {
-      this.raft.step(msg.m as Message);
+      const m = msg.m as Message;
+      // Peers may still address an id we no longer have (after CLUSTER RESET HARD, or a new node
+      // started at a forgotten node's address); RaftNode.step throws on those, so drop them here.
+      if (m.to !== this.myId) return;
+      // A lone node (its own single voter, not joining) has no peers: whatever arrives comes from a
+      // cluster that still lists it (e.g. after CLUSTER RESET). Stepping it would make a higher-term
+      // foreign leader our leader and wedge our one-node log (admin commands never commit).
+      if (!this.joining && this.isLoneVoter()) return;
+      this.raft.step(m);
       this.scheduleReady();
     } else if (msg.t === 'pub') {
       this.server.pubsub.publishLocal(msg.ch, msg.msg);
@@ -530,7 +553,11 @@ export class Cluster {
       if (this.server.dbs.some((db) => db.size > 0) && this.view.slotsOf(this.myId).length === 0) {
         throw new Error('ERR Cannot join: this node holds keys but serves no slots');
       }
-      await this.meet(node.ip, node.port, node.cport);
+      // Our meet() strips the `ERR ` prefix; restore it so the asker reports the refusal itself
+      // (e.g. a slot conflict) rather than "Cannot reach the cluster bus".
+      await this.meet(node.ip, node.port, node.cport).catch((e: unknown) => {
+        throw new Error(`ERR ${(e as Error).message}`);
+      });
       return 'joined-you';
     }
     const r = await this.propose({ op: 'join', node: { ...node, failed: false }, slots });
@@ -564,6 +591,12 @@ export class Cluster {
     this.lastVersion = -1;
     this.afterApply();
     this.scheduleReady();
+  }
+
+  /** Our Raft group is just us (a lone node), with no learners. */
+  private isLoneVoter(): boolean {
+    const st = this.raft.status();
+    return st.voters.length === 1 && st.voters[0] === this.myId && st.learners.length === 0;
   }
 
   wasForgotten(id: string): boolean {

@@ -198,7 +198,16 @@ export const handlers: HandlerMap = {
       if (cl.wasForgotten(id)) return c.w.ok();
       throw new ReplyError(`ERR Unknown node ${id}`);
     }
-    run(c, { op: 'forget', id, by: cl.myId });
+    if (c.inExec) return run(c, { op: 'forget', id, by: cl.myId });
+    // redis-cli sends FORGET to every node in turn: this node may not have applied the previous
+    // node's FORGET yet, and then ours commits after it and fails as "Unknown node". Same outcome: OK.
+    c.server.deferReply(
+      c,
+      cl.propose({ op: 'forget', id, by: cl.myId }).then((r) => {
+        if (!r.ok && !cl.wasForgotten(id)) throw new ReplyError(r.error);
+        return (w: RespWriter) => w.ok();
+      }),
+    );
   },
   'cluster|addslots'(c, argv) {
     const cl = cluster(c);
