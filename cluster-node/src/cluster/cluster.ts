@@ -25,6 +25,7 @@ import { loadNodeFile, saveNodeFile } from './node-file';
 import { planMembership } from './membership';
 import { DOWN, DOWN_UNBOUND, routeCommand } from './router';
 import { moveKeys } from './key-mover';
+import { FailoverCoordinator, timingFor } from './failover';
 
 /** Raft drives its clock in ticks of this many ms. */
 export const TICK_MS = 100;
@@ -39,6 +40,16 @@ interface PendingProposal {
   timer: NodeJS.Timeout;
   /** The current leader accepted it into its log; do not resubmit unless leadership changes. */
   acceptedTerm: number;
+}
+
+/** What the cluster layer needs from replication. */
+export interface ReplicationHooks {
+  /** Replication offset reported to the leader (the failover picks the highest). */
+  offset(): number;
+  /** The configuration made this node a replica of the node at host:port. */
+  follow(host: string, port: number): void;
+  /** The configuration made this node a primary. */
+  promote(): void;
 }
 
 export class Cluster {
@@ -70,12 +81,20 @@ export class Cluster {
   /** Cached answer of clusterOk(), recomputed when the configuration changes. */
   ok = false;
   private ticks = 0;
+  /** Leader side: failure detection, write leases, failover decisions. */
+  readonly failover: FailoverCoordinator;
+  /** This primary may accept writes until then (ms), when it has replicas and is not the leader. */
+  private leaseUntil = 0;
+  private hbInFlight = false;
+  /** Replication, plugged in by the replication layer: offsets for heartbeats, follow/promote on role changes. */
+  replication: ReplicationHooks | null = null;
   /** Set while the node has joined a cluster and waits for its log. */
   private joining = false;
   readonly handoffs = new Map<number, Promise<void>>();
 
   constructor(readonly server: Server) {
     const cfg = server.config;
+    this.failover = new FailoverCoordinator(timingFor(cfg.int('cluster-node-timeout')));
     this.file = path.resolve(cfg.str('dir'), cfg.str('cluster-config-file'));
     this.bus = new ClusterBus(
       () => this.myId,
@@ -125,7 +144,8 @@ export class Cluster {
   }
 
   private newRaft(storage: MemoryStorage, applied: number): RaftNode {
-    const et = Math.max(10, Math.min(30, Math.round(this.server.config.int('cluster-node-timeout') / 5 / TICK_MS)));
+    // T = node-timeout / 2 in [300 ms, 3 s]: 500 ms with the default 1000 ms node timeout.
+    const et = Math.max(3, Math.min(30, Math.round(this.server.config.int('cluster-node-timeout') / 2 / TICK_MS)));
     return new RaftNode(
       { id: this.myId, electionTimeout: et, heartbeatTimeout: 1, rand: Math.random, applied },
       storage,
@@ -222,7 +242,9 @@ export class Cluster {
     if (wasOk && !this.ok) this.redirectBlocked();
     this.raft.tick();
     this.bus.reconnect();
+    this.failover.timing = timingFor(this.server.config.int('cluster-node-timeout'));
     if (this.raft.status().role === 'leader') this.leaderDuties();
+    else this.heartbeat();
     if (this.ticks % 10 === 0) this.publishMyAddress();
     this.resubmitPending();
     this.scheduleReady();
@@ -255,6 +277,11 @@ export class Cluster {
         if (this.applyEntry(e)) applied = true;
       }
       this.raft.advance(rd);
+      if (rd.softState) {
+        if (rd.softState.role === 'leader') this.failover.becameLeader(Date.now(), this.lastLeader);
+        else this.failover.steppedDown();
+        if (rd.softState.leader !== null && rd.softState.leader !== this.myId) this.lastLeader = rd.softState.leader;
+      }
       this.ensureSelf();
     }
     if (applied) this.afterApply();
@@ -329,6 +356,7 @@ export class Cluster {
     if (v === this.lastView && v.version === this.lastVersion) return;
     this.lastView = v;
     this.lastVersion = v.version;
+    this.roleChanged();
     const peers = new Map<string, Addr>();
     for (const n of v.nodes.values()) if (n.id !== this.myId) peers.set(n.id, { host: n.ip, port: n.cport });
     this.bus.setPeers(peers);
@@ -383,6 +411,31 @@ export class Cluster {
     }
   }
 
+  /** The primary this node replicates per the last applied configuration ('' = none known yet). */
+  private followed: string | null | undefined = undefined;
+
+  /** Start or stop replicating when the configuration changed this node's role or primary. */
+  private roleChanged(): void {
+    const me = this.view.node(this.myId);
+    if (!me) return;
+    const primary = me.primary;
+    if (primary === this.followed) {
+      // Same primary, but it may have moved (restart on another port): follow its current address.
+      return;
+    }
+    this.followed = primary;
+    if (primary === null) {
+      this.server.isReplica = false;
+      this.replication?.promote();
+      return;
+    }
+    const p = this.view.node(primary);
+    if (!p) return;
+    this.server.isReplica = true;
+    this.server.log.notice(`cluster: replicating ${primary} at ${p.ip}:${p.port}`);
+    this.replication?.follow(p.ip, p.port);
+  }
+
   /** Slots that moved away: tell shard subscribers, drop leftover keys (unreachable now, as Redis does). */
   private slotsLost(slots: number[], drop: number[]): void {
     const set = new Set(slots);
@@ -401,9 +454,56 @@ export class Cluster {
     this.server.flushAll();
   }
 
+  private failoverProposals = 0;
+  /** The last leader other than us (for failure detection after we take over). */
+  private lastLeader: string | null = null;
+
+  /** Send the leader our heartbeat (replication offset); a primary with replicas gets its write lease back. */
+  private heartbeat(): void {
+    const leader = this.raft.status().leader;
+    if (leader === null || this.joining || this.hbInFlight) return;
+    this.hbInFlight = true;
+    const sentAt = Date.now();
+    const leaseMs = this.failover.timing.leaseMs;
+    this.bus.request(leader, { op: 'hb', offset: this.replication?.offset() ?? 0 }, leaseMs).then(
+      (r) => {
+        this.hbInFlight = false;
+        if ((r as { grant?: boolean } | null)?.grant) this.leaseUntil = Math.max(this.leaseUntil, sentAt + leaseMs);
+      },
+      () => (this.hbInFlight = false),
+    );
+  }
+
+  /**
+   * Whether this node may accept a write now. Only a primary with replicas needs a lease (only then
+   * can a failover start another primary for its slots); the leader's own Raft lease serves for it.
+   */
+  writeLeaseValid(): boolean {
+    const v = this.view;
+    const me = v.node(this.myId);
+    if (!me || me.primary !== null) return true;
+    let hasReplicas = false;
+    for (const n of v.nodes.values()) if (n.primary === this.myId) hasReplicas = true;
+    if (!hasReplicas) return true;
+    if (this.raft.status().role === 'leader') return this.raft.leaseValid();
+    return Date.now() < this.leaseUntil;
+  }
+
   private leaderDuties(): void {
     const st = this.raft.status();
     if (!this.state.nodes.has(this.myId)) return;
+    if (this.failoverProposals === 0) {
+      const now = Date.now();
+      const cmds = this.failover.decide(now, this.state, this.myId, (id) => this.bus.lastHeardFrom(id), this.server.config.int('min-replicas-ack'));
+      for (const cmd of cmds) {
+        this.failoverProposals++;
+        this.server.log.notice(`cluster: proposing ${JSON.stringify(cmd)}`);
+        void this.propose(cmd, 2000).then((r) => {
+          this.failoverProposals--;
+          if (!r.ok) this.server.log.warning(`cluster: ${cmd.op} failed: ${r.error}`);
+        });
+      }
+    }
     const deadAfter = Math.max(2000, this.server.config.int('cluster-node-timeout'));
     const now = Date.now();
     const change = planMembership({ voters: st.voters, learners: st.learners }, this.state, this.myId, {
@@ -512,6 +612,11 @@ export class Cluster {
       }
       case 'join':
         return this.admit(body.node as NodeRecord, body.slots as [number, number][], body.size as number);
+      case 'hb': {
+        const leading = this.raft.status().role === 'leader';
+        const grant = leading && this.failover.onHeartbeat(_from, Number(body.offset) || 0, Date.now(), this.raft.leaseValid());
+        return { grant };
+      }
       case 'handoff':
         await this.handoff(body.slot as number, body.to as string);
         return 'OK';

@@ -16,6 +16,8 @@ export const TRYAGAIN = 'TRYAGAIN Multiple keys request during rehashing of slot
 export const DOWN = 'CLUSTERDOWN The cluster is down';
 export const DOWN_UNBOUND = 'CLUSTERDOWN Hash slot not served';
 export const DOWN_RO = 'CLUSTERDOWN The cluster is down and only accepts read commands';
+/** A primary with replicas that lost its write lease (cut off from the Raft majority): clients retry as for CLUSTERDOWN. */
+export const LEASE_LOST = 'CLUSTERDOWN Write refused: this primary lost its lease from the cluster majority (a failover may be in progress)';
 
 const SHARD_PUBSUB = new Set(['ssubscribe', 'sunsubscribe', 'spublish']);
 
@@ -100,6 +102,7 @@ export function routeCommand(cl: Cluster, c: Client, spec: CommandSpec, argv: st
     return null;
   }
   if (scan.owner !== cl.myId) return `MOVED ${slot} ${cl.endpoint(scan.owner!)}`;
+  if (isWrite && !cl.writeLeaseValid()) return LEASE_LOST;
   return null;
 }
 

@@ -88,7 +88,7 @@ const D: Directive[] = [
   { name: 'min-replicas-ack', kind: 'int', default: 0, mutable: true, min: 0 },
   { name: 'cluster-enabled', kind: 'bool', default: false, mutable: false },
   { name: 'cluster-config-file', kind: 'string', default: 'nodes.conf', mutable: false },
-  { name: 'cluster-node-timeout', kind: 'int', default: 15000, mutable: true, min: 1 },
+  { name: 'cluster-node-timeout', kind: 'int', default: 1000, mutable: true, min: 100 },
   { name: 'cluster-port', kind: 'int', default: 0, mutable: false, min: 0, max: 65535 },
   { name: 'cluster-announce-ip', kind: 'string', default: '', mutable: true },
   { name: 'cluster-announce-port', kind: 'int', default: 0, mutable: true, min: 0, max: 65535 },
