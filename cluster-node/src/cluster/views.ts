@@ -32,7 +32,10 @@ function nodeLine(cl: Cluster, n: NodeRecord): string {
   if (n.failed) flags.push('fail');
   if (n.nofailover && n.primary !== null) flags.push('nofailover');
   const addr = `${n.ip}:${n.port}@${n.cport}${n.hostname ? `,${n.hostname}` : ''}`;
-  const link = myself || cl.bus.linkState(n.id) === 'connected' ? 'connected' : 'disconnected';
+  // Connected: our link to it is up, or it reached us recently (a fresh link may still be connecting;
+  // redis-cli skips peers shown disconnected).
+  const recent = Date.now() - cl.bus.lastHeardFrom(n.id) < cl.server.config.int('cluster-node-timeout');
+  const link = myself || cl.bus.linkState(n.id) === 'connected' || recent ? 'connected' : 'disconnected';
   const pong = cl.lastContact(n.id);
   const parts = [n.id, addr, flags.join(','), n.primary ?? '-', '0', String(pong), String(n.configEpoch), link];
   for (const [a, b] of ranges(v.owners, n.id)) parts.push(a === b ? String(a) : `${a}-${b}`);
