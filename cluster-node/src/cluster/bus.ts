@@ -63,6 +63,7 @@ class Link {
 
   write(msg: BusMessage): boolean {
     if (this.socket.destroyed || !this.connected) return false;
+    if (this.bus.dropAll) return true;
     this.sent++;
     this.bus.stats.sent++;
     this.socket.write(JSON.stringify(msg) + '\n');
@@ -103,6 +104,7 @@ class Link {
         this.close();
         return;
       }
+      if (this.bus.dropAll) continue;
       this.received++;
       this.bus.stats.received++;
       this.handle(msg);
@@ -175,6 +177,8 @@ export class ClusterBus {
   private readonly lastHeard = new Map<string, number>();
   readonly stats = { sent: 0, received: 0 };
   private closed = false;
+  /** Fault injection (DEBUG CLUSTER-BUS-DROP): drop every message sent or received, as a partition would. */
+  dropAll = false;
 
   constructor(
     private readonly myId: () => string,

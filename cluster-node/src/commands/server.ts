@@ -1337,6 +1337,11 @@ export const handlers: HandlerMap = {
     } else if (sub === 'sleep' && n === 3) {
       sleepSync(strtod(argv[2]) * 1000);
       w.ok();
+    } else if (sub === 'cluster-bus-drop' && n === 3) {
+      // Fault injection for partition tests: drop every cluster bus message to and from this node.
+      if (!s.clusterNode) throw new ReplyError('ERR This instance has cluster support disabled');
+      s.clusterNode.bus.dropAll = atoi(argv[2]) !== 0;
+      w.ok();
     } else if (sub === 'set-active-expire' && n === 3) {
       s.activeExpireEnabled = atoi(argv[2]) !== 0;
       w.ok();
