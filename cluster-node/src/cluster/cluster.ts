@@ -617,6 +617,16 @@ export class Cluster {
         const grant = leading && this.failover.onHeartbeat(_from, Number(body.offset) || 0, Date.now(), this.raft.leaseValid());
         return { grant };
       }
+      case 'manual-failover':
+        return this.leaderManualFailover(body.replica as string);
+      case 'failover-prepare': {
+        // Graceful CLUSTER FAILOVER, on the primary: hold writes until the promotion is applied here
+        // (or a timeout), and tell the replica the offset it must reach first.
+        const release = this.server.holdWrites();
+        const replica = body.replica as string;
+        void this.waitApplied(() => this.view.node(this.myId)?.primary === replica, 5000).then(release);
+        return { offset: this.replication?.offset() ?? 0 };
+      }
       case 'handoff':
         await this.handoff(body.slot as number, body.to as string);
         return 'OK';
@@ -702,6 +712,48 @@ export class Cluster {
   private isLoneVoter(): boolean {
     const st = this.raft.status();
     return st.voters.length === 1 && st.voters[0] === this.myId && st.learners.length === 0;
+  }
+
+  /**
+   * CLUSTER FAILOVER on a replica. Default: the primary holds writes, we catch up to its offset, then
+   * the leader fences it and commits the promotion. FORCE / TAKEOVER skip the primary (it may be down);
+   * the leader still waits out the primary's write lease, so two primaries never accept writes at once.
+   */
+  async manualFailover(mode: 'default' | 'force' | 'takeover'): Promise<void> {
+    const me = this.view.node(this.myId);
+    if (!me || me.primary === null) throw new Error('You should send CLUSTER FAILOVER to a replica');
+    const primary = this.view.node(me.primary);
+    if (mode === 'default') {
+      if (!primary || primary.failed) throw new Error('Master is down or failed, please use CLUSTER FAILOVER FORCE');
+      let target: number;
+      try {
+        const r = (await this.bus.request(primary.id, { op: 'failover-prepare', replica: this.myId }, 2000)) as { offset: number };
+        target = r.offset;
+      } catch (e) {
+        throw new Error(`Master is down or failed, please use CLUSTER FAILOVER FORCE (${(e as Error).message})`);
+      }
+      const deadline = Date.now() + 5000;
+      while ((this.replication?.offset() ?? target) < target) {
+        if (Date.now() > deadline) throw new Error('Manual failover timed out: the replica did not catch up with its primary');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    const leader = this.raft.status().leader;
+    if (leader === null) throw new Error('No Raft leader: the cluster configuration cannot change now');
+    if (leader === this.myId) await this.leaderManualFailover(this.myId);
+    else await this.bus.request(leader, { op: 'manual-failover', replica: this.myId }, 10_000);
+    await this.waitApplied(() => this.view.node(this.myId)?.primary === null, COMMIT_TIMEOUT_MS);
+  }
+
+  /** On the leader: fence the replica's primary, wait out its lease, commit the promotion. */
+  private async leaderManualFailover(replica: string): Promise<string> {
+    const r = this.state.node(replica);
+    if (!r || r.primary === null) throw new Error('ERR You should send CLUSTER FAILOVER to a replica');
+    const wait = this.failover.fenceForManualFailover(r.primary, Date.now());
+    if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+    const res = await this.propose({ op: 'batch', cmds: [{ op: 'failover', replica }] });
+    if (!res.ok) throw new Error(res.error);
+    return 'OK';
   }
 
   wasForgotten(id: string): boolean {

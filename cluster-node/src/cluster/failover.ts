@@ -80,6 +80,18 @@ export class FailoverCoordinator {
     return this.fenced.has(id);
   }
 
+  /**
+   * A manual failover (CLUSTER FAILOVER): fence the primary now and tell how long to wait before the
+   * promotion may be committed (until every lease granted to it has run out).
+   */
+  fenceForManualFailover(primary: string, now: number): number {
+    this.fenced.add(primary);
+    const t = this.timing;
+    const lastGrant = this.lastGrant.get(primary) ?? -Infinity;
+    const since = Math.max(lastGrant, this.leaderSince === Number.POSITIVE_INFINITY ? now : this.leaderSince);
+    return Math.max(0, since + t.leaseMs + t.marginMs - now);
+  }
+
   /** Commands the leader should propose now. */
   decide(now: number, state: ConfigState, self: string, lastHeard: (id: string) => number, minReplicasAck: number): ConfigCommand[] {
     const t = this.timing;

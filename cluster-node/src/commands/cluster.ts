@@ -283,11 +283,14 @@ export const handlers: HandlerMap = {
     cl.reset(mode === 'hard');
     c.w.ok();
   },
-  'cluster|failover'(c) {
+  'cluster|failover'(c, argv) {
     const cl = cluster(c);
+    if (argv.length > 3) throw new ReplyError('ERR syntax error');
+    const opt = argv[2] === undefined ? 'default' : argv[2].toLowerCase();
+    if (argv[2] !== undefined && opt !== 'force' && opt !== 'takeover') throw new ReplyError('ERR Invalid CLUSTER FAILOVER option.');
     const me = cl.view.node(cl.myId);
     if (!me || me.primary === null) throw new ReplyError('ERR You should send CLUSTER FAILOVER to a replica');
-    throw new ReplyError('ERR CLUSTER FAILOVER needs replication, which this build does not have yet');
+    await_(c, () => cl.manualFailover(opt as 'default' | 'force' | 'takeover'), 'FAILOVER');
   },
   'cluster|help'(c) {
     replyHelp(c, 'CLUSTER', [
