@@ -181,4 +181,20 @@ describe('failover', () => {
       console.log(`failover of the killed leader-primary: writes accepted ${Date.now() - t0} ms after the kill`);
     }
   }, 60_000);
+
+  it('CLUSTER FAILOVER on a replica switches roles once committed (default and FORCE); wrong uses get Redis errors', async () => {
+    for (const mode of [[], ['force']]) {
+      const primary = primaryWithReplica();
+      const replica = replicaOf(primary.port);
+      const r = conn(replica.port);
+      expect(await r.call('cluster', 'failover', ...mode)).toBe('OK');
+      // Replied once applied on the replica itself.
+      expect(myself(replica.port).flags).toContain('master');
+      await waitFor('the old primary to follow', () => myself(primary.port).primary === myself(replica.port).id);
+    }
+    const p = conn(primaryWithReplica().port);
+    await expect(p.call('cluster', 'failover')).rejects.toThrow('ERR You should send CLUSTER FAILOVER to a replica');
+    const anyReplica = nodes.filter(isAlive).find((n) => myself(n.port).flags.includes('slave') && !myself(n.port).flags.includes('fail'))!;
+    await expect(conn(anyReplica.port).call('cluster', 'failover', 'bogus')).rejects.toThrow('ERR Invalid CLUSTER FAILOVER option.');
+  }, 60_000);
 });
