@@ -12,6 +12,9 @@
  * quicklist-of-listpacks lists, and the old string-scored zset (3).
  *
  * Payloads are latin1 strings (one char = one byte), like every Redis string in this engine.
+ *
+ * The value encoder (rdbTypeOf + encodeValueBody) and decoder (RdbReader + readValue) are shared with
+ * the RDB file writer/reader in persistence/rdb.ts: a DUMP payload is exactly one RDB value.
  */
 import { HashValue, SetValue, type Value, type CollectionValue } from './values';
 import { ListValue } from './values-list';
@@ -27,11 +30,20 @@ const T_SET = 2;
 const T_ZSET = 3;
 const T_HASH = 4;
 const T_ZSET_2 = 5;
+const T_LIST_ZIPLIST = 10;
 const T_SET_INTSET = 11;
+const T_ZSET_ZIPLIST = 12;
+const T_HASH_ZIPLIST = 13;
+const T_LIST_QUICKLIST = 14;
 const T_HASH_LISTPACK = 16;
 const T_ZSET_LISTPACK = 17;
 const T_LIST_QUICKLIST_2 = 18;
 const T_SET_LISTPACK = 20;
+
+/** RDB value type bytes readValue() decodes (RDB opcodes are 0xf5..0xff, streams/modules are unsupported). */
+export function isSupportedValueType(t: number): boolean {
+  return t <= T_HASH || t === T_ZSET_2 || (t >= T_LIST_ZIPLIST && t <= T_LIST_QUICKLIST) || (t >= T_HASH_LISTPACK && t <= T_LIST_QUICKLIST_2) || t === T_SET_LISTPACK;
+}
 
 // ---------------------------------------------------------------------------------------- CRC64
 
@@ -71,6 +83,32 @@ function crc64(s: string, end: number): [number, number] {
   return [hi, lo];
 }
 
+/** A running CRC64 over a byte stream fed in pieces (RDB files). */
+export class Crc64 {
+  private hi = 0;
+  private lo = 0;
+
+  update(buf: Uint8Array, start = 0, end = buf.length): void {
+    let lo = this.lo;
+    let hi = this.hi;
+    for (let i = start; i < end; i++) {
+      const idx = (lo ^ buf[i]) & 0xff;
+      lo = (((lo >>> 8) | (hi << 24)) ^ CRC_LO[idx]) >>> 0;
+      hi = ((hi >>> 8) ^ CRC_HI[idx]) >>> 0;
+    }
+    this.lo = lo;
+    this.hi = hi;
+  }
+
+  /** The checksum as RDB stores it: 8 bytes, little endian. */
+  bytes(): Buffer {
+    const b = Buffer.alloc(8);
+    b.writeUInt32LE(this.lo, 0);
+    b.writeUInt32LE(this.hi, 4);
+    return b;
+  }
+}
+
 /** CRC64 as a 16-digit hex string (tests: "123456789" gives e9c6d914c4b8d9ca). */
 export function crc64Hex(s: string): string {
   const [hi, lo] = crc64(s, s.length);
@@ -82,7 +120,8 @@ export function crc64Hex(s: string): string {
 const F64 = new Float64Array(1);
 const F64B = new Uint8Array(F64.buffer);
 
-function lenBytes(n: number): string {
+/** An RDB length prefix (6-bit, 14-bit, 32-bit or 64-bit form). */
+export function rdbLen(n: number): string {
   if (n < 64) return String.fromCharCode(n);
   if (n < 16384) return String.fromCharCode(0x40 | (n >>> 8), n & 0xff);
   if (n <= 0xffffffff) return String.fromCharCode(0x80, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
@@ -91,6 +130,8 @@ function lenBytes(n: number): string {
   return String.fromCharCode(0x81, (hi >>> 24) & 0xff, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff, (lo >>> 24) & 0xff, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff);
 }
 
+const lenBytes = rdbLen;
+
 function doubleBytes(d: number): string {
   F64[0] = d;
   let s = '';
@@ -98,40 +139,60 @@ function doubleBytes(d: number): string {
   return s;
 }
 
-/** Serialize a value into a DUMP payload. */
-export function dumpValue(v: Value): string {
-  const parts: string[] = [];
+/** The RDB type byte written for a value. */
+export function rdbTypeOf(v: Value): number {
+  if (typeof v === 'string') return T_STRING;
+  switch (v.type) {
+    case 'list':
+      return T_LIST;
+    case 'set':
+      return T_SET;
+    case 'hash':
+      return T_HASH;
+    case 'zset':
+      return T_ZSET_2;
+  }
+}
+
+/** Append the RDB encoding of a value (what follows its type byte, and its key in an RDB file) to `parts`. */
+export function encodeValueBody(v: Value, parts: string[]): void {
   if (typeof v === 'string') {
-    parts.push(String.fromCharCode(T_STRING), lenBytes(v.length), v);
-  } else {
-    switch (v.type) {
-      case 'list': {
-        const items = listItems(v);
-        parts.push(String.fromCharCode(T_LIST), lenBytes(items.length));
-        for (const it of items) parts.push(lenBytes(it.length), it);
-        break;
-      }
-      case 'set': {
-        const set = (v as SetValue).set;
-        parts.push(String.fromCharCode(T_SET), lenBytes(set.size));
-        for (const m of set) parts.push(lenBytes(m.length), m);
-        break;
-      }
-      case 'hash': {
-        const map = (v as HashValue).map;
-        parts.push(String.fromCharCode(T_HASH), lenBytes(map.size));
-        for (const [f, val] of map) parts.push(lenBytes(f.length), f, lenBytes(val.length), val);
-        break;
-      }
-      case 'zset': {
-        parts.push(String.fromCharCode(T_ZSET_2), lenBytes(v.size));
-        zsetForEach(v, (m, score) => {
-          parts.push(lenBytes(m.length), m, doubleBytes(score));
-        });
-        break;
-      }
+    parts.push(lenBytes(v.length), v);
+    return;
+  }
+  switch (v.type) {
+    case 'list': {
+      const items = listItems(v);
+      parts.push(lenBytes(items.length));
+      for (const it of items) parts.push(lenBytes(it.length), it);
+      break;
+    }
+    case 'set': {
+      const set = (v as SetValue).set;
+      parts.push(lenBytes(set.size));
+      for (const m of set) parts.push(lenBytes(m.length), m);
+      break;
+    }
+    case 'hash': {
+      const map = (v as HashValue).map;
+      parts.push(lenBytes(map.size));
+      for (const [f, val] of map) parts.push(lenBytes(f.length), f, lenBytes(val.length), val);
+      break;
+    }
+    case 'zset': {
+      parts.push(lenBytes(v.size));
+      zsetForEach(v, (m, score) => {
+        parts.push(lenBytes(m.length), m, doubleBytes(score));
+      });
+      break;
     }
   }
+}
+
+/** Serialize a value into a DUMP payload. */
+export function dumpValue(v: Value): string {
+  const parts: string[] = [String.fromCharCode(rdbTypeOf(v))];
+  encodeValueBody(v, parts);
   parts.push(String.fromCharCode(DUMP_RDB_VERSION & 0xff, DUMP_RDB_VERSION >>> 8));
   let body = parts.join('');
   const [hi, lo] = crc64(body, body.length);
@@ -156,24 +217,43 @@ export function verifyPayload(p: string): boolean {
   return glo === lo && ghi === hi;
 }
 
-/** Sequential reader over a latin1 payload; every read checks bounds and throws BadPayload. */
-class Reader {
-  pos = 0;
+/**
+ * Sequential reader over RDB-encoded bytes (a DUMP payload or a whole RDB file); every read checks
+ * bounds and throws BadPayload. Strings come back as latin1 strings.
+ */
+export class RdbReader {
   constructor(
-    private readonly s: string,
-    private readonly end: number,
+    private readonly buf: Buffer,
+    public pos: number,
+    public end: number,
   ) {}
 
   byte(): number {
     if (this.pos >= this.end) throw new BadPayload('short read');
-    return this.s.charCodeAt(this.pos++);
+    return this.buf[this.pos++];
   }
 
   bytes(n: number): string {
     if (n < 0 || this.pos + n > this.end) throw new BadPayload('short read');
-    const out = this.s.slice(this.pos, this.pos + n);
+    const out = this.buf.latin1Slice(this.pos, this.pos + n);
     this.pos += n;
     return out;
+  }
+
+  /** Little-endian signed 64-bit integer as a number (expire times in ms). */
+  int64(): number {
+    if (this.pos + 8 > this.end) throw new BadPayload('short read');
+    const v = Number(this.buf.readBigInt64LE(this.pos));
+    this.pos += 8;
+    return v;
+  }
+
+  /** Little-endian unsigned 32-bit integer (old second-resolution expire times). */
+  uint32(): number {
+    if (this.pos + 4 > this.end) throw new BadPayload('short read');
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
   }
 
   /** RDB length; `encoded` is set when the value is a special string encoding (11xxxxxx). */
@@ -238,9 +318,10 @@ class Reader {
 
   /** 8-byte little-endian binary double. */
   binDouble(): number {
-    const raw = this.bytes(8);
-    for (let i = 0; i < 8; i++) F64B[i] = raw.charCodeAt(i);
-    return F64[0];
+    if (this.pos + 8 > this.end) throw new BadPayload('short read');
+    const v = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
   }
 
   /** Old-style string double: 253 nan, 254 +inf, 255 -inf, else length + ASCII. */
@@ -354,6 +435,68 @@ function listpackEntries(lp: string): string[] {
   return out;
 }
 
+/** Decode a ziplist blob (RDB written by Redis < 7) into its entries (integers rendered in decimal). */
+function ziplistEntries(zl: string): string[] {
+  const n = zl.length;
+  if (n < 11 || zl.charCodeAt(n - 1) !== 0xff) throw new BadPayload('ziplist');
+  const total = (zl.charCodeAt(0) | (zl.charCodeAt(1) << 8) | (zl.charCodeAt(2) << 16) | (zl.charCodeAt(3) << 24)) >>> 0;
+  if (total !== n) throw new BadPayload('ziplist size');
+  const b = (i: number): number => {
+    if (i >= n - 1) throw new BadPayload('ziplist entry');
+    return zl.charCodeAt(i);
+  };
+  const out: string[] = [];
+  let p = 10;
+  while (p < n - 1) {
+    p += b(p) === 0xfe ? 5 : 1; // prevlen
+    const e = b(p);
+    const kind = e >>> 6;
+    let len = -1;
+    if (kind === 0) {
+      len = e & 0x3f;
+      p += 1;
+    } else if (kind === 1) {
+      len = ((e & 0x3f) << 8) | b(p + 1);
+      p += 2;
+    } else if (kind === 2) {
+      len = ((b(p + 1) << 24) >>> 0) + (b(p + 2) << 16) + (b(p + 3) << 8) + b(p + 4);
+      p += 5;
+    }
+    if (len >= 0) {
+      if (p + len > n - 1) throw new BadPayload('ziplist entry');
+      out.push(zl.slice(p, p + len));
+      p += len;
+      continue;
+    }
+    let v: number | bigint;
+    if (e === 0xc0) {
+      v = (b(p + 1) | (b(p + 2) << 8)) << 16 >> 16;
+      p += 3;
+    } else if (e === 0xd0) {
+      v = b(p + 1) | (b(p + 2) << 8) | (b(p + 3) << 16) | (b(p + 4) << 24);
+      p += 5;
+    } else if (e === 0xe0) {
+      let x = 0n;
+      for (let i = 8; i >= 1; i--) x = (x << 8n) | BigInt(b(p + i));
+      v = BigInt.asIntN(64, x);
+      p += 9;
+    } else if (e === 0xf0) {
+      v = (b(p + 1) | (b(p + 2) << 8) | (b(p + 3) << 16)) << 8 >> 8;
+      p += 4;
+    } else if (e === 0xfe) {
+      v = (b(p + 1) << 24) >> 24;
+      p += 2;
+    } else if (e >= 0xf1 && e <= 0xfd) {
+      v = (e & 0x0f) - 1;
+      p += 1;
+    } else throw new BadPayload('ziplist encoding');
+    out.push(String(v));
+  }
+  const count = zl.charCodeAt(8) | (zl.charCodeAt(9) << 8);
+  if (count !== 65535 && count !== out.length) throw new BadPayload('ziplist count');
+  return out;
+}
+
 function intsetEntries(is: string): string[] {
   if (is.length < 8) throw new BadPayload('intset');
   const enc = (is.charCodeAt(0) | (is.charCodeAt(1) << 8) | (is.charCodeAt(2) << 16) | (is.charCodeAt(3) << 24)) >>> 0;
@@ -374,8 +517,19 @@ function intsetEntries(is: string): string[] {
  * it cannot be decoded, has trailing bytes, is an empty collection, or repeats a member/field.
  */
 export function restoreValue(p: string): Value {
-  const r = new Reader(p, p.length - 10);
-  const type = r.byte();
+  const buf = Buffer.from(p, 'latin1');
+  const r = new RdbReader(buf, 0, buf.length - 10);
+  const v = readValue(r, r.byte());
+  if (r.pos !== buf.length - 10) throw new BadPayload('trailing bytes');
+  if (typeof v !== 'string' && v.size === 0) throw new BadPayload('empty key');
+  return v;
+}
+
+/**
+ * Decode one value of RDB type `type` at the reader's position (the shared decoder of DUMP payloads
+ * and RDB files). An empty collection is returned as is: RESTORE refuses it, RDB loading skips it.
+ */
+export function readValue(r: RdbReader, type: number): Value {
   let v: Value;
   switch (type) {
     case T_STRING:
@@ -388,6 +542,9 @@ export function restoreValue(p: string): Value {
       v = makeList(items);
       break;
     }
+    case T_LIST_ZIPLIST:
+      v = makeList(ziplistEntries(r.str()));
+      break;
     case T_SET: {
       const n = r.count(1);
       v = setFrom(readStrings(r, n));
@@ -407,6 +564,9 @@ export function restoreValue(p: string): Value {
     case T_HASH_LISTPACK:
       v = hashFrom(listpackEntries(r.str()));
       break;
+    case T_HASH_ZIPLIST:
+      v = hashFrom(ziplistEntries(r.str()));
+      break;
     case T_ZSET:
     case T_ZSET_2: {
       const n = r.count(2);
@@ -420,8 +580,9 @@ export function restoreValue(p: string): Value {
       v = zsetFrom(members, scores);
       break;
     }
-    case T_ZSET_LISTPACK: {
-      const e = listpackEntries(r.str());
+    case T_ZSET_LISTPACK:
+    case T_ZSET_ZIPLIST: {
+      const e = type === T_ZSET_LISTPACK ? listpackEntries(r.str()) : ziplistEntries(r.str());
       if (e.length % 2 !== 0) throw new BadPayload('zset listpack');
       const members: string[] = [];
       const scores: number[] = [];
@@ -430,6 +591,13 @@ export function restoreValue(p: string): Value {
         scores.push(parseLpScore(e[i + 1]));
       }
       v = zsetFrom(members, scores);
+      break;
+    }
+    case T_LIST_QUICKLIST: {
+      const nodes = r.count(1);
+      const items: string[] = [];
+      for (let i = 0; i < nodes; i++) for (const x of ziplistEntries(r.str())) items.push(x);
+      v = makeList(items);
       break;
     }
     case T_LIST_QUICKLIST_2: {
@@ -452,8 +620,6 @@ export function restoreValue(p: string): Value {
     default:
       throw new BadPayload(`unsupported type ${type}`);
   }
-  if (r.pos !== p.length - 10) throw new BadPayload('trailing bytes');
-  if (typeof v !== 'string' && v.size === 0) throw new BadPayload('empty key');
   return v;
 }
 
@@ -466,7 +632,7 @@ function parseLpScore(s: string): number {
   return v;
 }
 
-function readStrings(r: Reader, n: number): string[] {
+function readStrings(r: RdbReader, n: number): string[] {
   const out: string[] = new Array(n);
   for (let i = 0; i < n; i++) out[i] = r.str();
   return out;
