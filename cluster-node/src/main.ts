@@ -30,6 +30,7 @@ export async function main(argv: string[]): Promise<Server> {
   if (config.bool('cluster-enabled')) {
     const cluster = new Cluster(server);
     server.clusterNode = cluster;
+    cluster.replication = server.replication;
     await cluster.start();
   }
   const stop = (sig: string) => {

@@ -24,6 +24,7 @@ import { handlers as connection } from '../../cluster-node/src/commands/connecti
 import { handlers as server } from '../../cluster-node/src/commands/server';
 import { handlers as cluster } from '../../cluster-node/src/commands/cluster';
 import { handlers as migrate } from '../../cluster-node/src/commands/migrate';
+import { handlers as replication } from '../../cluster-node/src/commands/replication';
 import { handlers as clusterscan } from '../../cluster-node/src/commands/clusterscan';
 
 const FAMILIES: Record<string, HandlerMap> = {
@@ -41,6 +42,7 @@ const FAMILIES: Record<string, HandlerMap> = {
   server,
   cluster,
   migrate,
+  replication,
   clusterscan,
 };
 

@@ -31,6 +31,7 @@ export function clientInfoLine(c: Client): string {
   if (c.noEvict) flags += 'e';
   if (c.noTouch) flags += 'T';
   if (c.isPrimaryLink) flags += 'M';
+  if (c.isReplicaLink) flags += 'S';
   if (c.closeAfterReply) flags += 'c';
   if (flags === '') flags = 'N';
   const qbuf = c.parser.bufferedBytes;

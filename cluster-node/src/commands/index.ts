@@ -2,6 +2,7 @@
  * All handlers by spec name. A unit test checks that every spec in the table has exactly one handler.
  */
 import type { HandlerMap } from './registry';
+import { handlers as replication } from './replication';
 import { handlers as strings } from './strings';
 import { handlers as keys } from './keys';
 import { handlers as lists } from './lists';
@@ -20,6 +21,7 @@ import { handlers as clusterscan } from './clusterscan';
 
 export const HANDLERS: HandlerMap = Object.assign(
   Object.create(null) as HandlerMap,
+  replication,
   strings,
   keys,
   lists,

@@ -1090,19 +1090,7 @@ export const handlers: HandlerMap = {
   },
 
   role(c) {
-    const w = c.w;
-    w.array(3);
-    w.bulk('master');
-    w.int(0);
-    const replicas: Client[] = [];
-    for (const r of c.server.clients.values()) if (r.isReplicaLink) replicas.push(r);
-    w.array(replicas.length);
-    for (const r of replicas) {
-      w.array(3);
-      w.bulk(r.socket.remoteAddress ?? '');
-      w.bulk(String(r.socket.remotePort ?? 0));
-      w.bulk('0');
-    }
+    c.server.replication.writeRole(c.w);
   },
 
   // ---------------------------------------------------------------- MONITOR

@@ -17,6 +17,8 @@ export interface KeyspaceHooks {
   expired(db: Db, key: string): void;
   /** True on replicas: expired keys read as missing but are deleted only by the primary's DEL. */
   readonly isReplica: boolean;
+  /** True while a replica runs a command from its primary: keys are never expired for it (as Redis's expireIfNeeded). */
+  readonly servingPrimary?: boolean;
 }
 
 const LFU_INIT_VAL = 5;
@@ -73,8 +75,11 @@ export class Db {
     if (this.expires.size !== 0) {
       const when = this.expires.get(key);
       if (when !== undefined && when <= this.hooks.now()) {
-        if (!this.hooks.isReplica) this.expireNow(key);
-        return undefined;
+        if (!this.hooks.isReplica) {
+          this.expireNow(key);
+          return undefined;
+        }
+        if (this.hooks.servingPrimary !== true) return undefined;
       }
     }
     if (this.access !== null) this.touchAccess(key);

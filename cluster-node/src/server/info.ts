@@ -6,7 +6,6 @@
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { randomBytes } from 'node:crypto';
 import type { Server } from './server';
 import { BASE_MEMORY } from './eviction';
 import { REDIS_VERSION } from '../version';
@@ -50,8 +49,6 @@ const TITLES: Record<Section, string> = {
 /** Per-server state reported by INFO that has no other home yet. */
 export interface InfoState {
   peakMemory: number;
-  replId: string;
-  replId2: string;
 }
 
 const states = new WeakMap<Server, InfoState>();
@@ -59,7 +56,7 @@ const states = new WeakMap<Server, InfoState>();
 export function infoState(s: Server): InfoState {
   let st = states.get(s);
   if (st === undefined) {
-    st = { peakMemory: 0, replId: randomBytes(20).toString('hex'), replId2: '0'.repeat(40) };
+    st = { peakMemory: 0 };
     states.set(s, st);
   }
   return st;
@@ -67,9 +64,7 @@ export function infoState(s: Server): InfoState {
 
 /** A new replication id (DEBUG CHANGE-REPL-ID), dropping the secondary one. */
 export function changeReplId(s: Server): void {
-  const st = infoState(s);
-  st.replId = randomBytes(20).toString('hex');
-  st.replId2 = '0'.repeat(40);
+  s.replication.changeReplId();
 }
 
 /** used_memory, updating the recorded peak. */
@@ -302,7 +297,7 @@ function memorySection(s: Server): string[] {
     `mem_fragmentation_ratio:${ratio(m.rss, m.used)}`,
     `mem_fragmentation_bytes:${m.rss - m.used}`,
     'mem_not_counted_for_evict:0',
-    'mem_replication_backlog:0',
+    `mem_replication_backlog:${s.replication.backlog?.size ?? 0}`,
     'mem_total_replication_buffers:0',
     `mem_clients_slaves:${m.clientsReplicas}`,
     `mem_clients_normal:${m.clientsNormal}`,
@@ -358,16 +353,16 @@ function statsSection(s: Server): string[] {
     `instantaneous_ops_per_sec:${st.instantaneousOps}`,
     `total_net_input_bytes:${st.netInput}`,
     `total_net_output_bytes:${st.netOutput}`,
-    'total_net_repl_input_bytes:0',
-    'total_net_repl_output_bytes:0',
+    `total_net_repl_input_bytes:${s.replication.stats.replInputBytes}`,
+    `total_net_repl_output_bytes:${s.replication.stats.replOutputBytes}`,
     `instantaneous_input_kbps:${st.instantaneousInKbps.toFixed(2)}`,
     `instantaneous_output_kbps:${st.instantaneousOutKbps.toFixed(2)}`,
     'instantaneous_input_repl_kbps:0.00',
     'instantaneous_output_repl_kbps:0.00',
     `rejected_connections:${st.rejectedConnections}`,
-    'sync_full:0',
-    'sync_partial_ok:0',
-    'sync_partial_err:0',
+    `sync_full:${s.replication.stats.syncFull}`,
+    `sync_partial_ok:${s.replication.stats.syncPartialOk}`,
+    `sync_partial_err:${s.replication.stats.syncPartialErr}`,
     `expired_keys:${st.expiredKeys}`,
     `expired_stale_perc:${(st.expiredStalePerc * 100).toFixed(2)}`,
     'expired_time_cap_reached_count:0',
@@ -412,24 +407,9 @@ function statsSection(s: Server): string[] {
   ];
 }
 
-/** Replication as a primary without replicas (the replication subsystem extends this). */
+/** Replication: rendered by the replication subsystem (replication/replication.ts). */
 function replicationSection(s: Server): string[] {
-  const st = infoState(s);
-  let replicas = 0;
-  for (const c of s.clients.values()) if (c.isReplicaLink) replicas++;
-  return [
-    `role:${s.isReplica ? 'slave' : 'master'}`,
-    `connected_slaves:${replicas}`,
-    'master_failover_state:no-failover',
-    `master_replid:${st.replId}`,
-    `master_replid2:${st.replId2}`,
-    'master_repl_offset:0',
-    'second_repl_offset:-1',
-    'repl_backlog_active:0',
-    `repl_backlog_size:${s.config.int('repl-backlog-size')}`,
-    'repl_backlog_first_byte_offset:0',
-    'repl_backlog_histlen:0',
-  ];
+  return s.replication.infoLines();
 }
 
 function cpuSection(): string[] {

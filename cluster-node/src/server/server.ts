@@ -19,6 +19,7 @@ import { Evictor } from './eviction';
 import { Stats } from './stats';
 import { Logger } from './log';
 import type { Cluster } from '../cluster/cluster';
+import { Replication } from '../replication/replication';
 
 /** What cluster mode plugs into dispatch (the "shared" half of the cluster interface). */
 export interface ClusterRouter {
@@ -68,6 +69,7 @@ interface HotConfig {
   slowlogSlower: number;
   slowlogMaxLen: number;
   latencyThreshold: number;
+  replicaReadOnly: boolean;
 }
 
 export class Server {
@@ -97,7 +99,8 @@ export class Server {
   isReplica = false;
   /** Keys that got data while clients were blocked on them. */
   private readyKeys: { db: Db; key: string }[] = [];
-  private nextClientId = 1;
+  /** Id for the next client (connections accepted here, and the replication link to our primary). */
+  nextClientId = 1;
   private tcp: net.Server[] = [];
   private cronTimer: NodeJS.Timeout | null = null;
   private nowCache = 0;
@@ -116,6 +119,9 @@ export class Server {
       get isReplica() {
         return server.isReplica;
       },
+      get servingPrimary() {
+        return server.current !== null && server.current.isPrimaryLink;
+      },
     };
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const server = this;
@@ -128,7 +134,16 @@ export class Server {
     }
     config.onChange = (name) => this.onConfigChange(name);
     this.hot = this.readHotConfig();
+    this.replication = new Replication(this);
   }
+
+  /** Primary/replica replication (replication/replication.ts): follow(), promote(), replicas()... */
+  readonly replication: Replication;
+  /**
+   * Called before every write command runs (set while RDB snapshots are in progress: they serialize
+   * the slots the command touches first, see persistence/snapshot.ts).
+   */
+  beforeWrite: ((c: Client, spec: CommandSpec, argv: string[]) => void) | null = null;
 
   private hot: HotConfig;
 
@@ -139,6 +154,7 @@ export class Server {
       slowlogSlower: c.int('slowlog-log-slower-than'),
       slowlogMaxLen: c.int('slowlog-max-len'),
       latencyThreshold: c.int('latency-monitor-threshold'),
+      replicaReadOnly: c.bool('replica-read-only'),
     };
   }
 
@@ -211,6 +227,7 @@ export class Server {
   async close(): Promise<void> {
     this.shuttingDown = true;
     if (this.cronTimer) clearInterval(this.cronTimer);
+    this.replication.close();
     for (const c of [...this.clients.values()]) this.freeClient(c);
     await Promise.all(this.tcp.map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
@@ -476,10 +493,10 @@ export class Server {
 
   /** Checks that apply both at dispatch and to each command in EXEC: memory and replica role. */
   preconditions(c: Client, h: Handled): string | null {
-    if (this.hot.maxmemory > 0 && h.bits & F_DENYOOM && !this.evictor.makeRoom()) {
+    if (this.hot.maxmemory > 0 && h.bits & F_DENYOOM && !c.isPrimaryLink && !this.evictor.makeRoom()) {
       return "OOM command not allowed when used memory > 'maxmemory'.";
     }
-    if (this.isReplica && h.bits & F_WRITE && !c.isPrimaryLink) {
+    if (this.isReplica && h.bits & F_WRITE && !c.isPrimaryLink && this.hot.replicaReadOnly) {
       return "READONLY You can't write against a read only replica.";
     }
     return null;
@@ -505,6 +522,7 @@ export class Server {
     this.rewritten = null;
     const t0 = performance.now();
     try {
+      if (this.beforeWrite !== null && h.bits & F_WRITE) this.beforeWrite(c, spec, argv);
       h.handler(c, argv);
     } catch (e) {
       if (!(e instanceof ReplyError)) {
@@ -866,7 +884,7 @@ export class Server {
     if (timeout > 0) {
       const limit = Date.now() - timeout * 1000;
       for (const c of this.clients.values()) {
-        if (c.lastInteraction < limit && !c.blocked && c.subscriptionCount === 0 && !c.monitor && !c.isPrimaryLink) {
+        if (c.lastInteraction < limit && !c.blocked && c.subscriptionCount === 0 && !c.monitor && !c.isPrimaryLink && !c.isReplicaLink) {
           this.closeClient(c, true);
         }
       }

@@ -16,6 +16,7 @@ import { specs as txSpecs } from './specs/transactions';
 import { specs as connectionSpecs } from './specs/connection';
 import { specs as serverSpecs } from './specs/server';
 import { specs as clusterSpecs } from './specs/cluster';
+import { specs as replicationSpecs } from './specs/replication';
 
 export type { CommandSpec, KeySpec } from './types';
 
@@ -33,6 +34,7 @@ export const ALL_SPECS: readonly CommandSpec[] = [
   ...connectionSpecs,
   ...serverSpecs,
   ...clusterSpecs,
+  ...replicationSpecs,
 ];
 
 export const COMMANDS: ReadonlyMap<string, CommandSpec> = (() => {
