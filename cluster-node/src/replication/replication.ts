@@ -28,6 +28,7 @@ import { ReplyError } from '../commands/registry';
 import { parseMemory } from '../server/config';
 import { RdbSnapshot } from '../persistence/snapshot';
 import { standardAux } from '../persistence/rdb';
+import { RespWriter } from '../../../common/src/resp/writer';
 import { Backlog } from './backlog';
 import { encodeCommand } from './stream';
 import { PrimaryLink, type LinkState } from './primary-link';
@@ -122,7 +123,8 @@ export class Replication {
   private readonly handshakes = new WeakMap<Client, Handshake>();
   /** Offset right after each client's last propagated write (WAIT). */
   private readonly woff = new WeakMap<Client, number>();
-  private out: Buffer[] = [];
+  /** Stream bytes produced this event-loop turn, not yet in the backlog nor sent. */
+  private readonly enc = new RespWriter(64 * 1024);
   private flushQueued = false;
   private readonly waiters = new Set<Waiter>();
   private getAckQueued = false;
@@ -269,23 +271,29 @@ export class Replication {
   /** The server's propagator: a write to send to replicas. */
   private feed(dbIndex: number, argv: string[]): void {
     if (this.backlog === null || this.primary !== null) return;
-    let s = '';
+    const w = this.enc;
+    const before = w.len;
     if (dbIndex !== this.seldb) {
-      s = encodeCommand(['SELECT', String(dbIndex)]);
+      w.array(2);
+      w.bulk('SELECT');
+      w.bulk(String(dbIndex));
       this.seldb = dbIndex;
     }
-    s += encodeCommand(argv);
-    this.append(Buffer.from(s, 'latin1'));
+    w.array(argv.length);
+    for (let i = 0; i < argv.length; i++) w.bulk(argv[i]);
+    this.produced(w.len - before);
     const c = this.server.current;
     if (c !== null) this.woff.set(c, this.masterReplOffset);
   }
 
-  /** Append to the stream: backlog, offset, and every replica at the end of this event-loop turn. */
+  /** Append bytes to the stream (offset now; backlog and replicas at the end of this event-loop turn). */
   private append(buf: Buffer): void {
-    this.backlog!.write(buf);
-    this.masterReplOffset += buf.length;
-    if (this.links.size === 0) return;
-    this.out.push(buf);
+    this.enc.rawBytes(buf);
+    this.produced(buf.length);
+  }
+
+  private produced(n: number): void {
+    this.masterReplOffset += n;
     if (!this.flushQueued) {
       this.flushQueued = true;
       queueMicrotask(() => this.flushStream());
@@ -298,12 +306,12 @@ export class Replication {
     this.append(raw);
   }
 
-  /** Send what the stream accumulated to the replicas (or hold it for those receiving an RDB). */
+  /** Move what the stream accumulated into the backlog and to the replicas (held for those receiving an RDB). */
   flushStream(): void {
     this.flushQueued = false;
-    if (this.out.length === 0) return;
-    const data = this.out.length === 1 ? this.out[0] : Buffer.concat(this.out);
-    this.out = [];
+    if (this.enc.len === 0) return;
+    const data = this.enc.take();
+    this.backlog!.write(data);
     for (const l of this.links.values()) {
       if (l.held !== null) {
         l.held.push(data);
@@ -318,7 +326,8 @@ export class Replication {
   }
 
   private createBacklog(): void {
-    this.backlog = new Backlog(this.server.config.int('repl-backlog-size'), this.masterReplOffset);
+    // Bytes still in `enc` are counted in the offset but not yet written: they go into this backlog.
+    this.backlog = new Backlog(this.server.config.int('repl-backlog-size'), this.masterReplOffset - this.enc.len);
   }
 
   private requestAcks(): void {
@@ -645,6 +654,7 @@ export class Replication {
   /** INFO replication, Redis 7's fields. */
   infoLines(): string[] {
     const s = this.server;
+    this.flushStream();
     const out: string[] = [];
     const now = Date.now();
     const p = this.primary;
