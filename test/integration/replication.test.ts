@@ -344,6 +344,27 @@ describe('replica output buffer limit', () => {
   });
 });
 
+// ---------------------------------------------------------------------------------------- write safety
+
+describe('min-replicas-to-write and replica-serve-stale-data', () => {
+  it('NOREPLICAS without enough good replicas; MASTERDOWN on a stale replica that must not serve', async () => {
+    const P = await startNode(['--min-replicas-to-write', '1']);
+    const p = client(P.port);
+    await expect(p.set('a', '1')).rejects.toThrow('NOREPLICAS Not enough good replicas to write.');
+    expect(await p.get('a')).toBeNull();
+    const R = await startNode(['--replicaof', HOST, String(P.port), '--replica-serve-stale-data', 'no']);
+    const r = client(R.port);
+    await waitFor('a good replica', async () => (await info(p)).slave0?.includes('state=online') === true);
+    expect(await p.set('a', '1')).toBe('OK');
+    await synced(p, r);
+    expect(await r.get('a')).toBe('1');
+    await P.stop('SIGKILL');
+    await waitFor('link down', async () => (await info(r)).master_link_status === 'down');
+    await expect(r.get('a')).rejects.toThrow("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
+    expect((await info(r)).role).toBe('slave'); // INFO is a 'stale' command
+  });
+});
+
 // ---------------------------------------------------------------------------------------- auth
 
 describe('handshake with authentication', () => {

@@ -222,6 +222,14 @@ export class Replication {
     return { host: p.host, port: p.port, state: p.state, up: p.state === 'connected', lastIoMs: Date.now() - p.lastIo, offset: this.masterReplOffset };
   }
 
+  /** min-replicas-to-write: online replicas whose last ACK is at most `maxLagSeconds` old. */
+  goodReplicas(maxLagSeconds: number): number {
+    const now = Math.floor(Date.now() / 1000);
+    let n = 0;
+    for (const l of this.links.values()) if (l.state === 'online' && now - Math.floor(l.ackTime / 1000) <= maxLagSeconds) n++;
+    return n;
+  }
+
   /** Number of online replicas that acknowledged at least `offset`. */
   ackedReplicas(offset: number): number {
     let n = 0;

@@ -43,6 +43,7 @@ const F_NO_MULTI = 8;
 const F_SKIP_SLOWLOG = 16;
 const F_SKIP_MONITOR = 32; // skip_monitor or admin
 const F_FAST = 64;
+const F_STALE = 128;
 
 function flagBits(spec: CommandSpec): number {
   const f = spec.flags;
@@ -53,7 +54,8 @@ function flagBits(spec: CommandSpec): number {
     (f.includes('no_multi') ? F_NO_MULTI : 0) |
     (f.includes('skip_slowlog') ? F_SKIP_SLOWLOG : 0) |
     (f.includes('skip_monitor') || f.includes('admin') ? F_SKIP_MONITOR : 0) |
-    (f.includes('fast') ? F_FAST : 0)
+    (f.includes('fast') ? F_FAST : 0) |
+    (f.includes('stale') ? F_STALE : 0)
   );
 }
 
@@ -70,6 +72,9 @@ interface HotConfig {
   slowlogMaxLen: number;
   latencyThreshold: number;
   replicaReadOnly: boolean;
+  replicaServeStale: boolean;
+  minReplicasToWrite: number;
+  minReplicasMaxLag: number;
 }
 
 export class Server {
@@ -155,6 +160,9 @@ export class Server {
       slowlogMaxLen: c.int('slowlog-max-len'),
       latencyThreshold: c.int('latency-monitor-threshold'),
       replicaReadOnly: c.bool('replica-read-only'),
+      replicaServeStale: c.bool('replica-serve-stale-data'),
+      minReplicasToWrite: c.int('min-replicas-to-write'),
+      minReplicasMaxLag: c.int('min-replicas-max-lag'),
     };
   }
 
@@ -496,8 +504,15 @@ export class Server {
     if (this.hot.maxmemory > 0 && h.bits & F_DENYOOM && !c.isPrimaryLink && !this.evictor.makeRoom()) {
       return "OOM command not allowed when used memory > 'maxmemory'.";
     }
-    if (this.isReplica && h.bits & F_WRITE && !c.isPrimaryLink && this.hot.replicaReadOnly) {
+    const hot = this.hot;
+    if (hot.minReplicasToWrite > 0 && hot.minReplicasMaxLag > 0 && h.bits & F_WRITE && !this.isReplica && this.replication.goodReplicas(hot.minReplicasMaxLag) < hot.minReplicasToWrite) {
+      return 'NOREPLICAS Not enough good replicas to write.';
+    }
+    if (this.isReplica && h.bits & F_WRITE && !c.isPrimaryLink && hot.replicaReadOnly) {
       return "READONLY You can't write against a read only replica.";
+    }
+    if (this.isReplica && !hot.replicaServeStale && !(h.bits & F_STALE) && !c.isPrimaryLink && this.replication.link()?.up === false) {
+      return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
     }
     return null;
   }
