@@ -75,6 +75,10 @@ interface HotConfig {
   replicaServeStale: boolean;
   minReplicasToWrite: number;
   minReplicasMaxLag: number;
+  /** min-replicas-ack N (0 = asynchronous replication, the hot path's only check). */
+  minReplicasAck: number;
+  /** How long a write waits for N acknowledgements: max(1000, 2 x cluster-node-timeout) ms. */
+  ackTimeoutMs: number;
 }
 
 export class Server {
@@ -163,6 +167,8 @@ export class Server {
       replicaServeStale: c.bool('replica-serve-stale-data'),
       minReplicasToWrite: c.int('min-replicas-to-write'),
       minReplicasMaxLag: c.int('min-replicas-max-lag'),
+      minReplicasAck: c.int('min-replicas-ack'),
+      ackTimeoutMs: Math.max(1000, 2 * c.int('cluster-node-timeout')),
     };
   }
 
@@ -495,7 +501,12 @@ export class Server {
     }
     const err = this.preconditions(c, h);
     if (err !== null) return this.reject(c, spec, err);
-    this.call(c, h, argv);
+    if (this.hot.minReplicasAck === 0) this.call(c, h, argv);
+    else {
+      const mark = c.w.len;
+      this.call(c, h, argv);
+      this.holdForAcks(c, h, c.w, mark);
+    }
     if (this.readyKeys.length > 0 && !c.inExec) this.serveBlockedClients();
   }
 
@@ -508,6 +519,9 @@ export class Server {
     if (hot.minReplicasToWrite > 0 && hot.minReplicasMaxLag > 0 && h.bits & F_WRITE && !this.isReplica && this.replication.goodReplicas(hot.minReplicasMaxLag) < hot.minReplicasToWrite) {
       return 'NOREPLICAS Not enough good replicas to write.';
     }
+    if (hot.minReplicasAck > 0 && h.bits & F_WRITE && !this.isReplica && !c.isPrimaryLink && !c.isReplicaLink && this.replication.goodReplicas(Infinity) < hot.minReplicasAck) {
+      return 'NOREPLICAS Not enough good replicas to write.';
+    }
     if (this.isReplica && h.bits & F_WRITE && !c.isPrimaryLink && hot.replicaReadOnly) {
       return "READONLY You can't write against a read only replica.";
     }
@@ -515,6 +529,32 @@ export class Server {
       return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
     }
     return null;
+  }
+
+  /**
+   * min-replicas-ack N >= 1: after a write (or EXEC) from a normal client on a primary, hold its reply
+   * (bytes from `mark` in `w`) and the rest of its pipeline until N replicas acknowledged the stream
+   * offset right after it (GETACK is sent once per event-loop turn by waitForAcks), or reply NOREPLICAS
+   * after hot.ackTimeoutMs. Nothing is held when the acks are already there.
+   */
+  private holdForAcks(c: Client, h: Handled, w: RespWriter, mark: number): void {
+    if (c.blocked !== null || c.inExec || c.isPrimaryLink || c.isReplicaLink || this.isReplica) return;
+    if (!(h.bits & F_WRITE) && h.spec.name !== 'exec') return;
+    const need = this.hot.minReplicasAck;
+    const repl = this.replication;
+    const offset = repl.offset();
+    if (repl.ackedReplicas(offset) >= need) return;
+    const held = Buffer.from(w.buf.subarray(mark, w.len));
+    w.truncate(mark);
+    const acked = repl.waitForAcks(need, offset, this.hot.ackTimeoutMs);
+    this.deferReply(
+      c,
+      acked.then((n) => {
+        if (n >= need) return (out: RespWriter) => out.rawBytes(held);
+        this.stats.errorReply('NOREPLICAS');
+        return (out: RespWriter) => out.error(`NOREPLICAS Write applied locally but not acknowledged by ${need} replicas in time; it may be lost on failover`);
+      }),
+    );
   }
 
   private reject(c: Client, spec: CommandSpec | null, msg: string): void {
@@ -871,7 +911,9 @@ export class Server {
           const h = this.table.get(st.spec.name)!;
           this.resumingDeadline = st.deadline;
           this.resumingKey = key;
+          const mark = w.len;
           this.call(waiter, h, st.argv);
+          if (this.hot.minReplicasAck !== 0) this.holdForAcks(waiter, h, w, mark);
           this.resumingDeadline = -1;
           this.resumingKey = null;
           this.current = saved;
