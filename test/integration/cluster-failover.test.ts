@@ -184,8 +184,14 @@ describe('failover', () => {
 
   it('CLUSTER FAILOVER on a replica switches roles once committed (default and FORCE); wrong uses get Redis errors', async () => {
     for (const mode of [[], ['force']]) {
-      const primary = primaryWithReplica();
-      const replica = replicaOf(primary.port);
+      // Earlier tests leave the configuration settling (old primaries rejoining as replicas): wait for a pair.
+      let primary!: NodeHandle;
+      let replica!: NodeHandle;
+      await waitFor('a primary with a live replica', () => {
+        primary = primaryWithReplica();
+        replica = replicaOf(primary.port);
+        return isAlive(replica) && myself(replica.port).primary === myself(primary.port).id;
+      });
       const r = conn(replica.port);
       expect(await r.call('cluster', 'failover', ...mode)).toBe('OK');
       // Replied once applied on the replica itself.
