@@ -361,8 +361,11 @@ export class Cluster {
     for (const n of v.nodes.values()) if (n.id !== this.myId) peers.set(n.id, { host: n.ip, port: n.cport });
     this.bus.setPeers(peers);
     const lost: number[] = [];
+    // Slots whose data this node holds: its own, or (on a replica) its primary's.
+    const myPrimary = v.node(this.myId)?.primary ?? null;
     for (let s = 0; s < SLOTS; s++) {
-      const mine = v.owners[s] === this.myId ? 1 : 0;
+      const o = v.owners[s];
+      const mine = o !== null && (o === this.myId || o === myPrimary) ? 1 : 0;
       if (this.owned[s] === 1 && mine === 0) lost.push(s);
       this.owned[s] = mine;
     }
@@ -447,7 +450,6 @@ export class Cluster {
         ps.push(c, ['sunsubscribe', ch, c.shardChannels.size]);
       }
     }
-    if (this.view.node(this.myId)?.primary !== null) return; // replicas keep their primary's data
     let dropped = 0;
     for (const db of this.server.dbs) for (const s of drop) dropped += db.deleteSlot(s);
     if (dropped > 0) this.server.log.warning(`cluster: dropped ${dropped} keys of ${drop.length} slots now served elsewhere`);
