@@ -265,7 +265,14 @@ export function runSeed(seed: number, options: VoprOptions = {}): VoprResult {
   }
 }
 
-function injectFaults(c: SimCluster, rng: Prng, p: VoprParams): void {
+/** Fault rates {@link injectFaults} draws from. */
+export type FaultRates = Pick<VoprParams, 'leaderCrashRate' | 'crashRate' | 'restartRate' | 'partitionRate' | 'healRate'>;
+
+/**
+ * One tick's worth of faults: leader crashes, crashes (half of them quick bounces), restarts of crashed
+ * nodes, partitions (isolated leader, random splits, one-way and two-way link cuts) and heals.
+ */
+export function injectFaults(c: SimCluster, rng: Prng, p: FaultRates): void {
   if (rng.chance(p.leaderCrashRate)) {
     const l = c.leader();
     if (l) c.crash(l.id);

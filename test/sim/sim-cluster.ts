@@ -9,6 +9,11 @@
  * the disk (the application from the stored snapshot).
  *
  * The safety checker runs after every tick, delivery and Ready completion.
+ *
+ * An optional application state machine ({@link SimMachineFactory}, e.g. the cluster configuration)
+ * runs on every node next to the hash chain: it applies every committed entry, is embedded in the
+ * snapshots the node takes, and is rebuilt from the stored snapshot on restart and from a received
+ * snapshot on install (Raft then replays the committed entries after it).
  */
 import {
   MemoryStorage,
@@ -59,7 +64,29 @@ export interface SimOptions {
   fullTrace?: boolean;
   /** Also trace raft's own debug lines. */
   raftDebug?: boolean;
+  /** Application state machine run by every node (see {@link SimMachine}). */
+  machine?: SimMachineFactory;
 }
+
+/** An application state machine one simulated node runs (its volatile state: lost on crash). */
+export interface SimMachine {
+  /** Apply the next committed entry (every type: `normal`, `noop` and `conf`). */
+  apply(e: Entry): void;
+  /** The state as of the node's applied index, to embed in a snapshot (JSON-serialisable). */
+  snapshot(): unknown;
+}
+
+/** Where a machine starts from: the state embedded in a snapshot at `index`, or null for an empty state. */
+export interface MachineOrigin {
+  readonly index: number;
+  readonly state: unknown;
+}
+
+/**
+ * Builds a node's machine when the node (re)starts (`from` = its stored snapshot, if any) and when it
+ * installs a snapshot received from the leader.
+ */
+export type SimMachineFactory = (node: SimNode, from: MachineOrigin | null, why: 'start' | 'install') => SimMachine;
 
 export const PERFECT_NETWORK: NetworkOptions = {
   dropRate: 0,
@@ -85,6 +112,8 @@ export interface SimNode {
   readonly storage: MemoryStorage;
   raft: RaftNode | null;
   app: AppState;
+  /** The application machine (null without `SimOptions.machine`, or while down). */
+  machine: SimMachine | null;
   pending: Ready | null;
   persistAt: number;
   /** Permanently stopped (removed from the cluster or lost its disk). */
@@ -150,6 +179,7 @@ export class SimCluster {
       storage,
       raft: null,
       app: freshApp(),
+      machine: null,
       pending: null,
       persistAt: 0,
       retired: false,
@@ -176,12 +206,15 @@ export class SimCluster {
     n.incarnation++;
     const snap = n.storage.snapshot();
     n.app = freshApp();
+    let origin: MachineOrigin | null = null;
     if (snap.meta.index > 0) {
-      const s = JSON.parse(snap.data) as { index: number; chain: number };
+      const s = JSON.parse(snap.data) as SnapshotData;
       n.app.applied = s.index;
       n.app.chain = s.chain;
       n.app.chainAt.set(s.index, s.chain);
+      origin = { index: s.index, state: s.machine };
     }
+    n.machine = this.opts.machine ? this.opts.machine(n, origin, 'start') : null;
     this.checker.onRestart(n.id);
     this.check(n);
   }
@@ -191,6 +224,7 @@ export class SimCluster {
     if (!n.raft) return;
     this.trace(`CRASH ${id}${n.pending ? ' (unpersisted Ready lost)' : ''}`);
     n.raft = null;
+    n.machine = null;
     n.pending = null;
   }
 
@@ -206,6 +240,7 @@ export class SimCluster {
     const n = this.mustNode(id);
     this.trace(`RETIRE ${id}${loseDisk ? ' (disk lost)' : ''}`);
     n.raft = null;
+    n.machine = null;
     n.pending = null;
     n.retired = true;
     n.diskLost ||= loseDisk;
@@ -261,14 +296,19 @@ export class SimCluster {
     return res;
   }
 
-  /** Compact node `id` at `index` (<= applied), snapshotting the toy state machine there. */
+  /**
+   * Compact node `id` at `index` (<= applied), snapshotting the toy state machine there. With an
+   * application machine only `index === applied` is possible (the machine has no older states).
+   */
   compact(id: string, index: number): boolean {
     const n = this.mustNode(id);
     const r = n.raft;
     if (!r) return false;
     const chain = n.app.chainAt.get(index);
     if (chain === undefined) return false;
-    const ok = r.compact(index, JSON.stringify({ index, chain }));
+    if (n.machine && index !== n.app.applied) return false;
+    const data: SnapshotData = n.machine ? { index, chain, machine: n.machine.snapshot() } : { index, chain };
+    const ok = r.compact(index, JSON.stringify(data));
     if (ok) {
       this.trace(`COMPACT ${id} at ${index}`);
       for (const k of n.app.chainAt.keys()) if (k < index) n.app.chainAt.delete(k);
@@ -465,7 +505,7 @@ export class SimCluster {
     persistReady(n.storage, rd);
     this.sendAll(rd.messages);
     if (rd.snapshot) {
-      const s = JSON.parse(rd.snapshot.data) as { index: number; chain: number };
+      const s = JSON.parse(rd.snapshot.data) as SnapshotData;
       if (s.index !== rd.snapshot.meta.index) throw new InvariantViolation(`${n.id}: snapshot data/meta mismatch`);
       this.checker.onRestore(n.id, s.index, s.chain);
       n.app.applied = s.index;
@@ -473,6 +513,7 @@ export class SimCluster {
       n.app.chainAt.clear();
       n.app.chainAt.set(s.index, s.chain);
       n.app.appliedData = [];
+      if (this.opts.machine) n.machine = this.opts.machine(n, { index: s.index, state: s.machine }, 'install');
       this.stats.snapshotsInstalled++;
       this.trace(`${n.id} installed snapshot at ${s.index}`);
     }
@@ -491,6 +532,7 @@ export class SimCluster {
     n.app.chainAt.set(e.index, n.app.chain);
     if (e.type === 'normal') n.app.appliedData.push(e.data);
     this.checker.onApply(n.id, e, n.app.chain, nodeTerm);
+    n.machine?.apply(e);
   }
 
   check(n: SimNode): void {
@@ -577,6 +619,14 @@ export class SimCluster {
     if (!n) throw new Error(`sim: unknown node ${id}`);
     return n;
   }
+}
+
+/** What a simulated node stores as Raft snapshot data. */
+interface SnapshotData {
+  index: number;
+  chain: number;
+  /** The application machine's state (only with `SimOptions.machine`). */
+  machine?: unknown;
 }
 
 function less(a: InFlight, b: InFlight): boolean {

@@ -195,6 +195,9 @@ export class ConfigState {
     if (node.primary !== null && !this.isPrimary(node.primary)) {
       return err(`ERR Joining node ${node.id} replicates unknown primary ${node.primary}`);
     }
+    if (node.primary !== null && slots.length > 0) {
+      return err(`ERR Cannot join: node ${node.id} is a replica and cannot claim slots`);
+    }
     const bad = validRanges(slots);
     if (bad) return err(bad);
     for (const [a, b] of slots) {
@@ -208,7 +211,9 @@ export class ConfigState {
     if (this.hasAddress(node.ip, node.port)) {
       return err(`ERR Cannot join: another node is already known at ${node.ip}:${node.port}`);
     }
-    this.nodes.set(node.id, { ...node, failed: false });
+    // A replica is in its primary's shard (as `replicate` makes it).
+    const shardId = node.primary !== null ? this.nodes.get(node.primary)!.shardId : node.shardId;
+    this.nodes.set(node.id, { ...node, shardId, failed: false });
     for (const [a, b] of slots) for (let s = a; s <= b; s++) this.owners[s] = node.id;
     if (node.configEpoch > this.currentEpoch) this.currentEpoch = node.configEpoch;
     return OK;

@@ -4,7 +4,7 @@
  * shards, everyone else a learner, and a voter that stopped answering is replaced by a caught-up
  * learner. Pure: the caller supplies liveness and catch-up facts and proposes the returned change.
  */
-import type { ConfChange, ConfState } from '../raft';
+import { quorumSize, type ConfChange, type ConfState } from '../raft';
 import type { ConfigState } from './config-state';
 
 export const MAX_VOTERS = 5;
@@ -27,9 +27,13 @@ export function planMembership(conf: ConfState, state: ConfigState, self: string
   const learners = new Set(conf.learners);
   const known = state.nodes;
 
-  // 1. Members the configuration no longer knows leave (never the leader itself).
+  // 1. Members the configuration no longer knows leave (never the leader itself). A live voter only
+  //    while the voters left keep a live quorum; until then dead voters go first (step 4).
+  const liveVoterCount = conf.voters.filter((id) => id === self || facts.alive(id)).length;
   for (const id of [...conf.learners, ...conf.voters]) {
-    if (!known.has(id) && id !== self) return { type: 'remove', nodeId: id };
+    if (known.has(id) || id === self) continue;
+    if (voters.has(id) && facts.alive(id) && liveVoterCount - 1 < quorumSize(conf.voters.length - 1)) continue;
+    return { type: 'remove', nodeId: id };
   }
   // 2. Known nodes join as learners. Sorted for determinism.
   const ids = [...known.keys()].sort();
