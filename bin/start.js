@@ -1,15 +1,19 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm start`: run a local cluster on loopback (default: 3 primaries on 127.0.0.1:7000-7002, data under
- * .cluster-data/ in the repo), create it if the nodes are fresh, wait until it is usable, then keep running
- * until Ctrl-C / SIGTERM, which stops every node and waits for it to exit.
+ * `npm start`: run a local cluster on loopback (default: 3 primaries on 127.0.0.1:7000-7002 and one replica
+ * each on 7003-7005, data under .cluster-data/ in the repo), create it if the nodes are fresh, wait until it
+ * is usable, then keep running until Ctrl-C / SIGTERM, which stops every node and waits for it to exit.
  *
  * Options (flag or env; flags win):
- *   --base-port P      CLUSTER_BASE_PORT (or PORT)   first client port, default 7000; nodes use P..P+N-1
- *   --ports a,b,c      CLUSTER_PORTS                 explicit client ports instead (tests use free ports)
+ *   --base-port P      CLUSTER_BASE_PORT (or PORT)   first client port, default 7000; nodes use
+ *                                                    P..P+N*(1+R)-1 (primaries first, then the replicas)
+ *   --ports a,b,c      CLUSTER_PORTS                 explicit client ports instead (tests use free ports):
+ *                                                    N*(1+R) of them, the N primaries first
  *   --primaries N      CLUSTER_PRIMARIES             number of primaries, default 3
- *   --replicas R       CLUSTER_REPLICAS              replicas per primary: reserved, only 0 for now
+ *   --replicas R       CLUSTER_REPLICAS              replicas per primary, default 1 (0: primaries only).
+ *                                                    Node N+k replicates primary k mod N (redis-cli's
+ *                                                    simple assignment)
  *   --dir D            CLUSTER_DATA_DIR (or DATA_DIR) data dir, default <repo>/.cluster-data; node i uses D/<port>/
  *   --node-timeout ms  CLUSTER_NODE_TIMEOUT          passed to each node as --cluster-node-timeout
  *   --timeout s        CLUSTER_START_TIMEOUT         seconds to wait for cluster_state:ok, default 60
@@ -36,9 +40,9 @@ const STOP_GRACE_MS = 10_000;
 
 const USAGE = `Usage: npm start [-- options]   (or node bin/start.js [options])
   --base-port P       first port (default 7000; env CLUSTER_BASE_PORT)
-  --ports a,b,c       explicit ports (env CLUSTER_PORTS)
+  --ports a,b,c       explicit ports, primaries first (env CLUSTER_PORTS)
   --primaries N       primaries (default 3; env CLUSTER_PRIMARIES)
-  --replicas R        replicas per primary (only 0 for now; env CLUSTER_REPLICAS)
+  --replicas R        replicas per primary (default 1; env CLUSTER_REPLICAS)
   --dir D             data dir (default .cluster-data; env CLUSTER_DATA_DIR)
   --node-timeout ms   cluster-node-timeout for each node (env CLUSTER_NODE_TIMEOUT)
   --timeout s         how long to wait for cluster_state:ok (default 60; env CLUSTER_START_TIMEOUT)
@@ -74,23 +78,33 @@ function parseOptions(argv, env) {
     return n;
   };
 
-  const replicas = int('--replicas', pick('replicas', 'CLUSTER_REPLICAS'), 0, 0, 10);
-  if (replicas !== 0) throw new StartError('replicas per primary > 0 is not supported yet (reserved); use --replicas 0');
+  const replicas = int('--replicas', pick('replicas', 'CLUSTER_REPLICAS'), 1, 0, 10);
+  const primariesRaw = pick('primaries', 'CLUSTER_PRIMARIES');
   let ports;
+  let primaries;
   const portList = pick('ports', 'CLUSTER_PORTS');
   if (portList !== undefined) {
     ports = portList.split(',').map((p) => int('--ports entry', p.trim(), 0, 1, 55535));
-    if (pick('primaries', 'CLUSTER_PRIMARIES') !== undefined && int('--primaries', pick('primaries', 'CLUSTER_PRIMARIES'), 3, 1, 1000) !== ports.length) {
-      throw new StartError('--primaries does not match the number of --ports');
+    if (primariesRaw !== undefined) {
+      primaries = int('--primaries', primariesRaw, 3, 1, 1000);
+      if (primaries * (1 + replicas) !== ports.length) {
+        throw new StartError(`--ports lists ${ports.length} ports, but ${primaries} primaries with ${replicas} replicas each need ${primaries * (1 + replicas)}`);
+      }
+    } else {
+      if (ports.length % (1 + replicas) !== 0) {
+        throw new StartError(`--ports lists ${ports.length} ports, not a multiple of ${1 + replicas} (1 primary + ${replicas} replicas per shard)`);
+      }
+      primaries = ports.length / (1 + replicas);
     }
   } else {
     const base = int('--base-port', pick('base-port', 'CLUSTER_BASE_PORT', 'PORT'), 7000, 1, 55535);
-    const count = int('--primaries', pick('primaries', 'CLUSTER_PRIMARIES'), 3, 1, 1000);
+    primaries = int('--primaries', primariesRaw, 3, 1, 1000);
+    const count = primaries * (1 + replicas);
     if (base + count - 1 > 55535) throw new StartError('ports must stay <= 55535 (bus port = port + 10000)');
     ports = Array.from({ length: count }, (_, i) => base + i);
   }
   if (new Set(ports).size !== ports.length) throw new StartError('ports must be distinct');
-  if (ports.length < 1) throw new StartError('need at least one primary');
+  if (ports.length < 1 || primaries < 1) throw new StartError('need at least one primary');
   for (const p of ports) {
     if (ports.includes(p + 10000)) throw new StartError(`port ${p + 10000} is both a client port and the bus port of ${p}`);
   }
@@ -99,6 +113,7 @@ function parseOptions(argv, env) {
   const nodeTimeout = pick('node-timeout', 'CLUSTER_NODE_TIMEOUT');
   return {
     ports,
+    primaries,
     replicas,
     dataDir: path.resolve(pick('dir', 'CLUSTER_DATA_DIR', 'DATA_DIR') ?? path.join(ROOT, '.cluster-data')),
     nodeTimeout: nodeTimeout === undefined ? undefined : int('--node-timeout', nodeTimeout, 0, 1, 2 ** 31 - 1),
@@ -294,17 +309,48 @@ async function clusterInfo(port, timeoutMs = 2000) {
   return { state: raw.cluster_state, assigned: Number(raw.cluster_slots_assigned), known: Number(raw.cluster_known_nodes), raw };
 }
 
+/** CLUSTER NODES text as [{ id, addr, port, flags, master, slots }]. */
+function parseClusterNodes(text) {
+  return String(text)
+    .split('\n')
+    .filter((l) => l.trim().length)
+    .map((l) => {
+      const f = l.trim().split(' ');
+      const port = Number(/:(\d+)/.exec(f[1])?.[1]);
+      return { id: f[0], addr: f[1], port, flags: f[2].split(','), master: f[3], slots: f.slice(8) };
+    });
+}
+
+/** CLUSTER MYID of one node. */
+async function myId(port) {
+  return String(await call(port, ['CLUSTER', 'MYID']));
+}
+
 /**
- * Fresh nodes: give each its share of the slots while it is still alone, then introduce nodes 2..N to the
- * first. Nodes restarted with a formed cluster in their nodes.conf are left alone. A creation that was
- * interrupted half-way (some nodes have slots or peers, none were fully joined) is completed idempotently.
+ * Fresh nodes: give each primary its share of the slots while it is still alone, introduce every other node
+ * (replicas too) to the first, then make node N+k a replica of primary k mod N (CLUSTER REPLICATE). Nodes
+ * restarted with a formed cluster in their nodes.conf are left alone. A creation that was interrupted
+ * half-way (some nodes have slots or peers, not all joined, replicas not yet attached) is completed
+ * idempotently.
  */
-async function formCluster(nodes) {
+async function formCluster(nodes, opts, deadline) {
   const states = await Promise.all(nodes.map((n) => clusterInfo(n.port)));
   const fresh = states.map((s) => s.known === 1 && s.assigned === 0);
-  const n = nodes.length;
-  if (states.every((s) => s.known >= n && s.assigned === SLOTS)) {
-    info(`Existing cluster found in the data dir (${n} nodes, all ${SLOTS} slots assigned): skipping creation.`);
+  const total = nodes.length;
+  const n = opts.primaries;
+  const primaries = nodes.slice(0, n);
+  const replicas = nodes.slice(n);
+  // A node that should be a replica but is a primary without slots (creation interrupted before REPLICATE).
+  const unattached = async () => {
+    const out = [];
+    for (const r of replicas) {
+      const me = parseClusterNodes(await call(r.port, ['CLUSTER', 'NODES'])).find((x) => x.flags.includes('myself'));
+      if (me && me.flags.includes('master') && me.slots.length === 0) out.push(r);
+    }
+    return out;
+  };
+  if (states.every((s) => s.known >= total && s.assigned === SLOTS) && (await unattached()).length === 0) {
+    info(`Existing cluster found in the data dir (${total} nodes, all ${SLOTS} slots assigned): skipping creation.`);
     return;
   }
   if (fresh.some(Boolean) && states.some((s) => s.known > 1)) {
@@ -312,38 +358,67 @@ async function formCluster(nodes) {
     const members = nodes.filter((_, i) => states[i].known > 1).map((x) => x.port);
     throw new StartError(
       `the data dir holds a cluster that does not match these ports: ${newcomers.join(', ')} ${newcomers.length > 1 ? 'are' : 'is'} new, ` +
-        `${members.join(', ')} already ${members.length > 1 ? 'belong' : 'belongs'} to a cluster. Start with the same ports/--primaries as before, ` +
+        `${members.join(', ')} already ${members.length > 1 ? 'belong' : 'belongs'} to a cluster. Start with the same ports/--primaries/--replicas as before, ` +
         `or remove the data dir to create a new cluster.`,
     );
   }
   const ranges = slotRanges(n);
   if (fresh.every(Boolean)) {
-    info(`Creating the cluster: ${n} primaries, slots ${ranges.map(([a, b], i) => `${a}-${b} -> ${nodes[i].port}`).join(', ')}`);
+    info(
+      `Creating the cluster: ${n} primaries, slots ${ranges.map(([a, b], i) => `${a}-${b} -> ${primaries[i].port}`).join(', ')}` +
+        (replicas.length ? `; replicas ${replicas.map((r, j) => `${r.port} -> ${primaries[j % n].port}`).join(', ')}` : ''),
+    );
   } else {
     info('Completing a cluster whose creation was interrupted (nodes.conf present, cluster not formed).');
   }
   for (let i = 0; i < n; i++) {
     if (!fresh[i]) continue;
-    await call(nodes[i].port, ['CLUSTER', 'ADDSLOTSRANGE', String(ranges[i][0]), String(ranges[i][1])]);
+    await call(primaries[i].port, ['CLUSTER', 'ADDSLOTSRANGE', String(ranges[i][0]), String(ranges[i][1])]);
   }
-  if (n === 1) return;
-  const firstId = String(await call(nodes[0].port, ['CLUSTER', 'MYID']));
-  for (let i = 1; i < n; i++) {
+  if (total === 1) return;
+  const firstId = await myId(nodes[0].port);
+  for (let i = 1; i < total; i++) {
     const known = String(await call(nodes[i].port, ['CLUSTER', 'NODES']));
     if (known.includes(firstId)) continue;
     await call(nodes[i].port, ['CLUSTER', 'MEET', HOST, String(nodes[0].port)]);
   }
+  if (replicas.length === 0) return;
+  const primaryIds = await Promise.all(primaries.map((p) => myId(p.port)));
+  for (const r of await unattached()) {
+    const j = replicas.indexOf(r);
+    const target = primaryIds[j % n];
+    // The replica learns of its primary through the replicated configuration: retry while it does not yet.
+    for (;;) {
+      try {
+        await call(r.port, ['CLUSTER', 'REPLICATE', target]);
+        break;
+      } catch (e) {
+        if (!/Unknown node/i.test(String(e && e.message)) || Date.now() > deadline) {
+          throw new StartError(`CLUSTER REPLICATE ${target} (${HOST}:${primaries[j % n].port}) on ${HOST}:${r.port} failed: ${e && e.message}`);
+        }
+        await sleep(100);
+      }
+    }
+  }
 }
 
-/** Poll every node's CLUSTER INFO until all say cluster_state:ok with all slots assigned. */
-async function waitClusterOk(nodes, timeoutMs, isStopping) {
-  const started = Date.now();
+/**
+ * Poll every node's CLUSTER INFO and INFO replication until all say cluster_state:ok with all slots assigned
+ * and every node in the cluster, there are as many replicas as asked for, and each replica's link to its
+ * primary is up (master_link_status:up).
+ */
+async function waitClusterOk(nodes, opts, started, isStopping) {
+  const timeoutMs = opts.timeoutMs;
   const deadline = started + timeoutMs;
+  const wantReplicas = opts.primaries * opts.replicas;
   const tty = process.stdout.isTTY;
   const clients = new Map();
   let lastLine = '';
   let lastPrinted = 0;
-  const describe = (port, s) => (s ? `${port} ${s.state ?? '?'} ${s.assigned}/${SLOTS} slots ${s.known} nodes` : `${port} (no reply)`);
+  const describe = (port, s) =>
+    s
+      ? `${port} ${s.state ?? '?'} ${s.assigned}/${SLOTS} slots ${s.known} nodes${s.role === 'slave' ? ` replica link ${s.link ?? '?'}` : ''}`
+      : `${port} (no reply)`;
   try {
     for (;;) {
       if (isStopping()) throw new StartError('stopped while waiting for the cluster');
@@ -355,28 +430,39 @@ async function waitClusterOk(nodes, timeoutMs, isStopping) {
               c = await RespClient.connect(n.port, HOST, { timeoutMs: 2000 });
               clients.set(n.port, c);
             }
-            const raw = parseInfo(await c.command(['CLUSTER', 'INFO']));
-            return { state: raw.cluster_state, assigned: Number(raw.cluster_slots_assigned), known: Number(raw.cluster_known_nodes) };
+            const [ci, ri] = await Promise.all([c.command(['CLUSTER', 'INFO']), c.command(['INFO', 'replication'])]);
+            const raw = parseInfo(ci);
+            const repl = parseInfo(ri);
+            return {
+              state: raw.cluster_state,
+              assigned: Number(raw.cluster_slots_assigned),
+              known: Number(raw.cluster_known_nodes),
+              role: repl.role,
+              link: repl.master_link_status,
+            };
           } catch {
             return null;
           }
         }),
       );
-      const ok = states.every((s) => s && s.state === 'ok' && s.assigned === SLOTS);
+      const ok =
+        states.every((s) => s && s.state === 'ok' && s.assigned === SLOTS && s.known >= nodes.length && (s.role !== 'slave' || s.link === 'up')) &&
+        states.filter((s) => s.role === 'slave').length === wantReplicas;
       const elapsed = ((Date.now() - started) / 1000).toFixed(1);
-      const line = `waiting for cluster_state:ok (${elapsed} s): ${nodes.map((n, i) => describe(n.port, states[i])).join(' | ')}`;
+      const what = wantReplicas ? 'cluster_state:ok and replica links up' : 'cluster_state:ok';
+      const line = `waiting for ${what} (${elapsed} s): ${nodes.map((n, i) => describe(n.port, states[i])).join(' | ')}`;
       if (ok) {
         if (tty && lastLine) process.stdout.write('\r\x1b[K');
-        info(`Cluster state ok on all ${nodes.length} nodes after ${elapsed} s.`);
+        info(`Cluster state ok on all ${nodes.length} nodes${wantReplicas ? `, ${wantReplicas} replica links up,` : ''} after ${elapsed} s.`);
         return;
       }
       if (Date.now() > deadline) {
         if (tty && lastLine) process.stdout.write('\n');
         throw new StartError(
-          `the cluster did not reach cluster_state:ok with all ${SLOTS} slots assigned within ${timeoutMs / 1000} s.\n` +
+          `the cluster did not reach cluster_state:ok with all ${SLOTS} slots assigned${wantReplicas ? ` and ${wantReplicas} replicas with master_link_status:up` : ''} within ${timeoutMs / 1000} s.\n` +
             `Last state: ${nodes.map((n, i) => describe(n.port, states[i])).join(' | ')}\n` +
             `Node logs: ${nodes.map((n) => n.logPath).join(', ')}\n` +
-            'If the data dir comes from a run with other ports or another number of primaries, remove it and start again.',
+            'If the data dir comes from a run with other ports or another number of primaries/replicas, remove it and start again.',
         );
       }
       const summary = line.replace(/\([\d.]+ s\)/, '');
@@ -395,11 +481,33 @@ async function waitClusterOk(nodes, timeoutMs, isStopping) {
   }
 }
 
-function printReady(opts, nodes) {
+/**
+ * The actual roles, from the first node's CLUSTER NODES (after a failover in an earlier run they may differ
+ * from the start order): [{ port, slots, replicas: [port] }] for the primaries with slots, in port order.
+ */
+async function topology(nodes) {
+  const entries = parseClusterNodes(await call(nodes[0].port, ['CLUSTER', 'NODES']));
+  return entries
+    .filter((e) => e.flags.includes('master') && e.slots.length)
+    .sort((a, b) => a.port - b.port)
+    .map((p) => ({
+      port: p.port,
+      slots: p.slots.filter((s) => !s.startsWith('[')).join(','),
+      replicas: entries.filter((e) => e.master === p.id).map((e) => e.port).sort((a, b) => a - b),
+    }));
+}
+
+function printReady(opts, nodes, topo) {
   const first = nodes[0].port;
-  const list = nodes.map((n) => `${HOST}:${n.port}`).join(' ');
+  const shards = topo || [];
+  const primaryCount = shards.length || opts.primaries;
+  const replicaCount = shards.reduce((a, s) => a + s.replicas.length, 0);
+  const lines = shards
+    .map((s) => `  primary ${HOST}:${s.port} slots ${s.slots}${s.replicas.length ? `  replicas ${s.replicas.map((p) => `${HOST}:${p}`).join(' ')}` : ''}`)
+    .join('\n');
   info(`
-Cluster ready: ${nodes.length} primaries, ${opts.replicas} replicas per primary (${opts.server}): ${list}
+Cluster ready: ${primaryCount} primaries, ${replicaCount} replicas (${opts.replicas} per primary) (${opts.server})
+${lines}
 Data dir: ${opts.dataDir} (node logs: <data dir>/<port>/node.log)
 
 Connect:
@@ -464,6 +572,7 @@ function startCluster(opts) {
     void stop('Stopping the other nodes.', 1);
   };
 
+  let readyTopology = null;
   const ready = (async () => {
     try {
       fs.mkdirSync(opts.dataDir, { recursive: true });
@@ -486,8 +595,11 @@ function startCluster(opts) {
       }
       await Promise.all(nodes.map((n) => n.waitPort(15_000)));
       if (stopping) return false;
-      await formCluster(nodes);
-      await waitClusterOk(nodes, opts.timeoutMs, () => stopping);
+      const started = Date.now();
+      await formCluster(nodes, opts, started + opts.timeoutMs);
+      await waitClusterOk(nodes, opts, started, () => stopping);
+      if (stopping) return false;
+      readyTopology = await topology(nodes);
       return !stopping;
     } catch (e) {
       if (!stopping) {
@@ -498,7 +610,7 @@ function startCluster(opts) {
     }
   })();
 
-  return { nodes, stop, done, ready, isStopping: () => stopping };
+  return { nodes, stop, done, ready, isStopping: () => stopping, topology: () => readyTopology };
 }
 
 async function main() {
@@ -524,7 +636,7 @@ async function main() {
   process.on('exit', () => {
     for (const n of handle.nodes) if (n.alive) n.proc.kill('SIGKILL');
   });
-  if (await handle.ready) printReady(opts, handle.nodes);
+  if (await handle.ready) printReady(opts, handle.nodes, handle.topology());
   process.exit(await handle.done);
 }
 

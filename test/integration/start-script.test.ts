@@ -1,6 +1,7 @@
 /**
- * `npm start` (bin/start.js) end to end: a 3-primary cluster on free loopback ports in a temporary data dir,
- * used through ioredis's Cluster client, then stopped with SIGTERM. (Set CLUSTER_SERVER=redis-server in the
+ * `npm start` (bin/start.js) end to end: the default topology (3 primaries + 1 replica each) on free loopback
+ * ports in a temporary data dir, used through ioredis's Cluster client, read back from the replicas, then
+ * stopped with SIGTERM. (Set CLUSTER_SERVER=redis-server in the
  * environment to run the same checks against redis-server 7 nodes.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -59,12 +60,13 @@ afterAll(() => {
 });
 
 describe('npm start (bin/start.js)', () => {
-  it('creates a 3-primary cluster, serves reads and writes across slots, stops cleanly on SIGTERM', async () => {
-    const ports = await clusterPorts(3);
+  it('creates 3 primaries + 3 replicas, serves reads and writes across slots, replicates, stops cleanly on SIGTERM', async () => {
+    const ports = await clusterPorts(6);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'start-script-'));
     dirs.push(dir);
     const env: NodeJS.ProcessEnv = { ...process.env, CLUSTER_PORTS: ports.join(','), CLUSTER_DATA_DIR: dir, CLUSTER_START_TIMEOUT: '12' };
     delete env.CLUSTER_PRIMARIES;
+    delete env.CLUSTER_REPLICAS;
     delete env.CLUSTER_BASE_PORT;
     const proc = spawn(process.execPath, [START], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     script = proc;
@@ -92,8 +94,13 @@ describe('npm start (bin/start.js)', () => {
       check();
     });
     nodePids = [...out.matchAll(/^started \S+ 127\.0\.0\.1:(\d+) pid (\d+)/gm)].map((m) => Number(m[2]));
-    expect(nodePids).toHaveLength(3);
+    expect(nodePids).toHaveLength(6);
     expect(out).toContain(`redis-cli -c -p ${ports[0]}`);
+    expect(out).toMatch(/^Cluster ready: 3 primaries, 3 replicas/m);
+    for (let i = 0; i < 3; i++) {
+      expect(out).toContain(`primary 127.0.0.1:${ports[i]} `);
+      expect(out).toMatch(new RegExp(`primary 127\\.0\\.0\\.1:${ports[i]} .*replicas 127\\.0\\.0\\.1:${ports[i + 3]}`));
+    }
 
     const cluster = new Cluster([{ host: '127.0.0.1', port: ports[0] }], { enableOfflineQueue: true });
     const direct = ports.map((port) => new Redis({ port, host: '127.0.0.1', lazyConnect: true }));
@@ -108,12 +115,70 @@ describe('npm start (bin/start.js)', () => {
       for (const text of infos) {
         expect(text).toMatch(/cluster_state:ok/);
         expect(text).toMatch(/cluster_slots_assigned:16384/);
-        expect(text).toMatch(/cluster_known_nodes:3/);
+        expect(text).toMatch(/cluster_known_nodes:6/);
       }
-      // The keys really are spread over all three primaries.
-      const sizes = await Promise.all(direct.map((r) => r.dbsize()));
+
+      // Topology: ports[0..2] are masters with slots, ports[3+i] replicates ports[i].
+      const entries = (String(await direct[0]!.call('CLUSTER', 'NODES')))
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().split(' '))
+        .map((f) => ({ id: f[0]!, port: Number(/:(\d+)/.exec(f[1]!)![1]), flags: f[2]!.split(','), master: f[3]!, slots: f.slice(8) }));
+      expect(entries).toHaveLength(6);
+      expect(entries.filter((e) => e.flags.includes('master'))).toHaveLength(3);
+      expect(entries.filter((e) => e.flags.includes('slave'))).toHaveLength(3);
+      const byPort = new Map(entries.map((e) => [e.port, e]));
+      for (let i = 0; i < 3; i++) {
+        const primary = byPort.get(ports[i]!)!;
+        const replica = byPort.get(ports[i + 3]!)!;
+        expect(primary.flags).toContain('master');
+        expect(primary.slots.length).toBeGreaterThan(0);
+        expect(replica.flags).toContain('slave');
+        expect(replica.master).toBe(primary.id);
+      }
+      for (let i = 3; i < 6; i++) {
+        const repl = (await direct[i]!.info('replication')) as string;
+        expect(repl).toMatch(/role:slave/);
+        expect(repl).toMatch(/master_link_status:up/);
+        expect(repl).toContain(`master_port:${ports[i - 3]}`);
+      }
+
+      // The keys really are spread over all three primaries (replicas excluded: they hold copies).
+      const sizes = await Promise.all(direct.slice(0, 3).map((r) => r.dbsize()));
       for (const n of sizes) expect(n).toBeGreaterThan(100);
       expect(sizes.reduce((a, b) => a + b, 0)).toBe(keys.length);
+
+      // A key written through the cluster client is readable (READONLY) on the replica of its slot's primary.
+      const key = 'start-script:replicated';
+      await cluster.set(key, 'copied');
+      const slot = Number(await direct[0]!.call('CLUSTER', 'KEYSLOT', key));
+      const owner = entries.find(
+        (e) =>
+          e.flags.includes('master') &&
+          e.slots.some((r) => {
+            const [a, b] = r.split('-').map(Number);
+            return slot >= a! && slot <= (b ?? a)!;
+          }),
+      )!;
+      const replicaPort = entries.find((e) => e.master === owner.id)!.port;
+      const replica = direct[ports.indexOf(replicaPort)]!;
+      await replica.call('READONLY');
+      let seen: string | null = null;
+      for (let i = 0; i < 100 && seen === null; i++) {
+        seen = await replica.get(key);
+        if (seen === null) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(seen).toBe('copied');
+      // So were the 600 keys: each replica holds its primary's.
+      for (let i = 0; i < 3; i++) {
+        let n = 0;
+        for (let t = 0; t < 100; t++) {
+          n = await direct[i + 3]!.dbsize();
+          if (n === (await direct[i]!.dbsize())) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        expect(n).toBe(await direct[i]!.dbsize());
+      }
     } finally {
       cluster.disconnect();
       for (const r of direct) r.disconnect();
@@ -122,7 +187,7 @@ describe('npm start (bin/start.js)', () => {
     proc.kill('SIGTERM');
     const exit = await exited;
     expect({ exit, tail: out.split('\n').slice(-5).join('\n') }).toMatchObject({ exit: { code: 0, signal: null } });
-    expect(out).toMatch(/All 3 nodes stopped/);
+    expect(out).toMatch(/All 6 nodes stopped/);
     for (const pid of nodePids) expect(alive(pid)).toBe(false);
     for (const port of ports) expect(await bindable(port)).toBe(true);
   }, 20_000);
