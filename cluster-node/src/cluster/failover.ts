@@ -46,6 +46,7 @@ export class FailoverCoordinator {
   /** Last time a command about a node was proposed (avoid flooding the log while it commits). */
   private readonly proposedAt = new Map<string, number>();
   private readonly offsets = new Map<string, number>();
+  private readonly firstSeen = new Map<string, number>();
 
   constructor(public timing: FailoverTiming) {}
 
@@ -97,7 +98,10 @@ export class FailoverCoordinator {
     const t = this.timing;
     const out: ConfigCommand[] = [];
     // Followers hear only from the leader: a new leader gives everyone else a full timeout from its election.
-    const heard = (id: string): number => (id === this.previousLeader ? lastHeard(id) : Math.max(lastHeard(id), this.leaderSince));
+    // A node that just joined gets a full timeout from when we first saw it in the configuration.
+    for (const id of state.nodes.keys()) if (!this.firstSeen.has(id)) this.firstSeen.set(id, now);
+    const heard = (id: string): number =>
+      id === this.previousLeader ? lastHeard(id) : Math.max(lastHeard(id), this.leaderSince, this.firstSeen.get(id) ?? now);
     const alive = (n: NodeRecord): boolean => n.id === self || now - heard(n.id) < t.failAfterMs;
     const recentlyProposed = (id: string): boolean => now - (this.proposedAt.get(id) ?? -Infinity) < 1000;
     for (const n of state.nodes.values()) {

@@ -1,0 +1,76 @@
+/**
+ * The leader's failover decisions (cluster/failover.ts): leases, fencing, the wait for old leases, the
+ * choice of replica, the min-replicas-ack reachability rule, and no false failures for new nodes.
+ */
+import { describe, expect, it } from 'vitest';
+import { ConfigState, type NodeRecord } from '../../cluster-node/src/cluster/config-state';
+import { FailoverCoordinator } from '../../cluster-node/src/cluster/failover';
+
+const T = { failAfterMs: 1000, leaseMs: 500, marginMs: 200 };
+
+function node(id: string, primary: string | null = null): NodeRecord {
+  return { id, ip: '127.0.0.1', port: 1000 + [...id].reduce((a, ch) => a * 31 + ch.charCodeAt(0), 0) % 50000, cport: 0, hostname: '', primary, shardId: `s-${primary ?? id}`, configEpoch: 0, failed: false, nofailover: false };
+}
+
+/** Leader L, primary P owning slot 0 with replicas R1, R2. */
+function setup(): ConfigState {
+  const st = new ConfigState();
+  st.apply({ op: 'join', node: node('L'), slots: [] });
+  st.apply({ op: 'join', node: node('P'), slots: [[0, 100]] });
+  st.apply({ op: 'join', node: node('R1', 'P'), slots: [] });
+  st.apply({ op: 'join', node: node('R2', 'P'), slots: [] });
+  return st;
+}
+
+describe('FailoverCoordinator', () => {
+  it('a node never heard from is not failed before a full timeout from when the leader first saw it', () => {
+    const st = setup();
+    const fc = new FailoverCoordinator(T);
+    fc.becameLeader(0, null);
+    const never = () => 0;
+    expect(fc.decide(5000, st, 'L', never, 0)).toEqual([]); // first sight at 5000
+    expect(fc.decide(5500, st, 'L', never, 0)).toEqual([]);
+    expect(fc.decide(6100, st, 'L', never, 0).length).toBeGreaterThan(0);
+  });
+
+  it('fences a silent primary, waits out its last lease, then promotes the replica with the highest offset', () => {
+    const st = setup();
+    const fc = new FailoverCoordinator(T);
+    fc.becameLeader(0, null);
+    const heard: Record<string, number> = { P: 2000, R1: 2950, R2: 2950 };
+    fc.decide(0, st, 'L', (id) => heard[id] ?? 0, 0);
+    expect(fc.onHeartbeat('P', 10, 2000, true)).toBe(true);
+    fc.onHeartbeat('R1', 7, 2950, true);
+    fc.onHeartbeat('R2', 9, 2950, true);
+    const cmds = fc.decide(3050, st, 'L', (id) => heard[id] ?? 0, 0);
+    expect(cmds).toEqual([{ op: 'batch', cmds: [{ op: 'failover', replica: 'R2' }, { op: 'set-failed', node: 'P', failed: true }] }]);
+    // Fenced: P gets no more leases even if it speaks again before the entry commits.
+    expect(fc.onHeartbeat('P', 11, 3060, true)).toBe(false);
+  });
+
+  it('a new leader waits a lease length after its election before failing anyone over', () => {
+    const st = setup();
+    const fc = new FailoverCoordinator(T);
+    fc.becameLeader(10_000, 'P'); // P was the old leader: its silence counts from its last message
+    const heard = (id: string): number => (id === 'P' ? 8000 : 10_000);
+    expect(fc.decide(10_100, st, 'L', heard, 0).filter((c) => c.op === 'batch')).toEqual([]);
+    expect(fc.decide(10_800, st, 'L', heard, 0).filter((c) => c.op === 'batch')).toHaveLength(1);
+  });
+
+  it('with min-replicas-ack N it needs replicas - N + 1 reachable replicas to promote', () => {
+    const st = setup();
+    const fc = new FailoverCoordinator(T);
+    fc.becameLeader(0, null);
+    fc.decide(0, st, 'L', () => 0, 2);
+    const heard: Record<string, number> = { R1: 5000 };
+    // N = 2 of 2 replicas: one reachable replica is enough (2 - 2 + 1 = 1).
+    expect(fc.decide(5000, st, 'L', (id) => heard[id] ?? 0, 2).some((c) => c.op === 'batch')).toBe(true);
+    const fc1 = new FailoverCoordinator(T);
+    fc1.becameLeader(0, null);
+    fc1.decide(0, st, 'L', () => 0, 1);
+    // N = 1 of 2: both replicas must be reachable (the one that acked may be the silent one).
+    const cmds = fc1.decide(5000, st, 'L', (id) => heard[id] ?? 0, 1);
+    expect(cmds.some((c) => c.op === 'batch')).toBe(false);
+    expect(cmds).toContainEqual({ op: 'set-failed', node: 'P', failed: true });
+  });
+});
