@@ -607,8 +607,12 @@ class ConfigSim {
   private nextId = 1;
   /** When the workload last proposed forgetting a running node. */
   private lastRunningForget = -Infinity;
-  /** No new faults before this time (the detection window of a node stopped for good). */
+  /** No new faults before this time (see maybeDecommission). */
   quietUntil = 0;
+  /** When the node chosen to be lost for good stops (phase 2 of maybeDecommission). */
+  private lossAt: number | null = null;
+  /** The network options in force before a quiet period. */
+  private savedNet: NetworkOptions | null = null;
   private nextIp = 1;
   stats = { joins: 0, joinsRefused: 0, forgets: 0, confChanges: 0, restarts: 0, compactions: 0, decommissioned: 0 };
 
@@ -906,48 +910,77 @@ class ConfigSim {
   // ------------------------------------------------------------------ decommissioning
 
   /**
-   * A running, known node stops for good (its disk is lost), unless that could leave the group without
-   * a running quorum for good: the voters that run and look alive to the leader (the planner may remove
-   * the others) must remain a quorum of the latest configuration and of the one before it (its last
-   * change may not be committed), even if every stopped node that still looks alive to the leader (the
-   * victim included) gets promoted meanwhile. (Raft grows a group one voter at a time, through even
-   * sizes: a one-voter group that promotes a node which then dies for good is stuck; no planner can
-   * tell a node that just died from a live one.)
+   * A running, known node stops for good (its disk is lost): the cluster must cope with it, but no
+   * planner can tell a node that just stopped from a live one, so the loss happens only where the
+   * leader's liveness facts are otherwise exact, and only if even the worst use of the stale fact
+   * about the lost node keeps a running quorum. In two phases:
    *
-   * A permanent loss is an isolated event: it happens only while the network is whole and every
-   * member runs and looks alive, and no new fault comes for three election timeouts (the time the
-   * leader takes to see the node as dead). Otherwise the planner, told by lagging facts that a
-   * partitioned voter is dead and the lost one alive, may remove the former and leave the lost node
-   * in a two-voter group for good; that is beyond what any planner can know, and the liveness check
-   * (not safety) would fail.
+   *  1. Quiet: in a healthy cluster (network whole, every member running), faults stop and the
+   *     network calms down (no drops, long delays or reordering) for long enough to drain the long
+   *     delays in flight, which stall a FIFO link and make a live node look dead.
+   *  2. Loss: if every member was heard within a heartbeat (so none can look dead while the lost node
+   *     still looks alive), the voters that run must remain a quorum of the latest configuration and
+   *     of the one before it (its last change may not be committed), even if the lost node and any
+   *     other stopped node that still looks alive get promoted meanwhile (Raft grows a group one voter
+   *     at a time, through even sizes: a one-voter group that promotes a node which then dies for good
+   *     is stuck). The quiet lasts three more election timeouts, while the leader learns the loss.
+   *
+   * Outside these conditions, lagging facts can make the planner remove a voter that is only slow
+   * while the lost node still counts as alive, and leave the lost node in a two-voter group for good:
+   * the liveness check (not safety) would fail for a reason no planner can know.
    */
   maybeDecommission(): void {
+    if (this.lossAt !== null) {
+      if (this.c.time >= this.lossAt) {
+        this.lossAt = null;
+        this.loseNode();
+      }
+      return;
+    }
     if (!this.rng.chance(this.params.decommissionRate)) return;
+    if (!this.healthy() || this.c.time - this.lastRunningForget < 150) return;
+    const net = this.c.net;
+    this.savedNet = net;
+    this.c.net = { ...net, dropRate: 0, longDelayRate: 0, reorderRate: 0 };
+    this.lossAt = this.c.time + net.longDelayMax + net.maxDelay + 2;
+    this.quietUntil = this.lossAt + 3 * this.params.sim.electionTimeout;
+    this.c.trace(`QUIET until ${this.quietUntil}: a node is lost for good at ${this.lossAt}`);
+  }
+
+  /** Network whole, every member of the leader's configuration running and in its node table. */
+  private healthy(): boolean {
     const v = this.leaderView();
-    if (!v) return;
+    if (!v || this.c.group.size > 0 || this.c.cut.size > 0) return false;
+    const conf = v.l.conf();
+    for (const id of [...conf.voters, ...conf.learners]) {
+      if (!v.st.nodes.has(id)) return false; // a forgotten member not removed yet
+      const n = this.c.node(id);
+      if (!n.retired && !n.raft) return false;
+    }
+    return true;
+  }
+
+  /** Phase 2 of {@link maybeDecommission}. */
+  private loseNode(): void {
+    const v = this.leaderView();
+    if (!v || !this.healthy() || this.c.time - this.lastRunningForget < 150) return;
     const candidates = [...this.c.nodes.values()].filter((n) => !n.retired && v.st.nodes.has(n.id));
     if (candidates.length <= 1) return;
     const victim = this.rng.pick(candidates);
-    if (this.c.time - this.lastRunningForget < 150) return;
     const conf = v.l.conf();
-    if ([...conf.voters, ...conf.learners].some((id) => !v.st.nodes.has(id))) return; // forgotten member not removed yet
-    const alive = this.facts(v.l).alive;
-    // Only in a healthy cluster: network whole, every member running and looking alive.
-    if (this.c.group.size > 0 || this.c.cut.size > 0) return;
+    const heardWithin = this.params.sim.heartbeatTimeout + this.c.net.maxDelay + 2;
     for (const id of [...conf.voters, ...conf.learners]) {
-      const n = this.c.node(id);
-      if (!n.retired && (!n.raft || !alive(id))) return;
+      const last = this.heard.get(`${v.l.id}<${id}`) ?? -Infinity;
+      if (id !== v.l.id && !this.c.node(id).retired && this.c.time - last > heardWithin) return;
     }
+    const alive = this.facts(v.l).alive;
     const ghosts = [...this.c.nodes.values()].filter((n) => (n.retired || n === victim) && alive(n.id)).map((n) => n.id);
-    if (ghosts.length > 1) return;
     for (const voters of this.recentVoterSets(v.l)) {
-      // Voters that look dead may be removed by the planner (even if they are back): do not count them.
-      const running = voters.filter((id) => id !== victim.id && !this.c.node(id).retired && alive(id)).length;
+      const running = voters.filter((id) => id !== victim.id && !this.c.node(id).retired).length;
       const promotable = ghosts.filter((id) => !voters.includes(id)).length;
       if (running < quorumSize(voters.length + promotable)) return;
     }
     this.stats.decommissioned++;
-    this.quietUntil = this.c.time + 3 * this.params.sim.electionTimeout;
     this.info.get(victim.id)!.decommissioned = true;
     this.c.retire(victim.id, true);
     this.c.trace(`DECOMMISSION ${victim.id} (disk lost)`);
@@ -963,15 +996,31 @@ class ConfigSim {
     }
   }
 
+  /** The liveness phase sets its own network: forget a quiet period's saved one. */
+  endQuiet(): void {
+    this.savedNet = null;
+    this.lossAt = null;
+  }
+
+  /** Per tick: faults (outside quiet periods) and the end of a quiet period. */
+  faults(): void {
+    if (this.c.time < this.quietUntil) return;
+    if (this.savedNet) {
+      this.c.net = this.savedNet;
+      this.savedNet = null;
+    }
+    injectFaults(this.c, this.rng, this.params);
+  }
+
   /**
-   * May the workload forget running node `id`? The planner then removes it, even as a voter, as long as
+   * May the workload forget a running node? The planner then removes it, even as a voter, as long as
    * the voters left keep a live quorum by its liveness facts. Those lag: a node stopped for good looks
-   * alive for a while. So no stopped node may still look alive (and no node is stopped for good for a
-   * while after such a forget, see maybeDecommission).
+   * alive for a while. So no stopped node may still look alive, nor a loss be pending (and no node is
+   * lost for a while after such a forget, see maybeDecommission).
    */
   private mayForgetRunning(): boolean {
     const l = this.c.leader();
-    if (!l) return false;
+    if (!l || this.lossAt !== null) return false;
     const alive = this.facts(l).alive;
     return ![...this.c.nodes.values()].some((n) => n.retired && alive(n.id));
   }
@@ -1173,7 +1222,7 @@ export function runConfigSeed(seed: number, options: ConfigSimOptions = {}): Con
       ok,
       ...(error !== undefined ? { error } : {}),
       phase,
-      trace: c?.traceTail() ?? [],
+      trace: c?.traceTail(options.fullTrace ? Number.MAX_SAFE_INTEGER : undefined) ?? [],
       params,
       stats: {
         ticks: c?.time ?? 0,
@@ -1201,7 +1250,7 @@ export function runConfigSeed(seed: number, options: ConfigSimOptions = {}): Con
 
     phase = 'safety';
     for (let t = 0; t < params.safetyTicks; t++) {
-      if (c.time >= s.quietUntil) injectFaults(c, s.rng, params);
+      s.faults();
       s.maybeDecommission();
       s.maybeJoin();
       s.maybeAdmin();
@@ -1216,6 +1265,7 @@ export function runConfigSeed(seed: number, options: ConfigSimOptions = {}): Con
     }
 
     phase = 'liveness';
+    s.endQuiet();
     // Requests still pending are abandoned (their entries may still commit); the founders' batch and
     // joins keep retrying so that no running node is left half-joined.
     s.clients.clear((r) => r.purpose.kind === 'founders' || r.purpose.kind === 'join');
