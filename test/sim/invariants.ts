@@ -41,7 +41,8 @@ export class SafetyChecker {
   private readonly leaderOfTerm = new Map<number, string>();
   private readonly committed = new Map<number, Committed>();
   private readonly chain = new Map<number, number>();
-  private readonly logRegistry = new Map<string, { key: string; prevTerm: number | undefined }>();
+  /** Every (index, term) seen in some log: its data, the term before it, and the nodes seen holding it. */
+  private readonly logRegistry = new Map<string, { key: string; prevTerm: number | undefined; holders: Set<string> }>();
   private readonly observedCommit = new Map<string, number>();
   private readonly knownLeader = new Map<string, number>();
   maxCommitted = 0;
@@ -80,6 +81,22 @@ export class SafetyChecker {
     for (const e of entries) {
       this.registerLogEntry(id, e, prevTerm);
       prevTerm = e.term;
+    }
+  }
+
+  /**
+   * A node crashed: `entries` were only in its memory (never persisted, so never sent either). An
+   * entry no other node was seen holding is forgotten: a lone voter that crashes before persisting the
+   * term it just won (alone, without any message) runs for that term again and may write other data at
+   * the same (index, term). Nobody ever saw the lost entry, so this is no log matching violation.
+   */
+  onLostEntries(id: string, entries: readonly Entry[]): void {
+    for (const e of entries) {
+      const k = `${e.index}:${e.term}`;
+      const r = this.logRegistry.get(k);
+      if (r === undefined || r.key !== entryKey(e)) continue;
+      r.holders.delete(id);
+      if (r.holders.size === 0) this.logRegistry.delete(k);
     }
   }
 
@@ -159,7 +176,7 @@ export class SafetyChecker {
     const key = entryKey(e);
     const r = this.logRegistry.get(k);
     if (r === undefined) {
-      this.logRegistry.set(k, { key, prevTerm });
+      this.logRegistry.set(k, { key, prevTerm, holders: new Set([id]) });
       return;
     }
     if (r.key !== key) {
@@ -171,6 +188,7 @@ export class SafetyChecker {
       );
     }
     if (r.prevTerm === undefined && prevTerm !== undefined) r.prevTerm = prevTerm;
+    r.holders.add(id);
   }
 
   private checkLeaderCompleteness(id: string, node: RaftNode): void {

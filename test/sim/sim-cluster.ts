@@ -223,9 +223,23 @@ export class SimCluster {
     const n = this.mustNode(id);
     if (!n.raft) return;
     this.trace(`CRASH ${id}${n.pending ? ' (unpersisted Ready lost)' : ''}`);
+    this.loseMemory(n);
     n.raft = null;
     n.machine = null;
     n.pending = null;
+  }
+
+  /** A node's process dies: tell the checker which log entries existed only in its memory. */
+  private loseMemory(n: SimNode): void {
+    const r = n.raft;
+    if (!r) return;
+    const log = r.inspectLog();
+    const st = n.storage;
+    const lost: Entry[] = [];
+    for (let i = Math.max(log.firstIndex, st.firstIndex()); i <= log.lastIndex; i++) {
+      if (st.term(i) !== log.term(i)) lost.push(...log.entries(i, i + 1));
+    }
+    if (lost.length > 0) this.checker.onLostEntries(n.id, lost);
   }
 
   restart(id: string): void {
@@ -239,6 +253,7 @@ export class SimCluster {
   retire(id: string, loseDisk: boolean): void {
     const n = this.mustNode(id);
     this.trace(`RETIRE ${id}${loseDisk ? ' (disk lost)' : ''}`);
+    this.loseMemory(n);
     n.raft = null;
     n.machine = null;
     n.pending = null;
