@@ -506,6 +506,9 @@ export class Cluster {
         });
       }
     }
+    // Plan membership only from a node table applied up to the commit index: a new leader that has not
+    // applied a learner's join yet would otherwise remove that learner.
+    if (st.applied < st.commit) return;
     const deadAfter = Math.max(2000, this.server.config.int('cluster-node-timeout'));
     const now = Date.now();
     const change = planMembership({ voters: st.voters, learners: st.learners }, this.state, this.myId, {
