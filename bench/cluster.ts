@@ -10,11 +10,12 @@
  * Flag: --md adds the dated markdown section to BENCHMARKS.md in the repo.
  * Markdown sections go above the existing dated sections (the file is newest first).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { addSection, clusterPorts, exitOf, machineFacts, waitPort } from './lib';
+import type { MachineFacts } from './lib';
 
 const ROOT = path.resolve(__dirname, '../..');
 const N = Number(process.env.BENCH_N ?? 500_000);
@@ -35,38 +36,12 @@ interface Row {
   p99: number;
 }
 
-function bindable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** n client ports in 20000-22767 whose bus ports (+10000, below the ephemeral range) are free too. */
-async function clusterPorts(n: number, avoid: number[] = []): Promise<number[]> {
-  const ports: number[] = [];
-  for (let tries = 0; ports.length < n && tries < 2000; tries++) {
-    const p = 20000 + Math.floor(Math.random() * 2768);
-    const taken = [...ports, ...avoid];
-    if (taken.includes(p) || taken.includes(p + 10000) || taken.includes(p - 10000)) continue;
-    if ((await bindable(p)) && (await bindable(p + 10000))) ports.push(p);
-  }
-  if (ports.length < n) throw new Error('could not find free port pairs (port, port+10000)');
-  return ports;
-}
-
-function exitOf(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => proc.once('exit', () => r()));
-}
-
 /** Ours: bin/start.js with explicit ports and a temporary data dir; resolves once it prints "Cluster ready". */
 async function startOurs(ports: number[]): Promise<Side> {
   if (!existsSync(path.join(ROOT, 'dist/cluster-node/src/main.js'))) throw new Error('dist/ is missing: run npm run build');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-cluster-ours-'));
   const proc = spawn(process.execPath, [path.join(ROOT, 'bin/start.js')], {
-    env: { ...process.env, CLUSTER_PORTS: ports.join(','), CLUSTER_DATA_DIR: dir, CLUSTER_START_TIMEOUT: '60', CLUSTER_SERVER: 'cluster-node' },
+    env: { ...process.env, CLUSTER_PORTS: ports.join(','), CLUSTER_REPLICAS: '0', CLUSTER_DATA_DIR: dir, CLUSTER_START_TIMEOUT: '60', CLUSTER_SERVER: 'cluster-node' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -103,21 +78,6 @@ function cli(port: number, args: string[]): { status: number | null; stdout: str
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
-async function waitPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        r(true);
-      });
-      s.on('error', () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`port ${port} not ready`);
-}
-
 /** The anchor: 3 redis-server cluster nodes joined by redis-cli --cluster create. */
 async function startRedis(ports: number[]): Promise<Side> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-cluster-redis-'));
@@ -134,7 +94,7 @@ async function startRedis(ports: number[]): Promise<Side> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await Promise.all(ports.map(waitPort));
+    await Promise.all(ports.map((p) => waitPort(p)));
     const r = cli(ports[0], ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
     if (r.status !== 0) throw new Error(`redis-cli --cluster create failed: ${r.stdout}${r.stderr}`);
     const deadline = Date.now() + 30_000;
@@ -167,29 +127,9 @@ function benchmark(port: number, pipeline: number, n: number): Map<string, Row> 
   return out;
 }
 
-function machineFacts(): { nproc: string; cpu: string; memory: string; os: string; node: string; redis: string; load: string } {
-  const nproc = spawnSync('nproc', { encoding: 'utf8' }).stdout?.trim() || String(os.cpus().length);
-  let cpu = os.cpus()[0]?.model ?? 'unknown';
-  try {
-    cpu = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpu;
-  } catch {
-    /* not Linux */
-  }
-  return {
-    nproc,
-    cpu,
-    memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-    redis: spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? 'unknown',
-    // Other work on the machine skews both sides; recorded so a run on a busy machine is recognisable.
-    load: os.loadavg().map((l) => l.toFixed(2)).join(' '),
-  };
-}
-
 type Results = Record<string, Record<string, { ours: Row; redis: Row; ratio: number }>>;
 
-function markdownSection(date: Date, facts: ReturnType<typeof machineFacts>, results: Results): string {
+function markdownSection(date: Date, facts: MachineFacts, results: Results): string {
   const lines = [
     `## ${date.toISOString().slice(0, 10)} — cluster mode, 3 primaries per side (\`npm run bench:cluster\`)`,
     '',
@@ -208,14 +148,6 @@ function markdownSection(date: Date, facts: ReturnType<typeof machineFacts>, res
     }
   }
   return `${lines.join('\n')}\n`;
-}
-
-/** Put the section above the first dated ("## ") section, or at the end if there is none. */
-function addSection(file: string, section: string): void {
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const at = text.search(/^## /m);
-  const next = at < 0 ? `${text.replace(/\n*$/, '\n\n')}${section}` : `${text.slice(0, at)}${section}\n${text.slice(at)}`;
-  writeFileSync(file, next);
 }
 
 async function main(): Promise<void> {

@@ -15,15 +15,17 @@
  * take ~20 s each), BENCH_FAILOVER_SIDES (comma list of ours,redis; default both).
  * Flag: --md adds a dated markdown section to BENCHMARKS.md (above the existing dated sections).
  *
- * bench/cluster.ts and bench/run.ts export nothing and run their main() on import, so the few helpers
- * shared with them (port picking, machine facts, the BENCHMARKS.md section insert) are repeated here.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { addSection, clusterPorts, exitOf, machineFacts, waitPort } from './lib';
+import type { MachineFacts } from './lib';
+import { keyHashSlot as keySlot } from '../common/src/slot';
+import { encodeCommand as respCommand } from '../common/src/resp/writer';
 
 const ROOT = path.resolve(__dirname, '../..');
 const RUNS_ENV = process.env.BENCH_FAILOVER_RUNS ? Number(process.env.BENCH_FAILOVER_RUNS) : undefined;
@@ -31,97 +33,12 @@ const SIDES = (process.env.BENCH_FAILOVER_SIDES ?? 'ours,redis').split(',');
 const WRITE_INTERVAL_MS = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// ---- helpers as in bench/cluster.ts ----------------------------------------------------------------
-
-function bindable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** n client ports in 20000-22767 whose bus ports (+10000, below the ephemeral range) are free too. */
-async function clusterPorts(n: number, avoid: number[] = []): Promise<number[]> {
-  const ports: number[] = [];
-  for (let tries = 0; ports.length < n && tries < 2000; tries++) {
-    const p = 20000 + Math.floor(Math.random() * 2768);
-    const taken = [...ports, ...avoid];
-    if (taken.includes(p) || taken.includes(p + 10000) || taken.includes(p - 10000)) continue;
-    if ((await bindable(p)) && (await bindable(p + 10000))) ports.push(p);
-  }
-  if (ports.length < n) throw new Error('could not find free port pairs (port, port+10000)');
-  return ports;
-}
-
-function machineFacts(): { nproc: string; cpu: string; memory: string; os: string; node: string; redis: string; load: string } {
-  const nproc = spawnSync('nproc', { encoding: 'utf8' }).stdout?.trim() || String(os.cpus().length);
-  let cpu = os.cpus()[0]?.model ?? 'unknown';
-  try {
-    cpu = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpu;
-  } catch {
-    /* not Linux */
-  }
-  return {
-    nproc,
-    cpu,
-    memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-    redis: spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? 'unknown',
-    load: os.loadavg().map((l) => l.toFixed(2)).join(' '),
-  };
-}
-
-/** Put the section above the first dated ("## ") section, or at the end if there is none. */
-function addSection(file: string, section: string): void {
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const at = text.search(/^## /m);
-  const next = at < 0 ? `${text.replace(/\n*$/, '\n\n')}${section}` : `${text.slice(0, at)}${section}\n${text.slice(at)}`;
-  writeFileSync(file, next);
-}
-
-function exitOf(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => proc.once('exit', () => r()));
-}
-
-async function waitPort(port: number, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        r(true);
-      });
-      s.on('error', () => r(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`port ${port} not ready within ${ms} ms`);
-    await sleep(50);
-  }
-}
 
 // ---- cluster plumbing ------------------------------------------------------------------------------
 
 function cli(port: number, args: string[], timeout = 10_000): string {
   const r = spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', timeout });
   return (r.stdout ?? '') + (r.status === 0 ? '' : r.stderr ?? '');
-}
-
-/** CRC16/XMODEM over the hash tag, as cluster key slots. */
-function keySlot(key: string): number {
-  const open = key.indexOf('{');
-  if (open >= 0) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) key = key.slice(open + 1, close);
-  }
-  let crc = 0;
-  for (const b of Buffer.from(key)) {
-    crc ^= b << 8;
-    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc % 16384;
 }
 
 interface NodeLine {
@@ -252,10 +169,6 @@ function settledWhy(side: Side): string {
 }
 
 // ---- one failover ----------------------------------------------------------------------------------
-
-function respCommand(args: string[]): Buffer {
-  return Buffer.from(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
-}
 
 /**
  * A writer on one connection to `port`: SET key every ~WRITE_INTERVAL_MS (one in flight at a time); each
@@ -410,7 +323,7 @@ function stats(runs: number[]): Stats {
 
 const f0 = (n: number) => n.toFixed(0);
 
-function markdownSection(date: Date, facts: ReturnType<typeof machineFacts>, results: Record<string, Stats>): string {
+function markdownSection(date: Date, facts: MachineFacts, results: Record<string, Stats>): string {
   const ours = results.ours;
   const redis = results.redis;
   const lines = [
