@@ -37,6 +37,23 @@ export function keyHashSlot(key: string): number {
   return crc16(key) & 0x3fff;
 }
 
+/**
+ * The one slot every key matching a glob must hash to, or -1: when the pattern starts with a literal
+ * "prefix{tag}" (no glob metacharacter up to the first '}' after the first '{'), every matching key
+ * has that hash tag (KEYS/SCAN/CLUSTERSCAN with MATCH {user1}:* look at one slot only).
+ */
+export function patternHashSlot(pattern: string): number {
+  const open = pattern.indexOf('{');
+  if (open < 0) return -1;
+  const close = pattern.indexOf('}', open + 1);
+  if (close < 0 || close === open + 1) return -1;
+  for (let i = 0; i < close; i++) {
+    const ch = pattern.charCodeAt(i);
+    if (ch === 42 || ch === 63 || ch === 91 || ch === 92) return -1; // * ? [ \
+  }
+  return keyHashSlot(pattern.slice(open + 1, close));
+}
+
 /** Hash slot of a key given as bytes. */
 export function keyHashSlotBytes(key: Uint8Array): number {
   const open = key.indexOf(0x7b);

@@ -86,6 +86,8 @@ export class Cluster {
   /** This primary may accept writes until then (ms), when it has replicas and is not the leader. */
   private leaseUntil = 0;
   private hbInFlight = false;
+  /** This node is a primary with at least one replica (derived on each configuration change). */
+  private primaryWithReplicas = false;
   /** Replication, plugged in by the replication layer: offsets for heartbeats, follow/promote on role changes. */
   replication: ReplicationHooks | null = null;
   /** Set while the node has joined a cluster and waits for its log. */
@@ -356,6 +358,7 @@ export class Cluster {
     if (v === this.lastView && v.version === this.lastVersion) return;
     this.lastView = v;
     this.lastVersion = v.version;
+    this.primaryWithReplicas = v.node(this.myId)?.primary === null && v.replicasOf(this.myId).length > 0;
     this.roleChanged();
     const peers = new Map<string, Addr>();
     for (const n of v.nodes.values()) if (n.id !== this.myId) peers.set(n.id, { host: n.ip, port: n.cport });
@@ -481,12 +484,7 @@ export class Cluster {
    * can a failover start another primary for its slots); the leader's own Raft lease serves for it.
    */
   writeLeaseValid(): boolean {
-    const v = this.view;
-    const me = v.node(this.myId);
-    if (!me || me.primary !== null) return true;
-    let hasReplicas = false;
-    for (const n of v.nodes.values()) if (n.primary === this.myId) hasReplicas = true;
-    if (!hasReplicas) return true;
+    if (!this.primaryWithReplicas) return true;
     if (this.raft.status().role === 'leader') return this.raft.leaseValid();
     return Date.now() < this.leaseUntil;
   }

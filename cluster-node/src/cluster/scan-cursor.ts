@@ -14,7 +14,7 @@
  *   migration target's keys).
  */
 import crypto from 'node:crypto';
-import { SLOT_COUNT, crc16, keyHashSlot } from '../../../common/src/slot';
+import { SLOT_COUNT, crc16, keyHashSlot, patternHashSlot as patternSlot } from '../../../common/src/slot';
 import { VERSION } from '../version';
 import { isInt64 } from '../commands/args';
 
@@ -147,19 +147,3 @@ export function issuedBy(issuer: string, nodeId: string): boolean {
   return issuer === nodeId.slice(0, ISSUER_CHARS);
 }
 
-/**
- * Same rule as SCAN/KEYS's slot optimisation in commands/keys.ts: when a pattern starts with a
- * literal "prefix{tag}" (no glob metacharacter up to the first '}' after the first '{'), every
- * matching key hashes to the tag's slot.
- */
-function patternSlot(pattern: string): number {
-  const open = pattern.indexOf('{');
-  if (open < 0) return -1;
-  const close = pattern.indexOf('}', open + 1);
-  if (close < 0 || close === open + 1) return -1;
-  for (let i = 0; i < close; i++) {
-    const ch = pattern.charCodeAt(i);
-    if (ch === 42 || ch === 63 || ch === 91 || ch === 92) return -1; // * ? [ \
-  }
-  return keyHashSlot(pattern.slice(open + 1, close));
-}

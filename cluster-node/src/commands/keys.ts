@@ -11,7 +11,7 @@ import type { Client } from '../server/client';
 import type { Db } from '../keyspace/db';
 import { typeOf, type Value, type CollectionValue, type HashValue, type SetValue } from '../keyspace/values';
 import { globMatch } from '../../../common/src/glob';
-import { SLOT_COUNT, keyHashSlot } from '../../../common/src/slot';
+import { SLOT_COUNT, patternHashSlot as patternSlot } from '../../../common/src/slot';
 import {
   BadPayload,
   cloneValue,
@@ -219,23 +219,6 @@ function parseCursor(s: string): number {
   }
   if (digits.length > 15 && BigInt(digits) > MAX_U64) throw new ReplyError('ERR invalid cursor');
   return Number(digits);
-}
-
-/**
- * The one slot every key matching a glob must hash to, or -1: when the pattern starts with a literal
- * "prefix{tag}" (no glob metacharacters up to the first '}' after the first '{'), every matching key
- * has that hash tag (e.g. KEYS {user1}:* only looks at one slot).
- */
-function patternSlot(pattern: string): number {
-  const open = pattern.indexOf('{');
-  if (open < 0) return -1;
-  const close = pattern.indexOf('}', open + 1);
-  if (close < 0 || close === open + 1) return -1;
-  for (let i = 0; i < close; i++) {
-    const ch = pattern.charCodeAt(i);
-    if (ch === 42 || ch === 63 || ch === 91 || ch === 92) return -1; // * ? [ \
-  }
-  return keyHashSlot(pattern.slice(open + 1, close));
 }
 
 // ------------------------------------------------------------------------------------------ object

@@ -18,7 +18,8 @@
 import net from 'node:net';
 import { Client } from '../server/client';
 import { loadRdb, RdbLoadError } from '../persistence/rdb';
-import { encodeCommand, StreamParser, StreamProtocolError } from './stream';
+import { StreamParser, StreamProtocolError } from './stream';
+import { encodeCommand } from '../../../common/src/resp/writer';
 import type { Replication } from './replication';
 
 /** ROLE's state names. */
@@ -166,7 +167,7 @@ export class PrimaryLink {
   }
 
   private send(sock: net.Socket, argv: string[]): void {
-    sock.write(Buffer.from(encodeCommand(argv), 'latin1'));
+    sock.write(encodeCommand(argv));
   }
 
   private async handshake(sock: net.Socket): Promise<void> {

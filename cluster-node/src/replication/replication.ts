@@ -30,7 +30,7 @@ import { RdbSnapshot } from '../persistence/snapshot';
 import { standardAux } from '../persistence/rdb';
 import { RespWriter } from '../../../common/src/resp/writer';
 import { Backlog } from './backlog';
-import { encodeCommand } from './stream';
+import { encodeCommand } from '../../../common/src/resp/writer';
 import { PrimaryLink, type LinkState } from './primary-link';
 
 const ZERO_ID = '0'.repeat(40);
@@ -344,7 +344,7 @@ export class Replication {
     setImmediate(() => {
       this.getAckQueued = false;
       if (this.waiters.size > 0 && this.backlog !== null && this.primary === null && this.links.size > 0) {
-        this.append(Buffer.from(encodeCommand(['REPLCONF', 'GETACK', '*']), 'latin1'));
+        this.append(encodeCommand(['REPLCONF', 'GETACK', '*']));
       }
     });
   }
@@ -622,7 +622,7 @@ export class Replication {
       if (size !== this.backlog.size) this.backlog = this.backlog.resized(size);
     }
     if (this.primary === null && this.links.size > 0 && this.backlog !== null && this.ticks % Math.max(1, s.config.int('repl-ping-replica-period')) === 0) {
-      this.append(Buffer.from(encodeCommand(['PING']), 'latin1'));
+      this.append(encodeCommand(['PING']));
     }
     const timeoutMs = s.config.int('repl-timeout') * 1000;
     const now = Date.now();

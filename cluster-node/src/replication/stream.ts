@@ -1,16 +1,9 @@
 /**
- * The replication stream's wire form: commands as RESP multibulks. The encoder builds what a primary
- * sends; the parser splits what a replica receives into commands together with their exact byte
+ * The replication stream's wire form: commands as RESP multibulks (encoded with the RESP writer's
+ * encodeCommand). The parser splits what a replica receives into commands together with their exact byte
  * spans, because replication offsets count bytes (a replica acknowledges, and proxies to its own
  * replicas and backlog, exactly the bytes it has applied).
  */
-
-/** RESP multibulk of a command (latin1). */
-export function encodeCommand(argv: readonly string[]): string {
-  let s = `*${argv.length}\r\n`;
-  for (const a of argv) s += `$${a.length}\r\n${a}\r\n`;
-  return s;
-}
 
 export class StreamProtocolError extends Error {}
 
