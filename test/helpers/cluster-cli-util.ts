@@ -6,7 +6,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import Redis from 'ioredis';
 import { keyHashSlot } from '../../common/src/slot';
-import { cli, signature } from './cluster';
+import { cli, keysWhere, signature } from './cluster';
+
+export { keysWhere };
 
 export interface CliResult {
   status: number | null;
@@ -149,16 +151,6 @@ export function client(port: number, db = 0): Redis {
   return new Redis({ port, host: '127.0.0.1', db, maxRetriesPerRequest: 0, lazyConnect: false });
 }
 
-/** `n` distinct key names `${prefix}<i>` whose slots satisfy `pred`. */
-export function keysWhere(prefix: string, n: number, pred: (slot: number) => boolean): string[] {
-  const out: string[] = [];
-  for (let i = 0; out.length < n; i++) {
-    if (i > 10_000_000) throw new Error('keysWhere: predicate too narrow');
-    const k = `${prefix}${i}`;
-    if (pred(keyHashSlot(k))) out.push(k);
-  }
-  return out;
-}
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -7,6 +7,9 @@
 import Redis from 'ioredis';
 import { keyHashSlot } from '../../common/src/slot';
 import type { NodeHandle } from './node';
+import { keysWhere, waitFor } from './cluster';
+
+export { keysWhere, waitFor };
 
 export interface ClusterCtx {
   nodes: NodeHandle[];
@@ -38,16 +41,6 @@ export async function slotOwners(r: Redis): Promise<number[]> {
   return owners;
 }
 
-/** `count` distinct keys `prefix<i>` whose slots `pred` accepts. */
-export function keysWhere(prefix: string, count: number, pred: (slot: number) => boolean): string[] {
-  const out: string[] = [];
-  for (let i = 0; out.length < count; i++) {
-    if (i > 10_000_000) throw new Error('keysWhere: no keys found');
-    const k = `${prefix}${i}`;
-    if (pred(keyHashSlot(k))) out.push(k);
-  }
-  return out;
-}
 
 /** A hash tag whose slot `pred` accepts (keys `{tag}...` all go to that slot). */
 export function tagWhere(prefix: string, pred: (slot: number) => boolean): { tag: string; slot: number } {
@@ -55,14 +48,6 @@ export function tagWhere(prefix: string, pred: (slot: number) => boolean): { tag
   return { tag: k!, slot: keyHashSlot(k!) };
 }
 
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Phase 1: open the slot (IMPORTING on the target first, then MIGRATING on the source, as redis-cli). */
 export async function beginMigration(ctx: ClusterCtx, slot: number, from: number, to: number): Promise<void> {

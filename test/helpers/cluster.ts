@@ -4,6 +4,7 @@
  */
 import net from 'node:net';
 import { spawnSync } from 'node:child_process';
+import { keyHashSlot } from '../../common/src/slot';
 import { redisCli, startNode, type NodeHandle } from './node';
 
 /** Default args for test clusters: a short node timeout keeps elections quick. */
@@ -98,4 +99,29 @@ export async function startCluster(n: number, extraArgs: string[] = []): Promise
   createCluster(nodes);
   await waitClusterOk(nodes.map((x) => x.port));
   return nodes;
+}
+
+/** Poll `check` (errors count as "not yet": nodes may be restarting) until it holds or `timeoutMs` passes. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not ready yet
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** `n` distinct key names `${prefix}<i>` whose slots satisfy `pred`. */
+export function keysWhere(prefix: string, n: number, pred: (slot: number) => boolean): string[] {
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i++) {
+    if (i > 10_000_000) throw new Error('keysWhere: predicate too narrow');
+    const k = `${prefix}${i}`;
+    if (pred(keyHashSlot(k))) out.push(k);
+  }
+  return out;
 }

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Redis from 'ioredis';
 import { keyHashSlot } from '../../common/src/slot';
-import { createCluster, startClusterNodes, waitClusterOk } from '../helpers/cluster';
+import { createCluster, startClusterNodes, waitClusterOk, waitFor } from '../helpers/cluster';
 import { clusterNodes, expandSlots, myself, sleep } from '../helpers/cluster-cli-util';
 import type { NodeHandle } from '../helpers/node';
 
@@ -49,18 +49,6 @@ function replicaOf(primaryPort: number): NodeHandle {
   return nodes.find((n) => line.addr.startsWith(`127.0.0.1:${n.port}@`))!;
 }
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch {
-      // node may be restarting
-    }
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 beforeAll(async () => {
   nodes = await startClusterNodes(6, ARGS);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Redis from 'ioredis';
 import { keyHashSlot } from '../../common/src/slot';
 import { startNode, type NodeHandle } from '../helpers/node';
-import { createCluster, startClusterNodes, waitClusterOk } from '../helpers/cluster';
+import { createCluster, startClusterNodes, waitClusterOk, waitFor } from '../helpers/cluster';
 import { clusterNodes, expandSlots, myself, sleep } from '../helpers/cluster-cli-util';
 
 const HOST = '127.0.0.1';
@@ -28,18 +28,6 @@ afterAll(() => {
   for (const c of conns) c.disconnect();
 });
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not ready yet
-    }
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const errOf = (p: Promise<unknown>): Promise<unknown> => p.catch((e: Error) => e.message);
 
