@@ -8,7 +8,6 @@ import type { Client } from '../server/client';
 import type { RespWriter } from '../../../common/src/resp/writer';
 import { keyHashSlot } from '../../../common/src/slot';
 import { ReplyError, type HandlerMap } from './registry';
-import { parseInt64 } from './args';
 import { replyHelp } from './server';
 import type { Cluster } from '../cluster/cluster';
 import { ConfigState, SLOTS, type ConfigCommand, type SlotRanges } from '../cluster/config-state';
@@ -336,4 +335,3 @@ function replicasReply(c: Client, argv: string[]): void {
   c.w.bulkArray(lines.filter((l) => ids.has(l.split(' ')[0]!)).map((l) => l + '\n'));
 }
 
-void parseInt64;
