@@ -20,10 +20,12 @@ function portFree(port: number): Promise<boolean> {
 
 const handedOut = new Set<number>();
 
-/** A port whose bus port (port + 10000) is free too. */
+/** A port in 10000-22767 whose bus port (port + 10000) is free too. */
 export async function freeClusterPort(): Promise<number> {
   for (let i = 0; i < 1000; i++) {
-    const p = 20000 + Math.floor(Math.random() * 25000);
+    // Both ports below the ephemeral range (32768+), where outgoing sockets and freePort() pick theirs:
+    // a bus port up there could be taken by some client connection between our check and the bind.
+    const p = 10000 + Math.floor(Math.random() * 12768);
     if (handedOut.has(p) || handedOut.has(p + 10000) || handedOut.has(p - 10000)) continue;
     if ((await portFree(p)) && (await portFree(p + 10000))) {
       handedOut.add(p);
