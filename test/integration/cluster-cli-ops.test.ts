@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { keyHashSlot } from '../../common/src/slot';
 import type { NodeHandle } from '../helpers/node';
-import { cli, myId, startCluster, startClusterNodes, waitClusterOk } from '../helpers/cluster';
+import { cli, myId, startCluster, startClusterNodes, waitClusterOk, waitFor } from '../helpers/cluster';
 import {
   RedirectingClient,
   client,
@@ -234,6 +234,10 @@ describe('add-node and del-node', () => {
     expect(del).toContain('Sending CLUSTER RESET SOFT to the deleted node.');
     expect(del).not.toContain('replied with error');
     await waitClusterOk(ps);
+    // The forgotten node leaves the Raft configuration in a second, separate change proposed by
+    // the leader once the FORGET entry is applied: wait for it to reach every node.
+    await waitFor('D removed from the Raft configuration everywhere', () =>
+      ps.every((p) => { const i = clusterInfo(p); return i.raft_voters === '3' && i.raft_learners === '0'; }));
     for (const p of ps) {
       expect(clusterNodes(p).map((l) => l.id)).not.toContain(idD);
       expect(clusterInfo(p)).toMatchObject({ cluster_known_nodes: '3', cluster_state: 'ok', raft_voters: '3', raft_learners: '0' });
