@@ -1,0 +1,478 @@
+/**
+ * The gateway's cluster client: the slot map, one ioredis connection per (node, db[, read-only]),
+ * routing a command to the node that owns its slot, and the redirect/retry rules of a Redis Cluster
+ * client (ioredis lib/cluster, ../shared/ENGINEERING.md pattern 7):
+ *
+ * - The map comes from CLUSTER NODES of a seed at start, is refreshed single-flight after a MOVED or a
+ *   connection failure, and is watched: every `watchIntervalMs` every primary's CLUSTER NODES is read,
+ *   so owner changes, open (migrating/importing) slots and failovers are seen without a redirect.
+ * - MOVED patches the slot at once and schedules a refresh; ASK sends ASKING + the command on the
+ *   target's connection (one shot); both within a redirect budget.
+ * - TRYAGAIN, CLUSTERDOWN (including a primary that lost its write lease), LOADING and an unreachable
+ *   node are retried with backoff until `retryWindowMs` is spent: these are refusals, the command did
+ *   not run. A connection that dies with a command in flight is different: a read is retried, a write
+ *   is not (it may have run), and the caller gets GW_ERR_UPSTREAM saying so.
+ *
+ * Commands are arrays of strings/Buffers; replies are ioredis's RESP2 values with bulk strings as
+ * Buffers (binary safe) and nested error replies as Error objects.
+ */
+import { EventEmitter } from 'node:events';
+import Redis, { Command } from 'ioredis';
+import { SLOT_COUNT } from '../../../common/src/slot';
+import { Errors, GatewayError, isReplyError } from '../errors';
+import type { GatewayMetrics } from '../metrics';
+import { Topology, diffTopology, type NodeInfo } from './topology';
+
+export type Arg = string | Buffer;
+export type Reply = Buffer | number | null | Error | Reply[];
+
+export interface ClusterClientOptions {
+  seeds: Array<{ host: string; port: number }>;
+  password?: string;
+  username?: string;
+  metrics: GatewayMetrics;
+  /** Per upstream command (ioredis commandTimeout). */
+  commandTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** How long a command keeps retrying refusals and unreachable nodes (covers a failover). */
+  retryWindowMs?: number;
+  redirectBudget?: number;
+  watchIntervalMs?: number;
+}
+
+export interface SendOptions {
+  db?: number;
+  /** Read from a replica of the owning shard when one is up (READONLY connection). */
+  replica?: boolean;
+  /** The command is a write (not retried when a connection dies with it in flight). */
+  write?: boolean;
+  /** Replica reads: only a replica known to hold every write acknowledged before this time (ms). */
+  since?: number;
+}
+
+interface Conn {
+  redis: Redis;
+  addr: string;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A reply error worth retrying: the node refused the command without running it. */
+function isRefusal(msg: string): 'tryagain' | 'clusterdown' | 'loading' | null {
+  if (msg.startsWith('TRYAGAIN')) return 'tryagain';
+  if (msg.startsWith('CLUSTERDOWN')) return 'clusterdown';
+  if (msg.startsWith('LOADING')) return 'loading';
+  if (msg.startsWith('MASTERDOWN')) return 'clusterdown';
+  return null;
+}
+
+export class ClusterClient extends EventEmitter {
+  topology: Topology = Topology.empty();
+  private readonly conns = new Map<string, Conn>();
+  private readonly opts: Required<Omit<ClusterClientOptions, 'password' | 'username'>> & Pick<ClusterClientOptions, 'password' | 'username'>;
+  private refreshing: Promise<void> | null = null;
+  private watchTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly metrics: GatewayMetrics;
+  /** Last time each node address answered anything / failed. */
+  private readonly downSince = new Map<string, number>();
+  /** When a slot was first seen open (for migration durations). */
+  private readonly openSince = new Map<number, number>();
+  /** Per primary id: when the gateway first saw it failing (for failover durations). */
+  private readonly primaryTroubleSince = new Map<string, number>();
+  /** Every address ever learned, so the map can be refreshed even when the seeds are gone. */
+  private readonly knownAddrs = new Set<string>();
+  lastRefreshOk = 0;
+  private readonly offsetSamples = new Map<string, Array<{ t: number; offset: number }>>();
+  private readonly replicaSafeSince = new Map<string, number>();
+
+  constructor(opts: ClusterClientOptions) {
+    super();
+    this.opts = {
+      commandTimeoutMs: 5000,
+      connectTimeoutMs: 2000,
+      retryWindowMs: 6000,
+      redirectBudget: 16,
+      watchIntervalMs: 1000,
+      ...opts,
+    };
+    this.metrics = opts.metrics;
+    for (const s of opts.seeds) this.knownAddrs.add(`${s.host}:${s.port}`);
+  }
+
+  /** Load the slot map (retrying until it works or `timeoutMs` passes) and start watching. */
+  async start(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let trigger: 'start' | 'error' = 'start';
+    for (;;) {
+      try {
+        await this.refresh(trigger);
+        if (this.topology.nodes.size > 0) break;
+      } catch {
+        /* retried below */
+      }
+      if (Date.now() > deadline) throw Errors.upstream(`cannot load the cluster slot map from ${[...this.knownAddrs].join(', ')}`);
+      trigger = 'error';
+      await sleep(200);
+    }
+    this.watchTimer = setInterval(() => void this.refresh('watch').catch(() => {}), this.opts.watchIntervalMs);
+    this.watchTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    const all = [...this.conns.values()];
+    this.conns.clear();
+    await Promise.all(all.map((c) => c.redis.quit().catch(() => c.redis.disconnect())));
+  }
+
+  /** True when every slot has a primary and at least one node answered the last refresh. */
+  ready(): boolean {
+    return this.topology.covered() === SLOT_COUNT && Date.now() - this.lastRefreshOk < Math.max(5000, 3 * this.opts.watchIntervalMs);
+  }
+
+  // ---- connections -----------------------------------------------------------------------------
+
+  /** The command connection to `addr` for `db` (created on first use). */
+  connection(addr: string, db = 0, readOnly = false): Redis {
+    const key = `${addr}/${db}${readOnly ? '/ro' : ''}`;
+    let c = this.conns.get(key);
+    if (!c) {
+      const colon = addr.lastIndexOf(':');
+      const redis = new Redis({
+        host: addr.slice(0, colon),
+        port: Number(addr.slice(colon + 1)),
+        db,
+        readOnly,
+        password: this.opts.password,
+        username: this.opts.username,
+        protocol: 2,
+        enableAutoPipelining: true,
+        enableReadyCheck: false,
+        maxRetriesPerRequest: 0,
+        connectTimeout: this.opts.connectTimeoutMs,
+        commandTimeout: this.opts.commandTimeoutMs,
+        retryStrategy: (times) => (this.closed ? null : Math.min(50 * times, 1000)),
+        lazyConnect: false,
+      });
+      redis.on('error', () => {});
+      redis.on('ready', () => {
+        this.markUp(addr);
+      });
+      redis.on('close', () => this.markDown(addr));
+      c = { redis, addr };
+      this.conns.set(key, c);
+      this.metrics.upstreamConnections.set({ kind: 'command' }, this.conns.size);
+    }
+    return c.redis;
+  }
+
+  private markUp(addr: string): void {
+    if (this.downSince.delete(addr)) this.updateNodeGauges();
+  }
+
+  private markDown(addr: string): void {
+    if (this.closed || this.downSince.has(addr)) return;
+    this.downSince.set(addr, Date.now());
+    const node = [...this.topology.nodes.values()].find((n) => n.addr === addr);
+    if (node?.primary && !this.primaryTroubleSince.has(node.id)) this.primaryTroubleSince.set(node.id, Date.now());
+    this.updateNodeGauges();
+    void this.refresh('error').catch(() => {});
+  }
+
+  private updateNodeGauges(): void {
+    this.metrics.nodeUp.reset();
+    for (const n of this.topology.nodes.values()) {
+      const up = !n.failed && !this.downSince.has(n.addr) ? 1 : 0;
+      this.metrics.nodeUp.set({ node: n.addr, role: n.primary ? 'primary' : 'replica' }, up);
+    }
+  }
+
+  /** Send one command on a connection, raw (no routing). */
+  sendRaw(redis: Redis, args: readonly Arg[]): Promise<Reply> {
+    const cmd = new Command(String(args[0]), args.slice(1) as Arg[], { replyEncoding: null });
+    void redis.sendCommand(cmd);
+    return cmd.promise as Promise<Reply>;
+  }
+
+  // ---- slot map --------------------------------------------------------------------------------
+
+  /** Refresh the slot map now (single flight: concurrent callers share one refresh). */
+  refresh(trigger: 'start' | 'moved' | 'watch' | 'error'): Promise<void> {
+    if (this.refreshing) return this.refreshing;
+    this.refreshing = this.doRefresh(trigger).finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async doRefresh(trigger: string): Promise<void> {
+    // Ask the current primaries first (they know their own open slots), then everyone else we know.
+    const prim = this.topology.primaries().filter((n) => !this.downSince.has(n.addr)).map((n) => n.addr);
+    const others = [...this.knownAddrs].filter((a) => !prim.includes(a));
+    let main: string | null = null;
+    const extra: string[] = [];
+    for (const addr of [...prim, ...others]) {
+      try {
+        const text = await this.nodesOf(addr);
+        if (main === null) main = text;
+        else extra.push(text);
+        if (!prim.length) break; // bootstrapping: one answer is enough; the next watch reads the rest
+      } catch {
+        /* try the next */
+      }
+    }
+    if (main === null) {
+      this.metrics.slotMapRefreshes.inc({ trigger, outcome: 'failed' });
+      throw Errors.upstream('no cluster node answered CLUSTER NODES');
+    }
+    // The remaining primaries (for their open slots) in parallel, when we asked only one.
+    const next = Topology.parse(main, extra);
+    if (prim.length === 0) {
+      const rest = next.primaries().map((n) => n.addr).filter((a) => !this.downSince.has(a));
+      const texts = await Promise.all(rest.map((a) => this.nodesOf(a).catch(() => '')));
+      this.apply(Topology.parse(main, texts.filter(Boolean)));
+    } else {
+      this.apply(next);
+    }
+    this.lastRefreshOk = Date.now();
+    this.metrics.slotMapRefreshes.inc({ trigger, outcome: 'ok' });
+    if (trigger === 'watch') await this.trackReplication().catch(() => {});
+  }
+
+  /**
+   * Replica freshness for read-your-writes: each watch reads INFO replication on every primary. When a
+   * replica's offset reaches the primary's offset sampled at time t, every write acknowledged before t
+   * is on that replica: replicaSafeSince[replica] = t.
+   */
+  private async trackReplication(): Promise<void> {
+    const now = Date.now();
+    await Promise.all(
+      this.topology.shardPrimaries().filter((p) => !this.downSince.has(p.addr)).map(async (p) => {
+        const r = await this.sendRaw(this.connection(p.addr, 0), ['INFO', 'replication']).catch(() => null);
+        if (!Buffer.isBuffer(r)) return;
+        const text = r.toString();
+        const m = /master_repl_offset:(\d+)/.exec(text);
+        if (!m) return;
+        const samples = this.offsetSamples.get(p.id) ?? [];
+        samples.push({ t: now, offset: Number(m[1]) });
+        while (samples.length > 20) samples.shift();
+        this.offsetSamples.set(p.id, samples);
+        for (const line of text.matchAll(/slave\d+:ip=([^,]+),port=(\d+),state=online,offset=(\d+)/g)) {
+          const addr = `${line[1]}:${line[2]}`;
+          const off = Number(line[3]);
+          let best = this.replicaSafeSince.get(addr) ?? 0;
+          for (const s of samples) if (s.offset <= off && s.t > best) best = s.t;
+          this.replicaSafeSince.set(addr, best);
+        }
+      }),
+    );
+  }
+
+  private async nodesOf(addr: string): Promise<string> {
+    const r = await Promise.race([
+      this.sendRaw(this.connection(addr, 0), ['CLUSTER', 'NODES']),
+      sleep(this.opts.connectTimeoutMs).then(() => {
+        throw Errors.timeout(`CLUSTER NODES on ${addr} timed out`);
+      }),
+    ]);
+    if (!Buffer.isBuffer(r)) throw Errors.upstream(`unexpected CLUSTER NODES reply from ${addr}`);
+    return r.toString();
+  }
+
+  private apply(next: Topology): void {
+    const prev = this.topology;
+    this.topology = next;
+    for (const n of next.nodes.values()) this.knownAddrs.add(n.addr);
+    const d = diffTopology(prev, next);
+    const now = Date.now();
+    for (const s of d.opened) {
+      this.openSince.set(s, now);
+      this.metrics.migrationsStarted.inc();
+    }
+    for (const s of d.closed) if (!d.moved.some(([m]) => m === s)) this.openSince.delete(s);
+    for (const [slot] of d.moved) {
+      this.metrics.migrationsCompleted.inc();
+      const since = this.openSince.get(slot);
+      if (since !== undefined) {
+        this.metrics.migrationDuration.observe((now - since) / 1000);
+        this.openSince.delete(slot);
+      }
+    }
+    for (const f of d.failovers) {
+      const shard = next.shardIdOf(f.newPrimary);
+      const since = this.primaryTroubleSince.get(f.oldPrimary);
+      this.primaryTroubleSince.delete(f.oldPrimary);
+      const seconds = since !== undefined ? (now - since) / 1000 : 0;
+      this.metrics.failovers.inc({ shard });
+      this.metrics.failoverDuration.observe({ shard }, seconds);
+      this.emit('failover', { shard, oldPrimary: f.oldPrimary, newPrimary: f.newPrimary, seconds, at: now });
+    }
+    // A primary flagged failed by the cluster starts its trouble clock too.
+    for (const n of next.nodes.values()) if (n.primary && n.failed && !this.primaryTroubleSince.has(n.id)) this.primaryTroubleSince.set(n.id, now);
+    this.metrics.slotsCovered.set(next.covered());
+    this.metrics.shards.set(next.shardPrimaries().length);
+    this.metrics.slotsMigrating.set(next.open.size);
+    this.updateNodeGauges();
+    if (d.moved.length || d.opened.length || d.closed.length) this.emit('migration', { moved: d.moved.length, opened: d.opened, closed: d.closed, at: now });
+    if (d.moved.length || d.failovers.length || prev.nodes.size !== next.nodes.size || d.opened.length || d.closed.length) this.emit('topology', next);
+  }
+
+  /** The primary's address for a slot, or null when the slot has no owner. */
+  addrForSlot(slot: number): string | null {
+    const id = this.topology.owners[slot];
+    if (!id) return null;
+    return this.topology.nodes.get(id)?.addr ?? null;
+  }
+
+  private replicaAddrForSlot(slot: number, since: number): string | null {
+    const id = this.topology.owners[slot];
+    if (!id) return null;
+    const up = this.topology.replicasOf(id).filter((r) => r.connected && !this.downSince.has(r.addr) && (since <= 0 || (this.replicaSafeSince.get(r.addr) ?? 0) >= since));
+    if (!up.length) return null;
+    return up[Math.floor(Math.random() * up.length)]!.addr;
+  }
+
+  /** An address able to answer a keyless command: a primary that is up, else any known node. */
+  anyAddr(): string {
+    const prims = this.topology.shardPrimaries().filter((n) => !this.downSince.has(n.addr) && !n.failed);
+    if (prims.length) return prims[Math.floor(Math.random() * prims.length)]!.addr;
+    const nodes = [...this.topology.nodes.values()].filter((n) => !this.downSince.has(n.addr));
+    if (nodes.length) return nodes[0]!.addr;
+    return [...this.knownAddrs][0]!;
+  }
+
+  /** The primaries owning slots, as they are now. */
+  primaryNodes(): NodeInfo[] {
+    return this.topology.shardPrimaries();
+  }
+
+  // ---- sending ---------------------------------------------------------------------------------
+
+  /**
+   * Run a command in `slot` (or on any primary when slot is -1), following redirects and retrying
+   * refusals within the retry window.
+   */
+  async send(slot: number, args: readonly Arg[], opts: SendOptions = {}): Promise<Reply> {
+    const db = opts.db ?? 0;
+    const deadline = Date.now() + this.opts.retryWindowMs;
+    let redirects = 0;
+    let askAddr: string | null = null;
+    let movedAddr: string | null = null;
+    let attempt = 0;
+    for (;;) {
+      attempt++;
+      let addr: string | null;
+      if (askAddr) addr = askAddr;
+      else if (movedAddr) addr = movedAddr;
+      else if (slot < 0) addr = this.anyAddr();
+      else addr = (opts.replica && !opts.write ? this.replicaAddrForSlot(slot, opts.since ?? 0) : null) ?? this.addrForSlot(slot);
+      const useReplica = !askAddr && !movedAddr && slot >= 0 && !!opts.replica && !opts.write && addr !== this.addrForSlot(slot);
+      movedAddr = null;
+      if (!addr) {
+        // No owner known: refresh and wait (CLUSTERDOWN-like) within the window.
+        if (Date.now() > deadline) throw Errors.upstream(`no node serves hash slot ${slot}`);
+        this.metrics.retries.inc({ reason: 'unowned' });
+        await this.refresh('error').catch(() => {});
+        await sleep(Math.min(50 * attempt, 500));
+        continue;
+      }
+      const redis = this.connection(addr, db, useReplica);
+      if (redis.status !== 'ready' && redis.status !== 'connecting' && redis.status !== 'connect' && redis.status !== 'wait') {
+        // Known unreachable (reconnecting): not sent, so retrying is safe for any command.
+        if (Date.now() > deadline) throw Errors.upstream(`cluster node ${addr} is unreachable`);
+        this.metrics.retries.inc({ reason: 'unreachable' });
+        await this.refresh('error').catch(() => {});
+        await sleep(Math.min(50 * attempt, 500));
+        continue;
+      }
+      try {
+        let reply: Reply;
+        if (askAddr) {
+          askAddr = null;
+          const p = redis.pipeline();
+          p.call('ASKING');
+          const cmd = new Command(String(args[0]), args.slice(1) as Arg[], { replyEncoding: null });
+          (p as unknown as { sendCommand(c: Command): void }).sendCommand(cmd);
+          const res = await p.exec();
+          const last = res?.[1];
+          if (!last) throw Errors.upstream('ASKING pipeline failed');
+          if (last[0]) throw last[0];
+          reply = last[1] as Reply;
+        } else {
+          reply = await this.sendRaw(redis, args);
+        }
+        return reply;
+      } catch (e) {
+        if (e instanceof GatewayError) throw e;
+        const msg = e instanceof Error ? e.message : String(e);
+        if (isReplyError(e)) {
+          if (msg.startsWith('MOVED ') || msg.startsWith('ASK ')) {
+            if (++redirects > this.opts.redirectBudget) throw e;
+            const [kind, slotStr, target] = msg.split(' ') as [string, string, string];
+            const s = Number(slotStr);
+            if (!(s >= 0 && s < SLOT_COUNT) || !target) throw e;
+            if (kind === 'MOVED') {
+              this.metrics.redirects.inc({ type: 'moved' });
+              if (this.topology.open.has(s)) this.metrics.migrationKeysMoved.inc();
+              this.patchSlot(s, target);
+              movedAddr = target;
+              void this.refresh('moved').catch(() => {});
+            } else {
+              this.metrics.redirects.inc({ type: 'ask' });
+              this.metrics.migrationKeysMoved.inc();
+              askAddr = target;
+            }
+            continue;
+          }
+          const refusal = isRefusal(msg);
+          if (refusal && Date.now() < deadline) {
+            this.metrics.retries.inc({ reason: refusal });
+            if (refusal === 'clusterdown') void this.refresh('error').catch(() => {});
+            await sleep(Math.min(25 * 2 ** Math.min(attempt, 5), 500));
+            continue;
+          }
+          throw e;
+        }
+        // Flushed from the offline queue: never written to a socket, safe to retry.
+        const unsent = e instanceof Error && e.name === 'MaxRetriesPerRequestError';
+        // Otherwise a connection-level failure with the command possibly in flight.
+        if (opts.write && !unsent) throw Errors.upstream(`connection to ${addr} lost with the command in flight: it may or may not have been applied (${msg})`);
+        if (Date.now() > deadline) throw Errors.upstream(`cluster node ${addr}: ${msg}`);
+        this.metrics.retries.inc({ reason: 'connection' });
+        void this.refresh('error').catch(() => {});
+        await sleep(Math.min(50 * attempt, 500));
+      }
+    }
+  }
+
+  /** MOVED: the slot now belongs to `addr` (a node we may not know yet). */
+  private patchSlot(slot: number, addr: string): void {
+    this.knownAddrs.add(addr);
+    const node = [...this.topology.nodes.values()].find((n) => n.addr === addr);
+    if (node) this.topology.owners[slot] = node.id;
+  }
+
+  /** Run a command on a specific node address (fan-out), with the refusal retries but no redirects. */
+  async sendTo(addr: string, args: readonly Arg[], db = 0): Promise<Reply> {
+    const deadline = Date.now() + this.opts.retryWindowMs;
+    let attempt = 0;
+    for (;;) {
+      attempt++;
+      try {
+        return await this.sendRaw(this.connection(addr, db), args);
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        const refusal = isReplyError(e) ? isRefusal(msg) : null;
+        if (refusal && Date.now() < deadline) {
+          this.metrics.retries.inc({ reason: refusal });
+          await sleep(Math.min(25 * 2 ** Math.min(attempt, 5), 500));
+          continue;
+        }
+        if (isReplyError(e)) throw e;
+        throw Errors.upstream(`cluster node ${addr}: ${msg}`);
+      }
+    }
+  }
+}

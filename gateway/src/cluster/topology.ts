@@ -1,0 +1,193 @@
+/**
+ * The cluster as the gateway last saw it, parsed from CLUSTER NODES: nodes (id, address, role, primary,
+ * flags), the slot -> primary map, and open slots (migrating/importing, which Redis shows only on the
+ * owning node's own line, so the watcher merges every primary's view). Immutable once built; `diff`
+ * tells what changed between two snapshots (slot owner changes, migrations opening and closing,
+ * primary changes per shard).
+ */
+import { SLOT_COUNT } from '../../../common/src/slot';
+
+export interface NodeInfo {
+  id: string;
+  host: string;
+  port: number;
+  /** "host:port", the key for connections and metrics. */
+  addr: string;
+  primary: boolean;
+  /** For a replica, its primary's id. */
+  primaryId: string | null;
+  failed: boolean;
+  connected: boolean;
+}
+
+export interface OpenSlot {
+  slot: number;
+  /** Node id marking it migrating (source) and importing (target), when seen. */
+  from?: string;
+  to?: string;
+}
+
+export class Topology {
+  /** slot -> primary node id ('' when unassigned). */
+  readonly owners: string[];
+  readonly nodes: ReadonlyMap<string, NodeInfo>;
+  readonly open: ReadonlyMap<number, OpenSlot>;
+
+  constructor(nodes: Map<string, NodeInfo>, owners: string[], open: Map<number, OpenSlot>) {
+    this.nodes = nodes;
+    this.owners = owners;
+    this.open = open;
+  }
+
+  static empty(): Topology {
+    return new Topology(new Map(), new Array<string>(SLOT_COUNT).fill(''), new Map());
+  }
+
+  /**
+   * Parse CLUSTER NODES text. `extra` are other nodes' CLUSTER NODES outputs, consulted only for the open
+   * slots on their myself lines.
+   */
+  static parse(text: string, extra: string[] = []): Topology {
+    const nodes = new Map<string, NodeInfo>();
+    const owners = new Array<string>(SLOT_COUNT).fill('');
+    const open = new Map<number, OpenSlot>();
+    const openOf = (slot: number): OpenSlot => {
+      let o = open.get(slot);
+      if (!o) open.set(slot, (o = { slot }));
+      return o;
+    };
+    const scan = (body: string, full: boolean): void => {
+      for (const line of body.split('\n')) {
+        const f = line.trim().split(' ');
+        if (f.length < 8 || f[0]!.length !== 40) continue;
+        const [id, addrField, flagsField, primary, , , , link] = f as [string, string, string, string, string, string, string, string];
+        const flags = flagsField.split(',');
+        const myself = flags.includes('myself');
+        if (full) {
+          const hp = addrField.split('@')[0]!;
+          const colon = hp.lastIndexOf(':');
+          const host = hp.slice(0, colon);
+          const port = Number(hp.slice(colon + 1));
+          if (flags.includes('noaddr') || !host || !port) continue;
+          nodes.set(id, {
+            id,
+            host,
+            port,
+            addr: `${host}:${port}`,
+            primary: flags.includes('master'),
+            primaryId: primary === '-' ? null : primary,
+            failed: flags.includes('fail'),
+            connected: link === 'connected',
+          });
+        }
+        for (const s of f.slice(8)) {
+          if (s.startsWith('[')) {
+            if (!myself) continue;
+            const m = /^\[(\d+)-([<>])-([0-9a-f]{40})\]$/.exec(s);
+            if (!m) continue;
+            const o = openOf(Number(m[1]));
+            if (m[2] === '>') { o.from = id; o.to = m[3]; } else { o.to = id; o.from = m[3]; }
+            continue;
+          }
+          if (!full) continue;
+          const dash = s.indexOf('-');
+          const a = Number(dash < 0 ? s : s.slice(0, dash));
+          const b = dash < 0 ? a : Number(s.slice(dash + 1));
+          if (!(a >= 0 && b < SLOT_COUNT && a <= b)) continue;
+          for (let i = a; i <= b; i++) owners[i] = id;
+        }
+      }
+    };
+    scan(text, true);
+    for (const e of extra) scan(e, false);
+    return new Topology(nodes, owners, open);
+  }
+
+  primaries(): NodeInfo[] {
+    return [...this.nodes.values()].filter((n) => n.primary);
+  }
+
+  /** Primaries that own at least one slot (the shards), in a stable order. */
+  shardPrimaries(): NodeInfo[] {
+    const ids = new Set(this.owners.filter((o) => o !== ''));
+    return [...ids].map((id) => this.nodes.get(id)).filter((n): n is NodeInfo => !!n).sort((a, b) => a.addr.localeCompare(b.addr));
+  }
+
+  replicasOf(id: string): NodeInfo[] {
+    return [...this.nodes.values()].filter((n) => n.primaryId === id && !n.failed);
+  }
+
+  covered(): number {
+    let n = 0;
+    for (const o of this.owners) if (o !== '' && this.nodes.has(o)) n++;
+    return n;
+  }
+
+  /** The slot ranges a node owns, as [start, end] pairs. */
+  rangesOf(id: string): [number, number][] {
+    const out: [number, number][] = [];
+    for (let s = 0; s < SLOT_COUNT; s++) {
+      if (this.owners[s] !== id) continue;
+      let e = s;
+      while (e + 1 < SLOT_COUNT && this.owners[e + 1] === id) e++;
+      out.push([s, e]);
+      s = e;
+    }
+    return out;
+  }
+
+  /**
+   * A stable shard identity for a node: the id of the first primary the shard was seen with is not
+   * known here, so a shard is named by its replica group: the lowest node id among the primary and its
+   * replicas. It survives a failover (the same group, a different primary).
+   */
+  shardIdOf(primaryId: string): string {
+    let low = primaryId;
+    for (const n of this.nodes.values()) if (n.primaryId === primaryId && n.id < low) low = n.id;
+    return low;
+  }
+
+  /** JSON for the dashboard page and /cluster. */
+  toJSON(): unknown {
+    return {
+      nodes: [...this.nodes.values()],
+      shards: this.shardPrimaries().map((p) => ({
+        primary: p.id,
+        addr: p.addr,
+        ranges: this.rangesOf(p.id),
+        replicas: this.replicasOf(p.id).map((r) => ({ id: r.id, addr: r.addr })),
+      })),
+      open: [...this.open.values()],
+      covered: this.covered(),
+    };
+  }
+}
+
+export interface TopologyDiff {
+  /** Slots whose owner changed: [slot, from id, to id]. */
+  moved: Array<[number, string, string]>;
+  /** Slots that became open (migrating/importing) and that closed. */
+  opened: number[];
+  closed: number[];
+  /** Primary changes: a node that was a replica is now a primary owning slots its old primary owned. */
+  failovers: Array<{ oldPrimary: string; newPrimary: string }>;
+}
+
+export function diffTopology(a: Topology, b: Topology): TopologyDiff {
+  const moved: Array<[number, string, string]> = [];
+  const failoverPairs = new Map<string, string>();
+  for (let s = 0; s < SLOT_COUNT; s++) {
+    const x = a.owners[s]!;
+    const y = b.owners[s]!;
+    if (x === y || x === '' || y === '') continue;
+    // A slot moving to a node that was the old owner's replica is a failover, not a migration.
+    const wasReplica = a.nodes.get(y)?.primaryId === x;
+    if (wasReplica) failoverPairs.set(x, y);
+    else moved.push([s, x, y]);
+  }
+  const opened: number[] = [];
+  const closed: number[] = [];
+  for (const s of b.open.keys()) if (!a.open.has(s)) opened.push(s);
+  for (const s of a.open.keys()) if (!b.open.has(s)) closed.push(s);
+  return { moved, opened, closed, failovers: [...failoverPairs].map(([oldPrimary, newPrimary]) => ({ oldPrimary, newPrimary })) };
+}

@@ -1,0 +1,336 @@
+/**
+ * One command through the gateway, for every front end (REST, WebSocket JSON, RESP over WebSocket):
+ * lookup in the shared command table -> arity -> permission (token role, key/channel patterns, db)
+ * -> rate limit -> route: a single slot, a split by slot (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH), a
+ * cluster-wide fan-out (SCAN through CLUSTERSCAN, KEYS, DBSIZE, FLUSHDB, FLUSHALL, RANDOMKEY, INFO,
+ * PING, SCRIPT/FUNCTION management), or any node (keyless commands). Commands that need a connection
+ * of their own (blocking pops, WATCH, MULTI, SUBSCRIBE, MONITOR...) are refused with a clear error:
+ * the REST routes have /multi-exec and SSE for those, the WebSocket session handles MULTI and
+ * SUBSCRIBE itself.
+ */
+import { lookupCommand, keyPositions, hasFlag, type CommandSpec } from '../../common/src/commands/table';
+import { keyHashSlot, keyHashSlotBytes, patternHashSlot, SLOT_COUNT } from '../../common/src/slot';
+import { Auth, type Principal } from './auth';
+import type { Arg, ClusterClient, Reply } from './cluster/client';
+import { Errors } from './errors';
+import { GatewayMetrics } from './metrics';
+
+export type Frontend = 'rest' | 'ws-json' | 'ws-resp';
+
+export interface ExecContext {
+  principal: Principal;
+  db: number;
+  frontend: Frontend;
+  /** Read from replicas (per request or per token). */
+  replica?: boolean;
+  /** upstash-sync-token presented: the time (ms, gateway clock) of the client's last write. */
+  syncToken?: string;
+  /** Set by a write: the sync token to hand back. */
+  newSyncToken?: string;
+}
+
+/** Commands that need a connection of their own; `why` completes "… is not supported here: …". */
+const STATEFUL: Record<string, string> = {
+  watch: 'WATCH needs a connection of its own; use POST /multi-exec (same-slot transaction) instead',
+  unwatch: 'WATCH needs a connection of its own; use POST /multi-exec instead',
+  multi: 'use POST /multi-exec with the commands as a 2-D JSON array',
+  exec: 'use POST /multi-exec with the commands as a 2-D JSON array',
+  discard: 'use POST /multi-exec with the commands as a 2-D JSON array',
+  subscribe: 'use GET/POST /subscribe/<channel> (Server-Sent Events) or the WebSocket endpoint /ws',
+  psubscribe: 'use GET/POST /psubscribe/<pattern> (Server-Sent Events) or the WebSocket endpoint /ws',
+  ssubscribe: 'use the WebSocket endpoint /ws',
+  unsubscribe: 'only inside a subscription (WebSocket /ws)',
+  punsubscribe: 'only inside a subscription (WebSocket /ws)',
+  sunsubscribe: 'only inside a subscription (WebSocket /ws)',
+  monitor: 'MONITOR is not available through the gateway',
+  sync: 'replication commands are not available through the gateway',
+  psync: 'replication commands are not available through the gateway',
+  replconf: 'replication commands are not available through the gateway',
+  select: 'select a database with the /db/<n>/ path prefix (REST) or SELECT inside a WebSocket session',
+  auth: 'authenticate to the gateway with a token (Authorization: Bearer, or ?_token=)',
+  hello: 'HELLO is only meaningful on a RESP connection (RESP over WebSocket)',
+  quit: 'QUIT is only meaningful on a connection',
+  reset: 'RESET is only meaningful on a connection',
+  client: 'CLIENT commands act on the gateway\'s shared upstream connections and are not available',
+  readonly: 'replica reads are chosen per token or per request (Upstash-Replica-Read header)',
+  readwrite: 'replica reads are chosen per token or per request',
+  asking: 'the gateway follows ASK redirects itself',
+  wait: 'WAIT counts replicas for a connection; the gateway shares connections',
+  waitaof: 'WAITAOF counts for a connection; the gateway shares connections',
+  shutdown: 'SHUTDOWN is not available through the gateway',
+  swapdb: 'SWAPDB is not supported in cluster mode',
+};
+
+/** Multi-key commands the gateway splits by slot and merges (not atomic across slots). */
+const SPLIT = new Set(['mget', 'mset', 'del', 'unlink', 'exists', 'touch']);
+
+/** Commands run on every primary and merged. `destructive` ones need an admin token. */
+const FANOUT: Record<string, { destructive: boolean }> = {
+  scan: { destructive: false },
+  keys: { destructive: false },
+  dbsize: { destructive: false },
+  randomkey: { destructive: false },
+  flushdb: { destructive: true },
+  flushall: { destructive: true },
+  info: { destructive: false },
+  ping: { destructive: false },
+  script: { destructive: false },
+  function: { destructive: false },
+};
+/** SCRIPT/FUNCTION subcommands that change every node. */
+const DESTRUCTIVE_SUB = new Set(['script|flush', 'script|kill', 'function|flush', 'function|delete', 'function|kill', 'function|restore', 'function|load']);
+
+const MAX_SCAN_CALLS = 64;
+
+export function argStr(a: Arg): string {
+  return typeof a === 'string' ? a : a.toString('utf8');
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** Hash slot of a key given as a JS string (UTF-8 on the wire) or raw bytes. */
+export function slotOf(a: Arg): number {
+  if (typeof a === 'string') return ASCII.test(a) ? keyHashSlot(a) : keyHashSlotBytes(Buffer.from(a, 'utf8'));
+  return keyHashSlotBytes(a);
+}
+
+/** The write time a replica read must include (0 = none). */
+function syncTime(ctx: ExecContext): number {
+  const t = ctx.syncToken === undefined ? 0 : Number(ctx.syncToken);
+  return Number.isFinite(t) && t > 0 ? t : 0;
+}
+
+function err(msg: string): Error {
+  const e = new Error(msg);
+  e.name = 'ReplyError';
+  return e;
+}
+
+export interface Prepared {
+  spec: CommandSpec;
+  name: string;
+  argv: string[];
+  /** Route: a slot, -1 for any node, -2 for split/fan-out handled specially. */
+  slot: number;
+  write: boolean;
+}
+
+export class Executor {
+  constructor(
+    readonly client: ClusterClient,
+    readonly metrics: GatewayMetrics,
+  ) {}
+
+  /** Lookup, arity and permission checks; throws a ReplyError-like or a GatewayError. */
+  prepare(ctx: ExecContext, args: readonly Arg[], allowStateful = false): Prepared {
+    if (args.length === 0) throw Errors.badRequest('empty command');
+    const argv = args.map(argStr);
+    const spec = lookupCommand(argv);
+    if (!spec) throw err(`ERR unknown command '${argv[0]}', with args beginning with: ${argv.slice(1, 4).map((a) => `'${a}' `).join('')}`.trimEnd());
+    const name = spec.container ?? spec.name;
+    if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) {
+      throw err(`ERR wrong number of arguments for '${spec.name.replace('|', ' ')}' command`);
+    }
+    if (!allowStateful && STATEFUL[name] !== undefined) throw Errors.unsupported(`${argv[0]!.toUpperCase()} is not supported here: ${STATEFUL[name]}`);
+    if (!allowStateful && hasFlag(spec, 'blocking') && name !== 'xread' && name !== 'xreadgroup') {
+      throw Errors.unsupported(`${argv[0]!.toUpperCase()} blocks a connection and is not supported over the stateless gateway; use the non-blocking form (e.g. LPOP instead of BLPOP)`);
+    }
+    if ((name === 'xread' || name === 'xreadgroup') && argv.some((a) => a.toLowerCase() === 'block')) {
+      throw Errors.unsupported(`${argv[0]!.toUpperCase()} ... BLOCK is not supported over the stateless gateway`);
+    }
+    const destructive = (FANOUT[name]?.destructive ?? false) || DESTRUCTIVE_SUB.has(spec.name);
+    Auth.authorize(ctx.principal, spec, argv, destructive);
+    Auth.checkDb(ctx.principal, ctx.db);
+    const write = hasFlag(spec, 'write') || name === 'publish' || name === 'spublish' || hasFlag(spec, 'may_replicate');
+    let slot = -1;
+    if (FANOUT[name] !== undefined && !(name === 'ping' && argv.length > 1)) slot = -2;
+    else if (SPLIT.has(name)) slot = -2;
+    else {
+      const pos = keyPositions(spec, argv);
+      for (const p of pos) {
+        const s = slotOf(args[p]!);
+        if (slot === -1) slot = s;
+        else if (s !== slot) throw err("CROSSSLOT Keys in request don't hash to the same slot");
+      }
+    }
+    return { spec, name, argv, slot, write };
+  }
+
+  /** Run one command (already checked by `prepare` when `prepared` is given). */
+  async run(ctx: ExecContext, args: readonly Arg[], prepared?: Prepared): Promise<Reply> {
+    const p = prepared ?? this.prepare(ctx, args);
+    Auth.rateLimit(ctx.principal);
+    const label = GatewayMetrics.cmdLabel(p.name);
+    this.metrics.commands.inc({ frontend: ctx.frontend, cmd: label });
+    const end = this.metrics.commandDuration.startTimer({ cmd: label });
+    try {
+      if (p.write) ctx.newSyncToken = String(Date.now());
+      if (p.slot === -2) return await this.special(ctx, p, args);
+      const replica = (ctx.replica ?? ctx.principal.replicaReads) && !p.write;
+      return await this.client.send(p.slot, args, { db: ctx.db, write: p.write, replica, since: replica ? syncTime(ctx) : 0 });
+    } finally {
+      end();
+    }
+  }
+
+  private async special(ctx: ExecContext, p: Prepared, args: readonly Arg[]): Promise<Reply> {
+    const db = ctx.db;
+    this.metrics.fanouts.inc({ cmd: GatewayMetrics.cmdLabel(p.name) });
+    switch (p.name) {
+      case 'mget':
+      case 'exists':
+      case 'touch':
+      case 'del':
+      case 'unlink':
+      case 'mset':
+        return this.split(ctx, p, args);
+      case 'scan':
+        return this.scan(ctx, p, args);
+    }
+    // Every primary that owns slots.
+    const prims = this.client.primaryNodes();
+    if (prims.length === 0) throw Errors.upstream('the cluster has no primary with slots');
+    this.metrics.fanoutNodes.observe(prims.length);
+    const results = await Promise.all(prims.map((n) => this.client.sendTo(n.addr, args, db).then((r) => ({ ok: true as const, r }), (e: unknown) => ({ ok: false as const, e }))));
+    const firstErr = results.find((x) => !x.ok);
+    if (firstErr && !firstErr.ok) throw firstErr.e;
+    const replies = results.map((x) => (x as { r: Reply }).r);
+    switch (p.name) {
+      case 'keys':
+        return replies.flatMap((r) => (Array.isArray(r) ? r : []));
+      case 'dbsize':
+        return replies.reduce<number>((s, r) => s + (typeof r === 'number' ? r : 0), 0);
+      case 'randomkey': {
+        const keys = replies.filter((r): r is Buffer => Buffer.isBuffer(r));
+        return keys.length ? keys[Math.floor(Math.random() * keys.length)]! : null;
+      }
+      case 'info':
+        return this.mergeInfo(prims.map((n) => n.addr), replies);
+      case 'ping':
+        return replies[0] ?? null;
+      default:
+        // FLUSHDB, FLUSHALL, SCRIPT/FUNCTION management: every node agrees (or the first error above).
+        if (p.spec.name === 'script|exists') {
+          // A script exists only if it exists everywhere.
+          const arrs = replies.filter(Array.isArray) as number[][];
+          return arrs[0]!.map((_, i) => (arrs.every((a) => a[i] === 1) ? 1 : 0));
+        }
+        return replies[0]!;
+    }
+  }
+
+  /** INFO over the cluster: summed counters first (# Cluster-wide), then each node's own INFO. */
+  private mergeInfo(addrs: string[], replies: Reply[]): Buffer {
+    const sums = new Map<string, number>();
+    const keyspace = new Map<string, { keys: number; expires: number }>();
+    const SUM = /^(connected_clients|used_memory|total_commands_processed|total_connections_received|instantaneous_ops_per_sec|keyspace_hits|keyspace_misses|expired_keys|evicted_keys|total_net_input_bytes|total_net_output_bytes|connected_slaves)$/;
+    for (const r of replies) {
+      if (!Buffer.isBuffer(r)) continue;
+      for (const line of r.toString().split('\r\n')) {
+        const i = line.indexOf(':');
+        if (i < 0) continue;
+        const k = line.slice(0, i);
+        const v = line.slice(i + 1);
+        if (SUM.test(k) && /^\d+$/.test(v)) sums.set(k, (sums.get(k) ?? 0) + Number(v));
+        const m = /^db(\d+)$/.exec(k);
+        if (m) {
+          const kv = Object.fromEntries(v.split(',').map((x) => x.split('=')));
+          const cur = keyspace.get(k) ?? { keys: 0, expires: 0 };
+          cur.keys += Number(kv.keys ?? 0);
+          cur.expires += Number(kv.expires ?? 0);
+          keyspace.set(k, cur);
+        }
+      }
+    }
+    let out = `# Cluster-wide\r\ncluster_nodes:${addrs.length}\r\n`;
+    for (const [k, v] of sums) out += `${k}:${v}\r\n`;
+    for (const [k, v] of [...keyspace].sort()) out += `${k}:keys=${v.keys},expires=${v.expires}\r\n`;
+    replies.forEach((r, i) => {
+      if (Buffer.isBuffer(r)) out += `\r\n# Node ${addrs[i]}\r\n${r.toString()}`;
+    });
+    return Buffer.from(out);
+  }
+
+  /** MGET/EXISTS/TOUCH/DEL/UNLINK/MSET split by slot, one call per slot group, merged in order. */
+  private async split(ctx: ExecContext, p: Prepared, args: readonly Arg[]): Promise<Reply> {
+    const step = p.name === 'mset' ? 2 : 1;
+    if (p.name === 'mset' && (args.length - 1) % 2 !== 0) throw err("ERR wrong number of arguments for 'mset' command");
+    const groups = new Map<number, number[]>(); // slot -> argument indexes of the keys
+    for (let i = 1; i < args.length; i += step) {
+      const s = slotOf(args[i]!);
+      let g = groups.get(s);
+      if (!g) groups.set(s, (g = []));
+      g.push(i);
+    }
+    const write = p.write;
+    const replica = !write && (ctx.replica ?? ctx.principal.replicaReads);
+    const since = replica ? syncTime(ctx) : 0;
+    if (groups.size === 1) {
+      const [slot] = groups.keys();
+      return this.client.send(slot!, args, { db: ctx.db, write, replica, since });
+    }
+    this.metrics.fanoutNodes.observe(groups.size);
+    const entries = [...groups];
+    const replies = await Promise.all(
+      entries.map(([slot, idx]) => {
+        const sub: Arg[] = [args[0]!];
+        for (const i of idx) {
+          sub.push(args[i]!);
+          if (step === 2) sub.push(args[i + 1]!);
+        }
+        return this.client.send(slot, sub, { db: ctx.db, write, replica, since });
+      }),
+    );
+    if (p.name === 'mset') return Buffer.from('OK');
+    if (p.name === 'mget') {
+      const out: Reply[] = new Array((args.length - 1) / step);
+      entries.forEach(([, idx], gi) => {
+        const r = replies[gi] as Reply[];
+        idx.forEach((argIdx, j) => (out[argIdx - 1] = r[j] ?? null));
+      });
+      return out;
+    }
+    return replies.reduce<number>((s, r) => s + (typeof r === 'number' ? r : 0), 0);
+  }
+
+  /**
+   * SCAN over the whole cluster: CLUSTERSCAN calls routed by cursor (the cursor hashes to the slot it
+   * names), repeated until COUNT keys are collected or the iteration ends. The cursor is opaque.
+   */
+  private async scan(ctx: ExecContext, p: Prepared, args: readonly Arg[]): Promise<Reply> {
+    const argv = p.argv;
+    let cursor = argv[1]!;
+    let count = 10;
+    let match: string | null = null;
+    const rest: string[] = [];
+    for (let i = 2; i < argv.length; i += 2) {
+      const opt = argv[i]!.toUpperCase();
+      const v = argv[i + 1];
+      if (v === undefined) throw err('ERR syntax error');
+      if (opt === 'COUNT') {
+        if (!/^\d+$/.test(v) || Number(v) < 1) throw err(Number(v) < 1 ? 'ERR syntax error' : 'ERR value is not an integer or out of range');
+        count = Number(v);
+      } else if (opt === 'MATCH') match = v;
+      else if (opt !== 'TYPE') throw err('ERR syntax error');
+      rest.push(opt, v);
+    }
+    void args;
+    const keys: Reply[] = [];
+    for (let calls = 0; calls < MAX_SCAN_CALLS; calls++) {
+      let slot: number;
+      if (cursor === '0') {
+        const ps = match !== null ? patternHashSlot(match) : -1;
+        slot = ps >= 0 ? ps : 0;
+      } else slot = keyHashSlot(cursor);
+      const r = await this.client.send(slot, ['CLUSTERSCAN', cursor, ...rest], { db: ctx.db });
+      if (!Array.isArray(r) || !Buffer.isBuffer(r[0]) || !Array.isArray(r[1])) throw Errors.upstream('unexpected CLUSTERSCAN reply');
+      const next = r[0].toString();
+      const nextSlot = next === '0' ? SLOT_COUNT : keyHashSlot(next);
+      this.metrics.scanSlots.inc(Math.max(1, nextSlot - slot));
+      keys.push(...r[1]);
+      cursor = next;
+      if (cursor === '0' || keys.length >= count) break;
+    }
+    return [Buffer.from(cursor), keys];
+  }
+}
