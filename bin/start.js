@@ -19,6 +19,9 @@
  *   --timeout s        CLUSTER_START_TIMEOUT         seconds to wait for cluster_state:ok, default 60
  *   --server NAME      CLUSTER_SERVER                cluster-node (default) or redis-server (same layout,
  *                                                    for comparing against the reference implementation)
+ *   --gateway-port G   GATEWAY_PORT                  the gateway's HTTP/WebSocket port, default 8080; 0: no gateway
+ *   --token T          GATEWAY_TOKEN                 its read-write token (default: generated once, kept in
+ *                                                    <dir>/gateway-tokens.json with an admin token)
  * Every node's bus port is its client port + 10000. Each node logs to D/<port>/node.log; warnings and
  * anything unexpected on its stderr are echoed to the console prefixed with "[port]".
  *
@@ -46,7 +49,9 @@ const USAGE = `Usage: npm start [-- options]   (or node bin/start.js [options])
   --dir D             data dir (default .cluster-data; env CLUSTER_DATA_DIR)
   --node-timeout ms   cluster-node-timeout for each node (env CLUSTER_NODE_TIMEOUT)
   --timeout s         how long to wait for cluster_state:ok (default 60; env CLUSTER_START_TIMEOUT)
-  --server NAME       cluster-node (default) or redis-server (env CLUSTER_SERVER)`;
+  --server NAME       cluster-node (default) or redis-server (env CLUSTER_SERVER)
+  --gateway-port G    gateway HTTP/WebSocket port (default 8080; 0 = no gateway; env GATEWAY_PORT)
+  --token T           gateway read-write token (default: generated, kept in <dir>/gateway-tokens.json; env GATEWAY_TOKEN)`;
 
 class StartError extends Error {}
 
@@ -64,7 +69,7 @@ function parseOptions(argv, env) {
     if (value === undefined) throw new StartError(`${a} needs a value`);
     flags[m[1]] = value;
   }
-  const known = ['base-port', 'ports', 'primaries', 'replicas', 'dir', 'node-timeout', 'timeout', 'server'];
+  const known = ['base-port', 'ports', 'primaries', 'replicas', 'dir', 'node-timeout', 'timeout', 'server', 'gateway-port', 'token'];
   for (const k of Object.keys(flags)) if (!known.includes(k)) throw new StartError(`unknown option --${k}\n${USAGE}`);
   const pick = (flag, ...envs) => {
     if (flags[flag] !== undefined) return flags[flag];
@@ -119,6 +124,8 @@ function parseOptions(argv, env) {
     nodeTimeout: nodeTimeout === undefined ? undefined : int('--node-timeout', nodeTimeout, 0, 1, 2 ** 31 - 1),
     timeoutMs: int('--timeout', pick('timeout', 'CLUSTER_START_TIMEOUT'), 60, 1, 86400) * 1000,
     server,
+    gatewayPort: int('--gateway-port', pick('gateway-port', 'GATEWAY_PORT'), 8080, 0, 65535),
+    token: pick('token', 'GATEWAY_TOKEN'),
   };
 }
 
@@ -300,6 +307,113 @@ class Node {
       await sleep(50);
     }
     throw new StartError(`node ${HOST}:${this.port} did not accept connections within ${timeoutMs / 1000} s; see ${this.logPath}`);
+  }
+}
+
+/**
+ * The gateway's tokens: --token (or GATEWAY_TOKEN) as the read-write token, else one generated on the first
+ * start and kept in <dir>/gateway-tokens.json (mode 0600) with an admin token, so restarts keep them.
+ */
+function gatewayTokens(opts) {
+  const file = path.join(opts.dataDir, 'gateway-tokens.json');
+  let saved = null;
+  try {
+    saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    /* first start */
+  }
+  if (!saved || typeof saved.token !== 'string' || typeof saved.adminToken !== 'string') {
+    const crypto = require('node:crypto');
+    saved = { token: crypto.randomBytes(18).toString('base64url'), adminToken: crypto.randomBytes(18).toString('base64url') };
+    fs.writeFileSync(file, JSON.stringify(saved, null, 2) + '\n', { mode: 0o600 });
+  }
+  return { token: opts.token || saved.token, adminToken: saved.adminToken, file };
+}
+
+/** The gateway process (bin/cluster-gateway.js), logging to <dir>/gateway.log. */
+class GatewayProc {
+  constructor(opts, seeds, tokens) {
+    this.opts = opts;
+    this.port = opts.gatewayPort;
+    this.seeds = seeds;
+    this.tokens = tokens;
+    this.logPath = path.join(opts.dataDir, 'gateway.log');
+    this.proc = null;
+    this.exit = null;
+    this.exited = null;
+  }
+
+  spawn(onExit) {
+    const logFd = fs.openSync(this.logPath, 'a');
+    fs.writeSync(logFd, `--- ${new Date().toISOString()} start.js: starting the gateway on ${HOST}:${this.port}\n`);
+    const args = [
+      path.join(__dirname, 'cluster-gateway.js'),
+      '--port', String(this.port),
+      '--host', HOST,
+      '--seeds', this.seeds.map((p) => `${HOST}:${p}`).join(','),
+      '--token', this.tokens.token,
+      '--admin-token', this.tokens.adminToken,
+    ];
+    const proc = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd] });
+    this.proc = proc;
+    this.exited = new Promise((resolve) => {
+      proc.once('error', (e) => {
+        this.exit = { code: null, signal: null, error: e };
+        resolve();
+        onExit(this);
+      });
+      proc.once('close', (code, signal) => {
+        if (this.exit) return;
+        this.exit = { code, signal };
+        try {
+          fs.closeSync(logFd);
+        } catch {
+          /* already closed */
+        }
+        resolve();
+        onExit(this);
+      });
+    });
+  }
+
+  get alive() {
+    return this.proc !== null && this.exit === null;
+  }
+
+  describeExit() {
+    if (!this.exit) return 'running';
+    if (this.exit.error) return `could not be started (${this.exit.error.message})`;
+    return this.exit.signal ? `killed by ${this.exit.signal}` : `exit code ${this.exit.code}`;
+  }
+
+  tail(lines = 15) {
+    try {
+      return fs.readFileSync(this.logPath, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `    ${l}`).join('\n');
+    } catch {
+      return '    (no log)';
+    }
+  }
+
+  async waitReady(timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!this.alive) throw new StartError(`the gateway exited during start-up (${this.describeExit()}); last lines of ${this.logPath}:\n${this.tail()}`);
+      const ok = await new Promise((resolve) => {
+        const http = require('node:http');
+        const req = http.get({ host: HOST, port: this.port, path: '/readyz', timeout: 1000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        });
+        req.on('error', () => resolve(false));
+        req.on('timeout', () => {
+          req.destroy();
+          resolve(false);
+        });
+      });
+      if (ok) return;
+      await sleep(100);
+    }
+    throw new StartError(`the gateway on ${HOST}:${this.port} was not ready within ${timeoutMs / 1000} s; see ${this.logPath}`);
   }
 }
 
@@ -497,7 +611,7 @@ async function topology(nodes) {
     }));
 }
 
-function printReady(opts, nodes, topo) {
+function printReady(opts, nodes, topo, gateway) {
   const first = nodes[0].port;
   const shards = topo || [];
   const primaryCount = shards.length || opts.primaries;
@@ -521,7 +635,23 @@ Connect:
   const { createCluster } = require('redis');
   const cluster = await createCluster({ rootNodes: [{ url: 'redis://${HOST}:${first}' }] }).connect();
 
-Ctrl-C stops the cluster.`);
+${gatewayText(opts, gateway)}
+Ctrl-C stops the cluster${gateway ? ' and the gateway' : ''}.`);
+}
+
+function gatewayText(opts, gateway) {
+  if (!gateway) return '';
+  const url = `http://${HOST}:${gateway.port}`;
+  return `
+Gateway: ${url}   (live cluster page: ${url}/?_token=${gateway.tokens.token})
+  token (read-write): ${gateway.tokens.token}
+  admin token:        ${gateway.tokens.adminToken}   (tokens kept in ${gateway.tokens.file})
+  curl -H "Authorization: Bearer ${gateway.tokens.token}" ${url}/set/hello/world
+  // @upstash/redis
+  const redis = new Redis({ url: '${url}', token: '${gateway.tokens.token}' });
+  // WebSocket: ws://${HOST}:${gateway.port}/ws?_token=${gateway.tokens.token}   (JSON frames: ["GET","hello"])
+  // Prometheus metrics: ${url}/metrics   health: ${url}/healthz  ${url}/readyz
+`;
 }
 
 /**
@@ -531,6 +661,7 @@ Ctrl-C stops the cluster.`);
  */
 function startCluster(opts) {
   const nodes = opts.ports.map((p, i) => new Node(opts, p, i));
+  let gateway = null;
   let stopping = false;
   for (const n of nodes) n.quiet = () => stopping;
   let stopPromise = null;
@@ -542,6 +673,11 @@ function startCluster(opts) {
     stopping = true;
     stopPromise = (async () => {
       if (reason) info(reason);
+      if (gateway && gateway.alive) {
+        gateway.proc.kill('SIGTERM');
+        await Promise.race([gateway.exited, sleep(STOP_GRACE_MS)]);
+        if (gateway.alive) gateway.proc.kill('SIGKILL');
+      }
       const running = nodes.filter((n) => n.alive);
       for (const n of running) n.proc.kill('SIGTERM');
       await Promise.race([Promise.all(running.map((n) => n.exited)), sleep(STOP_GRACE_MS)]);
@@ -566,7 +702,7 @@ function startCluster(opts) {
   const onExit = (n) => {
     if (stopping) return;
     process.stderr.write(
-      `\nnode ${HOST}:${n.port}${n.proc && n.proc.pid ? ` (pid ${n.proc.pid})` : ''} exited unexpectedly: ${n.describeExit()}. ` +
+      `\n${n === gateway ? 'the gateway' : 'node'} ${HOST}:${n.port}${n.proc && n.proc.pid ? ` (pid ${n.proc.pid})` : ''} exited unexpectedly: ${n.describeExit()}. ` +
         `Last lines of ${n.logPath}:\n${n.tail()}\n`,
     );
     void stop('Stopping the other nodes.', 1);
@@ -576,6 +712,9 @@ function startCluster(opts) {
   const ready = (async () => {
     try {
       fs.mkdirSync(opts.dataDir, { recursive: true });
+      if (opts.gatewayPort && !(await portFree(opts.gatewayPort))) {
+        throw new StartError(`the gateway port ${opts.gatewayPort} is already in use. Choose another with --gateway-port (0: no gateway).`);
+      }
       for (const n of nodes) {
         for (const p of [n.port, n.port + 10000]) {
           if (!(await portFree(p))) {
@@ -600,6 +739,12 @@ function startCluster(opts) {
       await waitClusterOk(nodes, opts, started, () => stopping);
       if (stopping) return false;
       readyTopology = await topology(nodes);
+      if (opts.gatewayPort && !stopping) {
+        gateway = new GatewayProc(opts, nodes.map((n) => n.port), gatewayTokens(opts));
+        gateway.spawn(onExit);
+        info(`started the gateway ${HOST}:${opts.gatewayPort} pid ${gateway.proc.pid}, log ${gateway.logPath}`);
+        await gateway.waitReady(30_000);
+      }
       return !stopping;
     } catch (e) {
       if (!stopping) {
@@ -610,7 +755,7 @@ function startCluster(opts) {
     }
   })();
 
-  return { nodes, stop, done, ready, isStopping: () => stopping, topology: () => readyTopology };
+  return { nodes, stop, done, ready, isStopping: () => stopping, topology: () => readyTopology, gateway: () => gateway };
 }
 
 async function main() {
@@ -635,8 +780,10 @@ async function main() {
   // Last resort if this script dies on an exception: the nodes are in their own process groups.
   process.on('exit', () => {
     for (const n of handle.nodes) if (n.alive) n.proc.kill('SIGKILL');
+    const g = handle.gateway();
+    if (g && g.alive) g.proc.kill('SIGKILL');
   });
-  if (await handle.ready) printReady(opts, handle.nodes, handle.topology());
+  if (await handle.ready) printReady(opts, handle.nodes, handle.topology(), handle.gateway());
   process.exit(await handle.done);
 }
 

@@ -50,21 +50,26 @@ function alive(pid: number): boolean {
 
 let script: ChildProcess | null = null;
 let nodePids: number[] = [];
+const gatewayPids: number[] = [];
 const dirs: string[] = [];
 
 afterAll(() => {
   // Only if the test failed half-way: nothing may outlive the file.
   if (script && script.exitCode === null && script.signalCode === null) script.kill('SIGKILL');
   for (const pid of nodePids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of gatewayPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 describe('npm start (bin/start.js)', () => {
   it('creates 3 primaries + 3 replicas, serves reads and writes across slots, replicates, stops cleanly on SIGTERM', async () => {
-    const ports = await clusterPorts(6);
+    const all = await clusterPorts(7);
+    const ports = all.slice(0, 6);
+    const gatewayPort = all[6]!;
     const dir = mkdtempSync(path.join(os.tmpdir(), 'start-script-'));
     dirs.push(dir);
-    const env: NodeJS.ProcessEnv = { ...process.env, CLUSTER_PORTS: ports.join(','), CLUSTER_DATA_DIR: dir, CLUSTER_START_TIMEOUT: '12' };
+    const env: NodeJS.ProcessEnv = { ...process.env, CLUSTER_PORTS: ports.join(','), CLUSTER_DATA_DIR: dir, CLUSTER_START_TIMEOUT: '12', GATEWAY_PORT: String(gatewayPort) };
+    delete env.GATEWAY_TOKEN;
     delete env.CLUSTER_PRIMARIES;
     delete env.CLUSTER_REPLICAS;
     delete env.CLUSTER_BASE_PORT;
@@ -79,7 +84,7 @@ describe('npm start (bin/start.js)', () => {
 
     // Ready line, or the script's own failure (its output says why).
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "Cluster ready" within 14 s:\n${out}`)), 14_000);
+      const timer = setTimeout(() => reject(new Error(`no "Cluster ready" within 20 s:\n${out}`)), 20_000);
       const check = () => {
         if (/^Cluster ready:/m.test(out)) {
           clearTimeout(timer);
@@ -97,6 +102,20 @@ describe('npm start (bin/start.js)', () => {
     expect(nodePids).toHaveLength(6);
     expect(out).toContain(`redis-cli -c -p ${ports[0]}`);
     expect(out).toMatch(/^Cluster ready: 3 primaries, 3 replicas/m);
+    // The gateway: its URL and a generated token are printed, and it serves the cluster.
+    const gatewayPid = Number(/^started the gateway 127\.0\.0\.1:\d+ pid (\d+)/m.exec(out)?.[1]);
+    expect(gatewayPid).toBeGreaterThan(0);
+    gatewayPids.push(gatewayPid);
+    expect(out).toContain(`Gateway: http://127.0.0.1:${gatewayPort}`);
+    const token = /token \(read-write\): (\S+)/.exec(out)?.[1];
+    expect(token).toBeTruthy();
+    const rest = async (cmd: string[]): Promise<unknown> => {
+      const r = await fetch(`http://127.0.0.1:${gatewayPort}/`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(cmd) });
+      return r.json();
+    };
+    expect(await rest(['SET', 'start-script:via-gateway', 'hello'])).toEqual({ result: 'OK' });
+    expect(await rest(['DBSIZE'])).toEqual({ result: 1 });
+    expect((await fetch(`http://127.0.0.1:${gatewayPort}/get/x`)).status).toBe(401);
     for (let i = 0; i < 3; i++) {
       expect(out).toContain(`primary 127.0.0.1:${ports[i]} `);
       expect(out).toMatch(new RegExp(`primary 127\\.0\\.0\\.1:${ports[i]} .*replicas 127\\.0\\.0\\.1:${ports[i + 3]}`));
@@ -107,6 +126,7 @@ describe('npm start (bin/start.js)', () => {
     try {
       const keys = Array.from({ length: 600 }, (_, i) => `start-script:${i}`);
       await Promise.all(keys.map((k, i) => cluster.set(k, `v${i}`)));
+      expect(await cluster.get('start-script:via-gateway')).toBe('hello');
       const values = await Promise.all(keys.map((k) => cluster.get(k)));
       expect(values).toEqual(keys.map((_, i) => `v${i}`));
 
@@ -146,7 +166,7 @@ describe('npm start (bin/start.js)', () => {
       // The keys really are spread over all three primaries (replicas excluded: they hold copies).
       const sizes = await Promise.all(direct.slice(0, 3).map((r) => r.dbsize()));
       for (const n of sizes) expect(n).toBeGreaterThan(100);
-      expect(sizes.reduce((a, b) => a + b, 0)).toBe(keys.length);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(keys.length + 1); // + the key written through the gateway
 
       // A key written through the cluster client is readable (READONLY) on the replica of its slot's primary.
       const key = 'start-script:replicated';
@@ -179,6 +199,7 @@ describe('npm start (bin/start.js)', () => {
         }
         expect(n).toBe(await direct[i]!.dbsize());
       }
+      expect(await rest(['DBSIZE'])).toEqual({ result: 602 });
     } finally {
       cluster.disconnect();
       for (const r of direct) r.disconnect();
@@ -188,7 +209,7 @@ describe('npm start (bin/start.js)', () => {
     const exit = await exited;
     expect({ exit, tail: out.split('\n').slice(-5).join('\n') }).toMatchObject({ exit: { code: 0, signal: null } });
     expect(out).toMatch(/All 6 nodes stopped/);
-    for (const pid of nodePids) expect(alive(pid)).toBe(false);
-    for (const port of ports) expect(await bindable(port)).toBe(true);
-  }, 20_000);
+    for (const pid of [...nodePids, gatewayPid]) expect(alive(pid)).toBe(false);
+    for (const port of all) expect(await bindable(port)).toBe(true);
+  }, 40_000);
 });
