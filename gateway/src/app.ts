@@ -9,7 +9,10 @@ import { ClusterClient } from './cluster/client';
 import { Errors, GatewayError } from './errors';
 import { Executor } from './executor';
 import { GatewayMetrics } from './metrics';
+import { PubSubHub } from './pubsub/hub';
 import { registerRest } from './rest/routes';
+import { registerSse } from './rest/sse';
+import { registerWebSocket } from './ws/server';
 
 export interface GatewayOptions {
   seeds: Array<{ host: string; port: number }>;
@@ -44,6 +47,8 @@ export interface Gateway {
   metrics: GatewayMetrics;
   auth: Auth;
   executor: Executor;
+  /** Upstream pub/sub multiplexing shared by WebSocket sessions and SSE streams. */
+  hub: PubSubHub;
   opts: Required<Omit<GatewayOptions, 'upstreamPassword' | 'origins'>> & Pick<GatewayOptions, 'upstreamPassword' | 'origins'>;
   /** Hooks run by close() (WebSocket server, pub/sub hub, ...). */
   onClose: Array<() => Promise<void> | void>;
@@ -198,6 +203,8 @@ export function buildGateway(options: GatewayOptions): Gateway {
   });
 
   registerRest(app, { auth, executor, metrics, maxPipeline: opts.maxPipeline, databases: opts.databases });
+  const hub = new PubSubHub(client, metrics, { password: opts.upstreamPassword, subscribeTimeoutMs: opts.retryWindowMs });
+  const sse = registerSse(app, { auth, executor, metrics, hub, queueLimit: opts.wsQueueLimit });
 
   const onClose: Array<() => Promise<void> | void> = [];
   const gw: Gateway = {
@@ -206,6 +213,7 @@ export function buildGateway(options: GatewayOptions): Gateway {
     metrics,
     auth,
     executor,
+    hub,
     opts,
     onClose,
     async close() {
@@ -214,6 +222,8 @@ export function buildGateway(options: GatewayOptions): Gateway {
       await client.close();
     },
   };
+  registerWebSocket(gw, hub);
+  onClose.push(() => sse.closeAll(), () => hub.close());
   return gw;
 }
 

@@ -1,0 +1,138 @@
+/**
+ * Incremental RESP3 reply parser for the gateway's upstream subscriber connections (which run
+ * `HELLO 3` so that pushes and command replies are told apart by type, and any command, ASKING
+ * included, may be sent while subscribed). Binary safe: strings come back as Buffers. Push frames
+ * (`>`) are marked so the connection can route them; error replies become {@link Resp3Error}.
+ */
+
+export class Resp3Error {
+  constructor(readonly message: string) {}
+}
+
+export type Resp3Value = Buffer | number | bigint | boolean | null | Resp3Error | Resp3Value[] | Resp3Push;
+
+/** A `>` push frame (pub/sub messages and (un)subscribe confirmations). */
+export class Resp3Push {
+  constructor(readonly items: Resp3Value[]) {}
+}
+
+export class Resp3ProtocolError extends Error {}
+
+const INCOMPLETE = Symbol('incomplete');
+type Parsed = { value: Resp3Value; end: number } | typeof INCOMPLETE;
+const EMPTY = Buffer.alloc(0);
+
+export class Resp3Parser {
+  private buf: Buffer = EMPTY;
+  private pos = 0;
+  /** Chunks held back until `need` bytes are buffered (a large bulk arriving in many pieces). */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private need = 0;
+  /** Largest bulk end seen by an incomplete parse (to avoid re-parsing on every small chunk). */
+  private wantEnd = 0;
+
+  feed(chunk: Buffer): void {
+    if (this.need > 0) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+      if (this.buf.length - this.pos + this.heldBytes < this.need) return;
+      this.held.unshift(this.buf.subarray(this.pos));
+      this.buf = Buffer.concat(this.held);
+      this.pos = 0;
+      this.held = [];
+      this.heldBytes = 0;
+      this.need = 0;
+      return;
+    }
+    this.buf = this.pos >= this.buf.length ? chunk : Buffer.concat([this.buf.subarray(this.pos), chunk]);
+    this.pos = 0;
+  }
+
+  /** The next complete value, or undefined when more input is needed. Throws Resp3ProtocolError. */
+  next(): Resp3Value | undefined {
+    if (this.need > 0 || this.pos >= this.buf.length) return undefined;
+    this.wantEnd = 0;
+    const r = this.parse(this.pos);
+    if (r === INCOMPLETE) {
+      // A big bulk is on its way: hold chunks until it is all here instead of re-parsing each time.
+      if (this.wantEnd - this.pos > 64 * 1024) this.need = this.wantEnd - this.pos;
+      return undefined;
+    }
+    this.pos = r.end;
+    if (this.pos >= this.buf.length) {
+      this.buf = EMPTY;
+      this.pos = 0;
+    }
+    return r.value;
+  }
+
+  private parse(p: number): Parsed {
+    const buf = this.buf;
+    if (p >= buf.length) return INCOMPLETE;
+    const eol = buf.indexOf(0x0d, p);
+    if (eol < 0 || eol + 1 >= buf.length) return INCOMPLETE;
+    if (buf[eol + 1] !== 0x0a) throw new Resp3ProtocolError('Protocol error: expected CRLF');
+    const type = buf[p];
+    const after = eol + 2;
+    const line = (): string => buf.latin1Slice(p + 1, eol);
+    switch (type) {
+      case 0x2b: // + simple string
+        return { value: buf.subarray(p + 1, eol), end: after };
+      case 0x2d: // - error
+        return { value: new Resp3Error(buf.toString('utf8', p + 1, eol)), end: after };
+      case 0x3a: // : integer
+        return { value: int(line()), end: after };
+      case 0x28: // ( big number
+        return { value: BigInt(line()), end: after };
+      case 0x2c: // , double
+        return { value: Number(line().replace('inf', 'Infinity')), end: after };
+      case 0x23: // # boolean
+        return { value: line() === 't', end: after };
+      case 0x5f: // _ null
+        return { value: null, end: after };
+      case 0x24: // $ bulk
+      case 0x3d: // = verbatim
+      case 0x21: {
+        // ! bulk error
+        const n = int(line());
+        if (n < 0) return { value: null, end: after };
+        if (after + n + 2 > buf.length) {
+          this.wantEnd = Math.max(this.wantEnd, after + n + 2);
+          return INCOMPLETE;
+        }
+        if (buf[after + n] !== 0x0d || buf[after + n + 1] !== 0x0a) throw new Resp3ProtocolError('Protocol error: bad bulk string end');
+        const body = buf.subarray(after, after + n);
+        if (type === 0x21) return { value: new Resp3Error(body.toString('utf8')), end: after + n + 2 };
+        return { value: type === 0x3d ? body.subarray(4) : body, end: after + n + 2 };
+      }
+      case 0x2a: // * array
+      case 0x7e: // ~ set
+      case 0x3e: // > push
+      case 0x25: // % map (flattened)
+      case 0x7c: {
+        // | attribute: parsed and dropped, the value that follows is returned
+        let n = int(line());
+        if (n < 0) return { value: null, end: after };
+        if (type === 0x25 || type === 0x7c) n *= 2;
+        const items: Resp3Value[] = [];
+        let q = after;
+        for (let i = 0; i < n; i++) {
+          const r = this.parse(q);
+          if (r === INCOMPLETE) return INCOMPLETE;
+          items.push(r.value);
+          q = r.end;
+        }
+        if (type === 0x7c) return this.parse(q);
+        return { value: type === 0x3e ? new Resp3Push(items) : items, end: q };
+      }
+      default:
+        throw new Resp3ProtocolError(`Protocol error: unexpected reply type byte ${type}`);
+    }
+  }
+}
+
+function int(s: string): number {
+  if (!/^-?\d+$/.test(s)) throw new Resp3ProtocolError(`Protocol error: bad integer '${s}'`);
+  return Number(s);
+}
