@@ -11,6 +11,8 @@ import { Executor } from './executor';
 import { GatewayMetrics } from './metrics';
 import { PubSubHub } from './pubsub/hub';
 import { registerRest } from './rest/routes';
+import { registerStatic } from './rest/static';
+import { registerClusterEvents } from './rest/cluster-events';
 import { registerSse } from './rest/sse';
 import { registerWebSocket } from './ws/server';
 
@@ -75,8 +77,12 @@ export function routeLabel(url: string): string {
     case 'cluster':
       return first;
     case 'client.js':
+    case 'client.d.ts':
+    case 'app.js':
+    case 'app.css':
     case 'index.html':
     case 'favicon.ico':
+    case 'favicon.svg':
       return 'static';
     default:
       return 'command';
@@ -202,7 +208,9 @@ export function buildGateway(options: GatewayOptions): Gateway {
     return reply.type('application/json').send(JSON.stringify(client.topology.toJSON()));
   });
 
-  registerRest(app, { auth, executor, metrics, maxPipeline: opts.maxPipeline, databases: opts.databases });
+  const rest = registerRest(app, { auth, executor, metrics, maxPipeline: opts.maxPipeline, databases: opts.databases });
+  registerStatic(app, { rest });
+  registerClusterEvents(app, { client, auth, metrics, queueLimit: opts.wsQueueLimit });
   const hub = new PubSubHub(client, metrics, { password: opts.upstreamPassword, subscribeTimeoutMs: opts.retryWindowMs });
   const sse = registerSse(app, { auth, executor, metrics, hub, queueLimit: opts.wsQueueLimit });
 

@@ -79,7 +79,8 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-export function registerRest(app: FastifyInstance, d: RestDeps): void {
+/** Registers the REST routes; returns the handler (the page route at `GET /` falls through to it). */
+export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
   const { auth, executor, metrics } = d;
 
   const send = (reply: FastifyReply, fmt: Format, r: Reply): FastifyReply => {
@@ -210,6 +211,7 @@ export function registerRest(app: FastifyInstance, d: RestDeps): void {
 
   app.route({ method: ['GET', 'POST', 'PUT', 'HEAD'], url: '/*', handler });
   app.route({ method: ['POST', 'PUT'], url: '/', handler });
+  return handler;
 }
 
 /**
