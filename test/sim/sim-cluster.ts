@@ -146,6 +146,14 @@ export class SimCluster {
   filter: ((m: Message) => boolean) | null = null;
   /** Observer of every delivered message (golden transcripts). */
   tap: ((m: Message) => void) | null = null;
+  /** Called after a node completed a Ready (persisted, sent, applied, advanced). */
+  onReady: ((n: SimNode, rd: Ready) => void) | null = null;
+  /**
+   * Stalled processes (a long GC pause, SIGSTOP, a frozen VM): they neither tick nor process Readies,
+   * and messages to them wait (in their socket buffers) until they resume.
+   */
+  readonly paused = new Set<string>();
+  private held: InFlight[] = [];
   stats = { delivered: 0, dropped: 0, steps: 0, readies: 0, elections: 0, snapshotsInstalled: 0 };
   private queue: InFlight[] = [];
   private orderSeq = 0;
@@ -222,6 +230,7 @@ export class SimCluster {
   crash(id: string): void {
     const n = this.mustNode(id);
     if (!n.raft) return;
+    this.unpause(id, false);
     this.trace(`CRASH ${id}${n.pending ? ' (unpersisted Ready lost)' : ''}`);
     this.loseMemory(n);
     n.raft = null;
@@ -252,6 +261,7 @@ export class SimCluster {
   /** Stop a node for good; with `loseDisk` its storage is considered destroyed. */
   retire(id: string, loseDisk: boolean): void {
     const n = this.mustNode(id);
+    this.unpause(id, false);
     this.trace(`RETIRE ${id}${loseDisk ? ' (disk lost)' : ''}`);
     this.loseMemory(n);
     n.raft = null;
@@ -264,6 +274,13 @@ export class SimCluster {
   alive(): Map<string, RaftNode> {
     const m = new Map<string, RaftNode>();
     for (const n of this.nodes.values()) if (n.raft) m.set(n.id, n.raft);
+    return m;
+  }
+
+  /** Live nodes that are not stalled. */
+  running(): Map<string, RaftNode> {
+    const m = this.alive();
+    for (const id of this.paused) m.delete(id);
     return m;
   }
 
@@ -329,6 +346,27 @@ export class SimCluster {
       for (const k of n.app.chainAt.keys()) if (k < index) n.app.chainAt.delete(k);
     }
     return ok;
+  }
+
+  /** Stall a running node (see {@link paused}). */
+  pause(id: string): void {
+    if (!this.mustNode(id).raft || this.paused.has(id)) return;
+    this.paused.add(id);
+    this.trace(`PAUSE ${id}`);
+  }
+
+  /** A stalled node runs again: the messages that waited for it are due now. */
+  resume(id: string): void {
+    if (!this.paused.has(id)) return;
+    this.trace(`RESUME ${id}`);
+    this.unpause(id, true);
+  }
+
+  private unpause(id: string, deliver: boolean): void {
+    if (!this.paused.delete(id)) return;
+    const mine = this.held.filter((x) => x.msg.to === id);
+    this.held = this.held.filter((x) => x.msg.to !== id);
+    if (deliver) for (const x of mine) this.push({ at: this.time, order: x.order, msg: x.msg });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -434,6 +472,10 @@ export class SimCluster {
         this.stats.dropped++;
         continue;
       }
+      if (this.paused.has(msg.to)) {
+        this.held.push({ at: this.time, order: this.orderSeq++, msg });
+        continue;
+      }
       this.stats.delivered++;
       this.tap?.(msg);
       target.raft.step(msg);
@@ -450,7 +492,7 @@ export class SimCluster {
   tickAll(): void {
     this.time++;
     for (const n of this.nodes.values()) {
-      if (!n.raft) continue;
+      if (!n.raft || this.paused.has(n.id)) continue;
       n.raft.tick();
       this.check(n);
     }
@@ -490,7 +532,7 @@ export class SimCluster {
 
   private processReady(n: SimNode): number {
     const r = n.raft;
-    if (!r) return 0;
+    if (!r || this.paused.has(n.id)) return 0;
     let did = 0;
     if (n.pending && n.persistAt <= this.time) {
       this.completeReady(n, r, n.pending);
@@ -536,6 +578,7 @@ export class SimCluster {
     for (const e of rd.committed) this.apply(n, e, term);
     r.advance(rd);
     this.check(n);
+    this.onReady?.(n, rd);
   }
 
   private apply(n: SimNode, e: Entry, nodeTerm: number): void {
@@ -553,7 +596,8 @@ export class SimCluster {
   check(n: SimNode): void {
     if (!n.raft) return;
     this.stats.steps++;
-    this.checker.afterStep(n.id, n.raft, this.alive(), this.time);
+    // A stalled node's tick-based Raft lease is frozen with its clock: judged once it runs again.
+    this.checker.afterStep(n.id, n.raft, this.paused.size === 0 ? this.alive() : this.running(), this.time);
     const st = n.raft.status();
     if (st.role === 'leader' && st.commit > (this.leaderCommitChecked.get(n.id) ?? 0)) {
       this.leaderCommitChecked.set(n.id, st.commit);

@@ -26,6 +26,7 @@ import { planMembership } from './membership';
 import { DOWN, DOWN_UNBOUND, routeCommand } from './router';
 import { moveKeys } from './key-mover';
 import { FailoverCoordinator, timingFor } from './failover';
+import { WriteLease } from './lease';
 
 /** Raft drives its clock in ticks of this many ms. */
 export const TICK_MS = 100;
@@ -83,8 +84,8 @@ export class Cluster {
   private ticks = 0;
   /** Leader side: failure detection, write leases, failover decisions. */
   readonly failover: FailoverCoordinator;
-  /** This primary may accept writes until then (ms), when it has replicas and is not the leader. */
-  private leaseUntil = 0;
+  /** The write lease granted by the leader (used when this node is a primary with replicas, not the leader). */
+  private readonly lease = new WriteLease();
   private hbInFlight = false;
   /** This node is a primary with at least one replica (derived on each configuration change). */
   private primaryWithReplicas = false;
@@ -473,7 +474,7 @@ export class Cluster {
     this.bus.request(leader, { op: 'hb', offset: this.replication?.offset() ?? 0 }, leaseMs).then(
       (r) => {
         this.hbInFlight = false;
-        if ((r as { grant?: boolean } | null)?.grant) this.leaseUntil = Math.max(this.leaseUntil, sentAt + leaseMs);
+        if ((r as { grant?: boolean } | null)?.grant) this.lease.granted(sentAt, leaseMs);
       },
       () => (this.hbInFlight = false),
     );
@@ -485,8 +486,8 @@ export class Cluster {
    */
   writeLeaseValid(): boolean {
     if (!this.primaryWithReplicas) return true;
-    if (this.raft.status().role === 'leader') return this.raft.leaseValid();
-    return Date.now() < this.leaseUntil;
+    const raftLease = this.raft.status().role === 'leader' ? this.raft.leaseValid() : null;
+    return this.lease.allows(Date.now(), { primaryWithReplicas: true, raftLease });
   }
 
   private leaderDuties(): void {

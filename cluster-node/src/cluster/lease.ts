@@ -1,0 +1,37 @@
+/**
+ * The write lease of a primary: the pure decision behind fencing. cluster.ts feeds it Date.now() and
+ * the replies to its heartbeats; test/sim/failover-sim.ts runs the same code on simulated clocks.
+ *
+ * A failover can start another primary for a shard only while the old one may not accept writes, so a
+ * primary with replicas writes only under a lease:
+ *  - on the Raft leader, its Raft lease (no other node can be leader, hence none can fail it over);
+ *  - elsewhere, a lease granted by the leader in reply to a heartbeat, valid until the heartbeat's SEND
+ *    time + leaseMs on the primary's own clock (so a slow reply never extends it). The leader waits
+ *    leaseMs + marginMs after its last grant (and after its own election) before promoting a replica.
+ * A primary without replicas needs none: no failover can replace it.
+ */
+
+/** What the node knows about itself when a write arrives. */
+export interface LeaseFacts {
+  /** This node is a primary with at least one replica in its applied configuration. */
+  primaryWithReplicas: boolean;
+  /** Null unless this node is the Raft leader; then whether its Raft lease is valid now. */
+  raftLease: boolean | null;
+}
+
+export class WriteLease {
+  /** Writes are allowed before this time (ms, the primary's clock) on a non-leader primary. */
+  private until = Number.NEGATIVE_INFINITY;
+
+  /** The leader granted the heartbeat this node sent at `sentAtMs`. */
+  granted(sentAtMs: number, leaseMs: number): void {
+    this.until = Math.max(this.until, sentAtMs + leaseMs);
+  }
+
+  /** Whether this node may accept a write at `nowMs`. */
+  allows(nowMs: number, facts: LeaseFacts): boolean {
+    if (!facts.primaryWithReplicas) return true;
+    if (facts.raftLease !== null) return facts.raftLease;
+    return nowMs < this.until;
+  }
+}
