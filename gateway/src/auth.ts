@@ -120,8 +120,8 @@ export class Auth {
     b.tokens -= 1;
   }
 
-  static checkDb(p: Principal, db: number): void {
-    if (p.dbs && !p.dbs.includes(db)) throw Errors.forbidden(`token ${p.name} may not use db ${db}`);
+  static checkDb(p: Principal, db: number, spec?: CommandSpec): void {
+    if (p.dbs && !p.dbs.includes(db)) throw Errors.forbidden(`token ${p.name} may not use db ${db}${spec ? ` (command ${commandName(spec).toUpperCase()})` : ''}`);
   }
 
   /** True when the command only reads (a read-only token may run it). */
@@ -136,7 +136,7 @@ export class Auth {
    * `destructive` marks fan-outs that need an admin token (FLUSHALL, FLUSHDB, SCRIPT FLUSH, ...).
    */
   static authorize(p: Principal, spec: CommandSpec, argv: readonly string[], destructive: boolean): void {
-    const name = spec.container ? `${spec.container} ${spec.name.split('|')[1]}` : spec.name;
+    const name = commandName(spec);
     if (p.role !== 'admin') {
       if (destructive || hasFlag(spec, 'admin')) throw Errors.forbidden(`command ${name.toUpperCase()} needs an admin token`);
       if (p.role === 'read-only' && !Auth.isRead(spec)) throw Errors.forbidden(`command ${name.toUpperCase()} is not allowed for a read-only token`);
@@ -161,6 +161,11 @@ export class Auth {
       }
     }
   }
+}
+
+/** "GET", "SCRIPT FLUSH": the command as a user typed it. */
+function commandName(spec: CommandSpec): string {
+  return spec.container ? `${spec.container} ${spec.name.split('|')[1]}` : spec.name;
 }
 
 function matchArg(argv: readonly string[]): string | undefined {

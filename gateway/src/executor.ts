@@ -9,7 +9,8 @@
  * SUBSCRIBE itself.
  */
 import { lookupCommand, keyPositions, hasFlag, type CommandSpec } from '../../common/src/commands/table';
-import { keyHashSlot, keyHashSlotBytes, patternHashSlot, SLOT_COUNT } from '../../common/src/slot';
+import { globMatch } from '../../common/src/glob';
+import { keyHashSlot, keyHashSlotBytes, patternHashSlot, utf8ToLatin1, SLOT_COUNT } from '../../common/src/slot';
 import { Auth, type Principal } from './auth';
 import type { Arg, ClusterClient, Reply } from './cluster/client';
 import { Errors } from './errors';
@@ -25,8 +26,10 @@ export interface ExecContext {
   replica?: boolean;
   /** upstash-sync-token presented: the time (ms, gateway clock) of the client's last write. */
   syncToken?: string;
-  /** Set by a write: the sync token to hand back. */
+  /** Set by a write once it completed: the sync token to hand back. */
   newSyncToken?: string;
+  /** The front end already charged this request to the token's rate limit (REST: once per HTTP request). */
+  rateCharged?: boolean;
 }
 
 /** Commands that need a connection of their own; `why` completes "… is not supported here: …". */
@@ -82,6 +85,14 @@ const DESTRUCTIVE_SUB = new Set(['script|flush', 'script|kill', 'function|flush'
 
 const MAX_SCAN_CALLS = 64;
 
+/** Redis's unknown-command error, byte for byte (server.c: arguments quoted until 128 characters). */
+export function unknownCommandError(argv: readonly string[]): string {
+  const trunc = (x: string, n = 128): string => (x.length > n ? x.slice(0, n) : x);
+  let args = '';
+  for (let i = 1; i < argv.length && args.length < 128; i++) args += `'${trunc(argv[i]!, 128 - args.length)}' `;
+  return `ERR unknown command '${trunc(argv[0]!)}', with args beginning with: ${args}`;
+}
+
 export function argStr(a: Arg): string {
   return typeof a === 'string' ? a : a.toString('utf8');
 }
@@ -98,6 +109,11 @@ export function slotOf(a: Arg): number {
 function syncTime(ctx: ExecContext): number {
   const t = ctx.syncToken === undefined ? 0 : Number(ctx.syncToken);
   return Number.isFinite(t) && t > 0 ? t : 0;
+}
+
+/** Record a write for the sync token (read-your-writes on replica reads). */
+export function noteWrite(ctx: ExecContext): void {
+  ctx.newSyncToken = String(Date.now());
 }
 
 function err(msg: string): Error {
@@ -126,10 +142,10 @@ export class Executor {
     if (args.length === 0) throw Errors.badRequest('empty command');
     const argv = args.map(argStr);
     const spec = lookupCommand(argv);
-    if (!spec) throw err(`ERR unknown command '${argv[0]}', with args beginning with: ${argv.slice(1, 4).map((a) => `'${a}' `).join('')}`.trimEnd());
+    if (!spec) throw err(unknownCommandError(argv));
     const name = spec.container ?? spec.name;
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) {
-      throw err(`ERR wrong number of arguments for '${spec.name.replace('|', ' ')}' command`);
+      throw err(`ERR wrong number of arguments for '${spec.name}' command`);
     }
     if (!allowStateful && STATEFUL[name] !== undefined) throw Errors.unsupported(`${argv[0]!.toUpperCase()} is not supported here: ${STATEFUL[name]}`);
     if (!allowStateful && hasFlag(spec, 'blocking') && name !== 'xread' && name !== 'xreadgroup') {
@@ -140,7 +156,7 @@ export class Executor {
     }
     const destructive = (FANOUT[name]?.destructive ?? false) || DESTRUCTIVE_SUB.has(spec.name);
     Auth.authorize(ctx.principal, spec, argv, destructive);
-    Auth.checkDb(ctx.principal, ctx.db);
+    Auth.checkDb(ctx.principal, ctx.db, spec);
     const write = hasFlag(spec, 'write') || name === 'publish' || name === 'spublish' || hasFlag(spec, 'may_replicate');
     let slot = -1;
     if (FANOUT[name] !== undefined && !(name === 'ping' && argv.length > 1)) slot = -2;
@@ -156,19 +172,51 @@ export class Executor {
     return { spec, name, argv, slot, write };
   }
 
+  /** Spend one request of the token's rate limit; 429 (counted) when it is used up. */
+  chargeRate(principal: Principal): void {
+    try {
+      Auth.rateLimit(principal);
+    } catch (e) {
+      this.metrics.rateLimited.inc();
+      throw e;
+    }
+  }
+
+  /**
+   * The slot a command pins a transaction to (-1: keyless, goes with the others). Multi-key commands the
+   * gateway would split run as they are when their keys share a slot; cluster-wide commands cannot run
+   * inside a transaction on one shard.
+   */
+  transactionSlot(p: Prepared, args: readonly Arg[]): number {
+    if (p.slot !== -2) return p.slot;
+    if (SPLIT.has(p.name)) {
+      let slot = -1;
+      for (const pos of keyPositions(p.spec, p.argv)) {
+        const s = slotOf(args[pos]!);
+        if (slot >= 0 && s !== slot) throw Errors.crossSlot(`CROSSSLOT Keys in request don't hash to the same slot: inside /multi-exec ${p.name.toUpperCase()} is not split across shards; use a hash tag ({...}) to keep keys together`);
+        slot = s;
+      }
+      return slot;
+    }
+    if (p.name === 'ping') return -1;
+    throw Errors.badRequest(`${p.name.toUpperCase()} is a cluster-wide command and cannot run inside /multi-exec`);
+  }
+
   /** Run one command (already checked by `prepare` when `prepared` is given). */
   async run(ctx: ExecContext, args: readonly Arg[], prepared?: Prepared): Promise<Reply> {
     const p = prepared ?? this.prepare(ctx, args);
-    Auth.rateLimit(ctx.principal);
+    if (!ctx.rateCharged) this.chargeRate(ctx.principal);
     const label = GatewayMetrics.cmdLabel(p.name);
     this.metrics.commands.inc({ frontend: ctx.frontend, cmd: label });
     const end = this.metrics.commandDuration.startTimer({ cmd: label });
     try {
-      if (p.write) ctx.newSyncToken = String(Date.now());
       if (p.slot === -2) return await this.special(ctx, p, args);
       const replica = (ctx.replica ?? ctx.principal.replicaReads) && !p.write;
       return await this.client.send(p.slot, args, { db: ctx.db, write: p.write, replica, since: replica ? syncTime(ctx) : 0 });
     } finally {
+      // Taken once the write is done (or failed: it may have applied): a replica read presenting this
+      // token waits for a replica holding every write acknowledged by now (see ClusterClient.send).
+      if (p.write) noteWrite(ctx);
       end();
     }
   }
@@ -187,17 +235,22 @@ export class Executor {
       case 'scan':
         return this.scan(ctx, p, args);
     }
-    // Every primary that owns slots.
-    const prims = this.client.primaryNodes();
-    if (prims.length === 0) throw Errors.upstream('the cluster has no primary with slots');
-    this.metrics.fanoutNodes.observe(prims.length);
-    const results = await Promise.all(prims.map((n) => this.client.sendTo(n.addr, args, db).then((r) => ({ ok: true as const, r }), (e: unknown) => ({ ok: false as const, e }))));
+    if (p.name === 'keys') {
+      // A pattern with a hash tag names one slot: only its owner can hold matching keys.
+      const ps = patternHashSlot(utf8ToLatin1(p.argv[1]!));
+      if (ps >= 0) return this.filterKeys(ctx, await this.client.send(ps, args, { db }));
+    }
+    // Every shard, through one of its slots: a shard failing over mid-call is retried on its new primary.
+    const shards = this.client.shardSlots();
+    if (shards.length === 0) throw Errors.upstream('the cluster has no primary with slots');
+    this.metrics.fanoutNodes.observe(shards.length);
+    const results = await Promise.all(shards.map((n) => this.client.send(n.slot, args, { db, write: p.write }).then((r) => ({ ok: true as const, r }), (e: unknown) => ({ ok: false as const, e }))));
     const firstErr = results.find((x) => !x.ok);
     if (firstErr && !firstErr.ok) throw firstErr.e;
     const replies = results.map((x) => (x as { r: Reply }).r);
     switch (p.name) {
       case 'keys':
-        return replies.flatMap((r) => (Array.isArray(r) ? r : []));
+        return this.filterKeys(ctx, replies.flatMap((r) => (Array.isArray(r) ? r : [])));
       case 'dbsize':
         return replies.reduce<number>((s, r) => s + (typeof r === 'number' ? r : 0), 0);
       case 'randomkey': {
@@ -205,7 +258,7 @@ export class Executor {
         return keys.length ? keys[Math.floor(Math.random() * keys.length)]! : null;
       }
       case 'info':
-        return this.mergeInfo(prims.map((n) => n.addr), replies);
+        return this.mergeInfo(shards.map((n) => n.addr), replies);
       case 'ping':
         return replies[0] ?? null;
       default:
@@ -217,6 +270,13 @@ export class Executor {
         }
         return replies[0]!;
     }
+  }
+
+  /** Keys a key-restricted token may see (KEYS/SCAN results); everything for other tokens. */
+  private filterKeys(ctx: ExecContext, r: Reply): Reply {
+    const pats = ctx.principal.keys;
+    if (!pats || !Array.isArray(r)) return r;
+    return r.filter((k) => Buffer.isBuffer(k) && pats.some((pat) => globMatch(pat, k.toString('utf8'))));
   }
 
   /** INFO over the cluster: summed counters first (# Cluster-wide), then each node's own INFO. */
@@ -302,24 +362,32 @@ export class Executor {
     let cursor = argv[1]!;
     let count = 10;
     let match: string | null = null;
+    let withType = false;
     const rest: string[] = [];
     for (let i = 2; i < argv.length; i += 2) {
       const opt = argv[i]!.toUpperCase();
+      if (opt === 'WITHTYPE') {
+        // Upstash's extension (@upstash/redis scan(cursor, {withType: true})): [key, type, key, type...].
+        withType = true;
+        i--;
+        continue;
+      }
       const v = argv[i + 1];
       if (v === undefined) throw err('ERR syntax error');
       if (opt === 'COUNT') {
-        if (!/^\d+$/.test(v) || Number(v) < 1) throw err(Number(v) < 1 ? 'ERR syntax error' : 'ERR value is not an integer or out of range');
+        if (!/^-?\d+$/.test(v)) throw err('ERR value is not an integer or out of range');
+        if (Number(v) < 1) throw err('ERR syntax error');
         count = Number(v);
       } else if (opt === 'MATCH') match = v;
       else if (opt !== 'TYPE') throw err('ERR syntax error');
       rest.push(opt, v);
     }
     void args;
-    const keys: Reply[] = [];
+    let keys: Reply[] = [];
     for (let calls = 0; calls < MAX_SCAN_CALLS; calls++) {
       let slot: number;
       if (cursor === '0') {
-        const ps = match !== null ? patternHashSlot(match) : -1;
+        const ps = match !== null ? patternHashSlot(utf8ToLatin1(match)) : -1;
         slot = ps >= 0 ? ps : 0;
       } else slot = keyHashSlot(cursor);
       const r = await this.client.send(slot, ['CLUSTERSCAN', cursor, ...rest], { db: ctx.db });
@@ -330,6 +398,11 @@ export class Executor {
       keys.push(...r[1]);
       cursor = next;
       if (cursor === '0' || keys.length >= count) break;
+    }
+    keys = this.filterKeys(ctx, keys) as Reply[];
+    if (withType) {
+      const types = await Promise.all(keys.map((k) => this.client.send(slotOf(k as Buffer), ['TYPE', k as Buffer], { db: ctx.db })));
+      keys = keys.flatMap((k, i) => [k, types[i]!]);
     }
     return [Buffer.from(cursor), keys];
   }

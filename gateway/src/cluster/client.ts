@@ -57,6 +57,20 @@ interface Conn {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * An ioredis Command for raw args, replies as Buffers. The name is sent upper-case so that none of
+ * ioredis's per-command reply/argument transformers (hgetall -> object, hrandfield pairs, xread...)
+ * or flag tables (blocking, select tracking) apply: the gateway passes replies through untouched.
+ */
+export function rawCommand(args: readonly Arg[]): Command {
+  return new Command(String(args[0]).toUpperCase(), args.slice(1) as Arg[], { replyEncoding: null });
+}
+
+/** ioredis's commandTimeout rejection. */
+function isTimeout(e: unknown): boolean {
+  return e instanceof Error && e.message === 'Command timed out';
+}
+
 /** A reply error worth retrying: the node refused the command without running it. */
 function isRefusal(msg: string): 'tryagain' | 'clusterdown' | 'loading' | null {
   if (msg.startsWith('TRYAGAIN')) return 'tryagain';
@@ -67,7 +81,10 @@ function isRefusal(msg: string): 'tryagain' | 'clusterdown' | 'loading' | null {
 }
 
 export class ClusterClient extends EventEmitter {
+  /** The slot map used for routing: the last map read, with slots patched by MOVED since. */
   topology: Topology = Topology.empty();
+  /** The last map read from the cluster, never patched: the baseline that changes are measured against. */
+  private seen: Topology = Topology.empty();
   private readonly conns = new Map<string, Conn>();
   private readonly opts: Required<Omit<ClusterClientOptions, 'password' | 'username'>> & Pick<ClusterClientOptions, 'password' | 'username'>;
   private refreshing: Promise<void> | null = null;
@@ -76,8 +93,8 @@ export class ClusterClient extends EventEmitter {
   private readonly metrics: GatewayMetrics;
   /** Last time each node address answered anything / failed. */
   private readonly downSince = new Map<string, number>();
-  /** When a slot was first seen open (for migration durations). */
-  private readonly openSince = new Map<number, number>();
+  /** Slots seen migrating (open in CLUSTER NODES, or an ASK redirect) -> when first seen. */
+  private readonly migrating = new Map<number, number>();
   /** Per primary id: when the gateway first saw it failing (for failover durations). */
   private readonly primaryTroubleSince = new Map<string, number>();
   /** Every address ever learned, so the map can be refreshed even when the seeds are gone. */
@@ -125,6 +142,11 @@ export class ClusterClient extends EventEmitter {
     const all = [...this.conns.values()];
     this.conns.clear();
     await Promise.all(all.map((c) => c.redis.quit().catch(() => c.redis.disconnect())));
+  }
+
+  /** How long a command keeps retrying refusals and unreachable nodes. */
+  get retryWindowMs(): number {
+    return this.opts.retryWindowMs;
   }
 
   /** True when every slot has a primary and at least one node answered the last refresh. */
@@ -191,7 +213,7 @@ export class ClusterClient extends EventEmitter {
 
   /** Send one command on a connection, raw (no routing). */
   sendRaw(redis: Redis, args: readonly Arg[]): Promise<Reply> {
-    const cmd = new Command(String(args[0]), args.slice(1) as Arg[], { replyEncoding: null });
+    const cmd = rawCommand(args);
     void redis.sendCommand(cmd);
     return cmd.promise as Promise<Reply>;
   }
@@ -208,34 +230,27 @@ export class ClusterClient extends EventEmitter {
   }
 
   private async doRefresh(trigger: string): Promise<void> {
-    // Ask the current primaries first (they know their own open slots), then everyone else we know.
-    const prim = this.topology.primaries().filter((n) => !this.downSince.has(n.addr)).map((n) => n.addr);
-    const others = [...this.knownAddrs].filter((a) => !prim.includes(a));
-    let main: string | null = null;
-    const extra: string[] = [];
-    for (const addr of [...prim, ...others]) {
-      try {
-        const text = await this.nodesOf(addr);
-        if (main === null) main = text;
-        else extra.push(text);
-        if (!prim.length) break; // bootstrapping: one answer is enough; the next watch reads the rest
-      } catch {
-        /* try the next */
-      }
-    }
+    // Every primary in parallel: each shows its own open (migrating/importing) slots only, and a primary
+    // without slots may be importing. The first answer gives the node table and the slot owners.
+    const up = (a: string): boolean => !this.downSince.has(a);
+    let prim = this.topology.primaries().map((n) => n.addr).filter(up);
+    let texts = await Promise.all(prim.map((a) => this.nodesOf(a).catch(() => null)));
+    let main = texts.find((t): t is string => t !== null) ?? null;
     if (main === null) {
-      this.metrics.slotMapRefreshes.inc({ trigger, outcome: 'failed' });
-      throw Errors.upstream('no cluster node answered CLUSTER NODES');
+      // Bootstrapping, or no primary answers: any address ever learned, reachable ones first.
+      const rest = [...this.knownAddrs].filter((a) => !prim.includes(a)).sort((a, b) => Number(!up(a)) - Number(!up(b)));
+      for (const addr of rest) {
+        main = await this.nodesOf(addr).catch(() => null);
+        if (main !== null) break;
+      }
+      if (main === null) {
+        this.metrics.slotMapRefreshes.inc({ trigger, outcome: 'failed' });
+        throw Errors.upstream('no cluster node answered CLUSTER NODES');
+      }
+      prim = Topology.parse(main).primaries().map((n) => n.addr).filter(up);
+      texts = await Promise.all(prim.map((a) => this.nodesOf(a).catch(() => null)));
     }
-    // The remaining primaries (for their open slots) in parallel, when we asked only one.
-    const next = Topology.parse(main, extra);
-    if (prim.length === 0) {
-      const rest = next.primaries().map((n) => n.addr).filter((a) => !this.downSince.has(a));
-      const texts = await Promise.all(rest.map((a) => this.nodesOf(a).catch(() => '')));
-      this.apply(Topology.parse(main, texts.filter(Boolean)));
-    } else {
-      this.apply(next);
-    }
+    this.apply(Topology.parse(main, texts.filter((t): t is string => t !== null)));
     this.lastRefreshOk = Date.now();
     this.metrics.slotMapRefreshes.inc({ trigger, outcome: 'ok' });
     if (trigger === 'watch') await this.trackReplication().catch(() => {});
@@ -282,24 +297,24 @@ export class ClusterClient extends EventEmitter {
   }
 
   private apply(next: Topology): void {
-    const prev = this.topology;
+    const prev = this.seen;
+    this.seen = next;
     this.topology = next;
     for (const n of next.nodes.values()) this.knownAddrs.add(n.addr);
     const d = diffTopology(prev, next);
     const now = Date.now();
-    for (const s of d.opened) {
-      this.openSince.set(s, now);
-      this.metrics.migrationsStarted.inc();
-    }
-    for (const s of d.closed) if (!d.moved.some(([m]) => m === s)) this.openSince.delete(s);
+    for (const s of d.opened) this.migrationSeen(s, now);
     for (const [slot] of d.moved) {
+      // A migration that started and finished between two looks is seen only as an owner change.
+      const since = this.migrating.get(slot);
+      if (since === undefined) this.metrics.migrationsStarted.inc();
+      else this.metrics.migrationDuration.observe((now - since) / 1000);
       this.metrics.migrationsCompleted.inc();
-      const since = this.openSince.get(slot);
-      if (since !== undefined) {
-        this.metrics.migrationDuration.observe((now - since) / 1000);
-        this.openSince.delete(slot);
-      }
+      this.migrating.delete(slot);
     }
+    // Closed without an owner change (cancelled), or learned from an ASK and never seen open since.
+    for (const s of d.closed) if (!next.open.has(s)) this.migrating.delete(s);
+    for (const [s, since] of this.migrating) if (!next.open.has(s) && now - since > 10_000) this.migrating.delete(s);
     for (const f of d.failovers) {
       const shard = next.shardIdOf(f.newPrimary);
       const since = this.primaryTroubleSince.get(f.oldPrimary);
@@ -319,6 +334,13 @@ export class ClusterClient extends EventEmitter {
     if (d.moved.length || d.failovers.length || prev.nodes.size !== next.nodes.size || d.opened.length || d.closed.length) this.emit('topology', next);
   }
 
+  /** A slot seen migrating (open slot or ASK): counted as a started migration once. */
+  private migrationSeen(slot: number, now: number): void {
+    if (this.migrating.has(slot)) return;
+    this.migrating.set(slot, now);
+    this.metrics.migrationsStarted.inc();
+  }
+
   /** The primary's address for a slot, or null when the slot has no owner. */
   addrForSlot(slot: number): string | null {
     const id = this.topology.owners[slot];
@@ -329,7 +351,8 @@ export class ClusterClient extends EventEmitter {
   private replicaAddrForSlot(slot: number, since: number): string | null {
     const id = this.topology.owners[slot];
     if (!id) return null;
-    const up = this.topology.replicasOf(id).filter((r) => r.connected && !this.downSince.has(r.addr) && (since <= 0 || (this.replicaSafeSince.get(r.addr) ?? 0) >= since));
+    // Strictly after `since`: the primary's offset sampled in a later millisecond includes the write.
+    const up = this.topology.replicasOf(id).filter((r) => r.connected && !this.downSince.has(r.addr) && (since <= 0 || (this.replicaSafeSince.get(r.addr) ?? 0) > since));
     if (!up.length) return null;
     return up[Math.floor(Math.random() * up.length)]!.addr;
   }
@@ -346,6 +369,24 @@ export class ClusterClient extends EventEmitter {
   /** The primaries owning slots, as they are now. */
   primaryNodes(): NodeInfo[] {
     return this.topology.shardPrimaries();
+  }
+
+  /**
+   * One slot per shard (the first slot each primary owns) with that primary: fan-outs send to these
+   * slots with `send`, so a shard whose primary fails over mid-call is retried on its new primary.
+   */
+  shardSlots(): Array<{ slot: number; addr: string }> {
+    const out: Array<{ slot: number; addr: string }> = [];
+    const seen = new Set<string>();
+    const owners = this.topology.owners;
+    for (let s = 0; s < SLOT_COUNT; s++) {
+      const id = owners[s]!;
+      if (id === '' || seen.has(id)) continue;
+      seen.add(id);
+      const addr = this.topology.nodes.get(id)?.addr;
+      if (addr) out.push({ slot: s, addr });
+    }
+    return out.sort((a, b) => a.addr.localeCompare(b.addr));
   }
 
   // ---- sending ---------------------------------------------------------------------------------
@@ -393,7 +434,7 @@ export class ClusterClient extends EventEmitter {
           askAddr = null;
           const p = redis.pipeline();
           p.call('ASKING');
-          const cmd = new Command(String(args[0]), args.slice(1) as Arg[], { replyEncoding: null });
+          const cmd = rawCommand(args);
           (p as unknown as { sendCommand(c: Command): void }).sendCommand(cmd);
           const res = await p.exec();
           const last = res?.[1];
@@ -422,6 +463,7 @@ export class ClusterClient extends EventEmitter {
             } else {
               this.metrics.redirects.inc({ type: 'ask' });
               this.metrics.migrationKeysMoved.inc();
+              this.migrationSeen(s, Date.now());
               askAddr = target;
             }
             continue;
@@ -435,6 +477,7 @@ export class ClusterClient extends EventEmitter {
           }
           throw e;
         }
+        if (isTimeout(e)) throw Errors.timeout(`cluster node ${addr} did not answer within ${this.opts.commandTimeoutMs} ms${opts.write ? ': the write may or may not have been applied' : ''}`);
         // Flushed from the offline queue: never written to a socket, safe to retry.
         const unsent = e instanceof Error && e.name === 'MaxRetriesPerRequestError';
         // Otherwise a connection-level failure with the command possibly in flight.
@@ -451,7 +494,10 @@ export class ClusterClient extends EventEmitter {
   private patchSlot(slot: number, addr: string): void {
     this.knownAddrs.add(addr);
     const node = [...this.topology.nodes.values()].find((n) => n.addr === addr);
-    if (node) this.topology.owners[slot] = node.id;
+    if (!node) return;
+    // Copy on first patch: `seen` stays as read, so the next refresh still sees the owner change.
+    if (this.topology === this.seen) this.topology = this.topology.clone();
+    this.topology.owners[slot] = node.id;
   }
 
   /** Run a command on a specific node address (fan-out), with the refusal retries but no redirects. */
@@ -471,6 +517,7 @@ export class ClusterClient extends EventEmitter {
           continue;
         }
         if (isReplyError(e)) throw e;
+        if (isTimeout(e)) throw Errors.timeout(`cluster node ${addr} did not answer within ${this.opts.commandTimeoutMs} ms`);
         throw Errors.upstream(`cluster node ${addr}: ${msg}`);
       }
     }

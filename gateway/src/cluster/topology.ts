@@ -1,7 +1,8 @@
 /**
  * The cluster as the gateway last saw it, parsed from CLUSTER NODES: nodes (id, address, role, primary,
  * flags), the slot -> primary map, and open slots (migrating/importing, which Redis shows only on the
- * owning node's own line, so the watcher merges every primary's view). Immutable once built; `diff`
+ * owning node's own line, so the watcher merges every primary's view). Immutable once built (the
+ * client patches MOVED slots on a `clone`); `diff`
  * tells what changed between two snapshots (slot owner changes, migrations opening and closing,
  * primary changes per shard).
  */
@@ -101,6 +102,11 @@ export class Topology {
     scan(text, true);
     for (const e of extra) scan(e, false);
     return new Topology(nodes, owners, open);
+  }
+
+  /** A copy with its own slot-owner array (the client patches slots after MOVED on the copy). */
+  clone(): Topology {
+    return new Topology(new Map(this.nodes), this.owners.slice(), new Map(this.open));
   }
 
   primaries(): NodeInfo[] {

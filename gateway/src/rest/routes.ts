@@ -10,14 +10,13 @@
  * Errors: 4xx/5xx with {"error": "..."}; a Redis error reply is a 400 with the node's text.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import Redis, { Command } from 'ioredis';
-import type { Principal } from '../auth';
-import type { Arg, Reply } from '../cluster/client';
+import type Redis from 'ioredis';
+import type { Auth, Principal } from '../auth';
+import { rawCommand, type Arg, type Reply } from '../cluster/client';
 import { Errors, GatewayError, isReplyError } from '../errors';
-import { argStr, type ExecContext, type Executor, type Prepared } from '../executor';
-import type { GatewayMetrics } from '../metrics';
-import type { Auth } from '../auth';
-import { toJson, toResp2 } from './encode';
+import { argStr, noteWrite, type ExecContext, type Executor, type Prepared } from '../executor';
+import { GatewayMetrics } from '../metrics';
+import { toJson, toResp2, type JsonValue } from './encode';
 
 export interface RestDeps {
   auth: Auth;
@@ -79,13 +78,27 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * One result as Upstash JSON. With base64, a top-level "OK" stays "OK", as Upstash sends status
+ * replies (the SDK leaves exactly that string undecoded; nested strings are always base64).
+ */
+function resultJson(r: Reply, base64: boolean): JsonValue {
+  if (base64 && Buffer.isBuffer(r) && r.length === 2 && r[0] === 0x4f && r[1] === 0x4b) return 'OK';
+  return toJson(r, base64);
+}
+
+/** Reject Upstash-Response-Format: resp2 where only JSON is produced (checked before anything runs). */
+function jsonOnly(fmt: Format, route: string): void {
+  if (fmt.resp2) throw Errors.badRequest(`Upstash-Response-Format: resp2 is not supported for ${route}`);
+}
+
 /** Registers the REST routes; returns the handler (the page route at `GET /` falls through to it). */
 export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
   const { auth, executor, metrics } = d;
 
   const send = (reply: FastifyReply, fmt: Format, r: Reply): FastifyReply => {
     if (fmt.resp2) return reply.type('application/octet-stream').send(Buffer.concat(toResp2(r)));
-    return reply.type('application/json').send(JSON.stringify({ result: toJson(r, fmt.base64) }));
+    return reply.type('application/json').send(JSON.stringify({ result: resultJson(r, fmt.base64) }));
   };
 
   const ctxOf = (req: FastifyRequest, principal: Principal, db: number): ExecContext => {
@@ -97,6 +110,8 @@ export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRe
       frontend: 'rest',
       replica: rr === 'true' || rr === '1' ? true : rr === 'false' || rr === '0' ? false : undefined,
       syncToken: typeof sync === 'string' ? sync : undefined,
+      // Charged once per HTTP request by the handler (a pipeline is one request).
+      rateCharged: true,
     };
   };
 
@@ -143,6 +158,7 @@ export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRe
 
   const pipeline = async (req: FastifyRequest, reply: FastifyReply, principal: Principal, db: number): Promise<FastifyReply> => {
     const fmt = formatOf(req);
+    jsonOnly(fmt, '/pipeline');
     const body = parseJson(req.body);
     if (!Array.isArray(body)) throw Errors.badRequest('/pipeline: expected a 2-D JSON array of commands');
     if (body.length > d.maxPipeline) throw Errors.tooLarge(`/pipeline: ${body.length} commands exceed the limit of ${d.maxPipeline}`);
@@ -152,7 +168,7 @@ export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRe
     const results = await Promise.all(
       cmds.map((c) =>
         executor.run(ctx, c).then(
-          (r) => ({ result: toJson(r, fmt.base64) }),
+          (r) => ({ result: resultJson(r, fmt.base64) }),
           (e: unknown) => {
             if (isReplyError(e) || e instanceof GatewayError) {
               metrics.errors.inc({ kind: e instanceof GatewayError ? e.kind : 'redis' });
@@ -164,12 +180,12 @@ export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRe
       ),
     );
     afterWrite(reply, ctx);
-    if (fmt.resp2) throw Errors.badRequest('Upstash-Response-Format: resp2 is not supported for /pipeline');
     return reply.type('application/json').send(JSON.stringify(results));
   };
 
   const multiExec = async (req: FastifyRequest, reply: FastifyReply, principal: Principal, db: number): Promise<FastifyReply> => {
     const fmt = formatOf(req);
+    jsonOnly(fmt, '/multi-exec');
     const body = parseJson(req.body);
     if (!Array.isArray(body)) throw Errors.badRequest('/multi-exec: expected a 2-D JSON array of commands');
     if (body.length > d.maxPipeline) throw Errors.tooLarge(`/multi-exec: ${body.length} commands exceed the limit of ${d.maxPipeline}`);
@@ -181,20 +197,24 @@ export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRe
     } catch (e) {
       if (isReplyError(e)) {
         metrics.errors.inc({ kind: 'redis' });
+        afterWrite(reply, ctx);
         return reply.code(400).type('application/json').send(JSON.stringify({ error: e.message }));
       }
       throw e;
     }
     afterWrite(reply, ctx);
-    if (fmt.resp2) throw Errors.badRequest('Upstash-Response-Format: resp2 is not supported for /multi-exec');
     const arr = Array.isArray(out) ? out : [];
-    return reply.type('application/json').send(JSON.stringify(arr.map((r) => (r instanceof Error ? { error: r.message } : { result: toJson(r, fmt.base64) }))));
+    return reply.type('application/json').send(JSON.stringify(arr.map((r) => (r instanceof Error ? { error: r.message } : { result: resultJson(r, fmt.base64) }))));
   };
 
   const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const principal = auth.authenticate(requestToken(req));
     const { db, segs } = parsePath(req.url);
     if (req.method === 'HEAD') return reply.code(200).send();
+    if ((segs[0] === 'pipeline' || segs[0] === 'multi-exec') && (segs.length > 1 || req.method !== 'POST')) {
+      throw Errors.notFound(`no route for ${req.method} /${segs.join('/')}: POST /${segs[0]} with a 2-D JSON array of commands`);
+    }
+    executor.chargeRate(principal);
     if (segs.length === 0) {
       if (req.method === 'GET') throw Errors.badRequest('GET / needs a command in the path (GET /get/key) or POST / with a JSON array body');
       const body = parseJson(req.body);
@@ -223,39 +243,75 @@ export async function runTransaction(executor: Executor, ctx: ExecContext, cmds:
   if (cmds.length === 0) return [];
   const prepared: Prepared[] = cmds.map((c) => executor.prepare(ctx, c));
   let slot = -1;
-  for (const p of prepared) {
-    if (p.slot === -2) throw Errors.badRequest(`${p.name.toUpperCase()} is a cluster-wide command and cannot run inside /multi-exec`);
-    if (p.slot >= 0) {
-      if (slot >= 0 && p.slot !== slot) throw Errors.crossSlot("CROSSSLOT Keys in request don't hash to the same slot: a transaction runs on one shard; use a hash tag ({...}) to keep keys together");
-      slot = p.slot;
+  prepared.forEach((p, i) => {
+    const s = executor.transactionSlot(p, cmds[i]!);
+    if (s >= 0) {
+      if (slot >= 0 && s !== slot) throw Errors.crossSlot("CROSSSLOT Keys in request don't hash to the same slot: a transaction runs on one shard; use a hash tag ({...}) to keep keys together");
+      slot = s;
     }
-  }
+  });
+  for (const p of prepared) executor.metrics.commands.inc({ frontend: ctx.frontend, cmd: GatewayMetrics.cmdLabel(p.name) });
   const client = executor.client;
   const write = prepared.some((p) => p.write);
-  for (let attempt = 0; ; attempt++) {
-    const addr = slot >= 0 ? client.addrForSlot(slot) : client.anyAddr();
-    if (!addr) throw Errors.upstream(`no node serves hash slot ${slot}`);
+  const deadline = Date.now() + client.retryWindowMs;
+  let askAddr: string | null = null;
+  for (let attempt = 1; ; attempt++) {
+    const addr = askAddr ?? (slot >= 0 ? client.addrForSlot(slot) : client.anyAddr());
+    const asking = askAddr !== null;
+    askAddr = null;
+    if (!addr) {
+      if (Date.now() > deadline) throw Errors.upstream(`no node serves hash slot ${slot}`);
+      await client.refresh('error').catch(() => {});
+      await sleep(Math.min(50 * attempt, 500));
+      continue;
+    }
     const redis: Redis = client.connection(addr, ctx.db);
+    if (redis.status !== 'ready' && redis.status !== 'connecting' && redis.status !== 'connect' && redis.status !== 'wait') {
+      // Known unreachable: nothing was sent, retrying is safe.
+      if (Date.now() > deadline) throw Errors.upstream(`cluster node ${addr} is unreachable`);
+      await client.refresh('error').catch(() => {});
+      await sleep(Math.min(50 * attempt, 500));
+      continue;
+    }
+    // ASKING before MULTI holds for the whole transaction (the node clears it at EXEC).
     const p = redis.pipeline();
-    p.call('MULTI');
-    const raw = p as unknown as { sendCommand(c: Command): void };
-    for (const c of cmds) raw.sendCommand(new Command(String(c[0]), c.slice(1), { replyEncoding: null }));
-    raw.sendCommand(new Command('EXEC', [], { replyEncoding: null }));
+    const raw = p as unknown as { sendCommand(c: ReturnType<typeof rawCommand>): void };
+    if (asking) raw.sendCommand(rawCommand(['ASKING']));
+    raw.sendCommand(rawCommand(['MULTI']));
+    for (const c of cmds) raw.sendCommand(rawCommand(c));
+    raw.sendCommand(rawCommand(['EXEC']));
     let res: Array<[Error | null, unknown]> | null;
     try {
       res = await p.exec();
     } catch (e) {
       if (write) throw Errors.upstream(`transaction on ${addr}: connection lost, it may or may not have run (${errorText(e)})`);
       throw Errors.upstream(`transaction on ${addr}: ${errorText(e)}`);
+    } finally {
+      if (write) noteWrite(ctx);
     }
     if (!res) throw Errors.upstream('transaction: no reply');
-    const queued = res.slice(1, -1);
-    const redirect = queued.find(([e]) => e && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(e.message));
+    const failed = res.find(([e]) => e && !isReplyError(e));
+    if (failed) {
+      const msg = errorText(failed[0]);
+      if (msg === 'Command timed out') throw Errors.timeout(`transaction on ${addr}: no answer in time${write ? ', it may or may not have run' : ''}`);
+      throw Errors.upstream(`transaction on ${addr}: ${write ? 'connection lost, it may or may not have run' : 'connection lost'} (${msg})`);
+    }
+    const queued = res.slice(asking ? 2 : 1, -1);
     const [execErr, execRes] = res[res.length - 1]!;
-    if (redirect && execErr && attempt < 8) {
-      // Aborted as a whole; follow the map and try again.
-      await client.refresh('moved').catch(() => {});
-      await new Promise((r) => setTimeout(r, Math.min(50 * (attempt + 1), 400)));
+    const redirect = queued.find(([e]) => e && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|MASTERDOWN) /.test(e.message))?.[0];
+    if (redirect && execErr && Date.now() < deadline) {
+      // Aborted as a whole (EXECABORT): nothing ran. Follow the redirect and send it again.
+      const [kind, , target] = redirect.message.split(' ');
+      if (kind === 'ASK' && target) {
+        executor.metrics.redirects.inc({ type: 'ask' });
+        askAddr = target;
+      } else if (kind === 'MOVED') {
+        executor.metrics.redirects.inc({ type: 'moved' });
+        await client.refresh('moved').catch(() => {});
+      } else {
+        executor.metrics.retries.inc({ reason: kind === 'TRYAGAIN' ? 'tryagain' : 'clusterdown' });
+        await sleep(Math.min(25 * 2 ** Math.min(attempt, 5), 500));
+      }
       continue;
     }
     if (execErr) {
@@ -273,5 +329,7 @@ export async function runTransaction(executor: Executor, ctx: ExecContext, cmds:
     return execRes as Reply;
   }
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export { argStr };
