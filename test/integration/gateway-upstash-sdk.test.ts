@@ -3,7 +3,7 @@
  * strings, hashes, lists, sets, sorted sets, expiry, pipelines, auto-pipelining, multi-exec and SCAN,
  * with base64 responses (the SDK's default) and plain JSON, automatic deserialization on and off,
  * keys spread over every shard (hash tags for transactions), and /db/<n> as part of the URL.
- * Subscribe (SSE) is not covered here: /subscribe is built in gateway/src/rest/sse.ts.
+ * subscribe/psubscribe go over the gateway's SSE endpoints (gateway/src/rest/sse.ts).
  */
 import { Redis } from '@upstash/redis';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -261,5 +261,44 @@ describe('@upstash/redis options', () => {
     expect(Number(t)).toBeGreaterThan(0);
     expect(await r.get('sdk-sync:k')).toBe('v');
     expect(r.readYourWritesSyncToken).toBe(t); // echoed back by reads
+  });
+});
+
+describe.each([['base64' as Encoding], [false as Encoding]])('@upstash/redis subscribe over SSE, responseEncoding %s', (encoding) => {
+  it('subscribe and psubscribe receive what is published, until unsubscribed', async () => {
+    const r = sdk(encoding);
+    const ch = `sdk-chan-${encoding || 'json'}`;
+    const streams0 = await metric(gw, 'gateway_sse_connections');
+    const sub = r.subscribe([ch]);
+    const psub = r.psubscribe([`${ch}*`]);
+    const messages: unknown[] = [];
+    const pmessages: unknown[] = [];
+    const errors: unknown[] = [];
+    sub.on('message', (m) => messages.push(m));
+    psub.on('pmessage', (m) => pmessages.push(m));
+    sub.on('error', (e) => errors.push(e));
+    psub.on('error', (e) => errors.push(e));
+    const subscribed = new Promise((res) => sub.on('subscribe', res));
+    const psubscribed = new Promise((res) => psub.on('psubscribe', res));
+    expect(await subscribed).toBe(1);
+    expect(await psubscribed).toBe(1);
+    // (PUBLISH's count is the receivers known to the one node that took it, as in Redis Cluster.)
+    expect(typeof (await r.publish(ch, { hello: 'wörld', n: 1 }))).toBe('number');
+    // (The SDK JSON-parses pmessage payloads without a fallback: only JSON payloads on patterns.)
+    await r.publish(ch, ['a, b', 2]);
+    await waitFor('both messages on both subscriptions', () => messages.length >= 2 && pmessages.length >= 2, 10_000);
+    expect(messages).toEqual([
+      { channel: ch, message: { hello: 'wörld', n: 1 } },
+      { channel: ch, message: ['a, b', 2] },
+    ]);
+    expect(pmessages).toEqual([
+      { pattern: `${ch}*`, channel: ch, message: { hello: 'wörld', n: 1 } },
+      { pattern: `${ch}*`, channel: ch, message: ['a, b', 2] },
+    ]);
+    expect(errors).toEqual([]);
+    await sub.unsubscribe();
+    await psub.unsubscribe();
+    // The gateway notices the aborted streams.
+    await waitFor('SSE streams closed', async () => (await metric(gw, 'gateway_sse_connections')) === streams0, 10_000);
   });
 });
