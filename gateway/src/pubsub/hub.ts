@@ -297,9 +297,11 @@ export class PubSubHub {
     if (e.kind !== 'shard') {
       const nodes = [...topo.nodes.values()];
       const usable = (addr: string | null): boolean => {
-        if (!addr || this.isBad(addr)) return false;
+        if (!addr) return false;
         const n = nodes.find((x) => x.addr === addr);
-        return n !== undefined && !n.failed;
+        if (n === undefined || n.failed) return false;
+        // A live subscription stays where it is; a new one avoids a node whose connection just failed.
+        return e.at.get(addr)?.live === true || !this.isBad(addr);
       };
       if (!usable(e.home)) {
         let cands = topo.shardPrimaries().filter((n) => !n.failed && !this.isBad(n.addr));
@@ -316,7 +318,7 @@ export class PubSubHub {
     const out: Want[] = [{ addr: owner, main: true, asking: false }];
     const ownerNode = [...topo.nodes.values()].find((n) => n.addr === owner);
     if (this.opts.shardReplicas && ownerNode && ownerNode.id === ownerId) {
-      for (const r of topo.replicasOf(ownerId)) if (!r.failed && !this.isBad(r.addr) && r.addr !== owner) out.push({ addr: r.addr, main: false, asking: false });
+      for (const r of topo.replicasOf(ownerId)) if (!r.failed && r.addr !== owner) out.push({ addr: r.addr, main: false, asking: false });
     }
     const open = topo.open.get(slot);
     if (open?.to && open.to !== ownerNode?.id) {
@@ -440,17 +442,13 @@ export class PubSubHub {
     }
     let c = this.conns.get(addr);
     if (c?.alive) return c;
-    let byUs = false;
     const conn: UpstreamConn = new UpstreamConn(
       addr,
       { password: this.opts.password, connectTimeoutMs: this.opts.connectTimeoutMs, pingMs: this.opts.pingMs },
       {
         onMessage: (kind, pattern, channel, data) => this.onMessage(addr, kind, pattern, channel, data),
         onDropped: (channel) => this.onDropped(addr, channel),
-        onClose: (reason) => {
-          if (reason === 'closed by the gateway') byUs = true;
-          this.onConnClosed(conn, byUs);
-        },
+        onClose: (_reason, byUs) => this.onConnClosed(conn, byUs),
       },
     );
     c = conn;

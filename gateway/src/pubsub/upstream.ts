@@ -36,7 +36,8 @@ export interface UpstreamEvents {
   onMessage(kind: SubKind, pattern: string | null, channel: string, data: Buffer): void;
   /** The node dropped a shard channel on its own (it lost the slot). */
   onDropped(channel: string): void;
-  onClose(reason: string): void;
+  /** The connection is gone; `byUs` when the gateway closed it (idle, shutdown). */
+  onClose(reason: string, byUs: boolean): void;
 }
 
 /** A command waiting for its reply: `confirms` pushes of type `push` (subscribe family) or one reply. */
@@ -65,6 +66,7 @@ export class UpstreamConn {
   private readonly parser = new Resp3Parser();
   private readonly pending: Pending[] = [];
   private closed = false;
+  private closing = false;
   private pingTimer: NodeJS.Timeout | null = null;
   private lastReplyAt = Date.now();
   /** Names this connection is subscribed to (or has asked for), by kind, latin1. */
@@ -141,7 +143,8 @@ export class UpstreamConn {
   }
 
   close(): void {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
+    this.closing = true;
     this.call(['QUIT']).catch(() => {});
     this.sock.end();
     setTimeout(() => this.destroy('closed by the gateway'), 1000).unref();
@@ -162,7 +165,7 @@ export class UpstreamConn {
     this.sock.destroy();
     const err = new UpstreamError(`subscriber connection to ${this.addr}: ${reason}`);
     for (const p of this.pending.splice(0)) p.reject(err);
-    this.events.onClose(reason);
+    this.events.onClose(reason, this.closing);
   }
 
   private onData(d: Buffer): void {

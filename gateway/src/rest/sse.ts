@@ -10,8 +10,9 @@
  * One channel or pattern per stream (the SDK opens one request per channel), through the shared
  * pub/sub hub (one upstream subscription however many streams and sockets listen). The token needs
  * the channel in its channel patterns. A payload containing line breaks is sent as several `data:`
- * lines (the SSE rule: an EventSource joins them back with "\n"); `Upstash-Encoding: base64` sends
- * payloads base64-encoded instead. A comment line every `keepAliveMs` keeps proxies from timing the
+ * lines (the SSE rule: an EventSource joins them back with "\n"). `Upstash-Encoding: base64` (which
+ * the SDK sends on every request) does not apply: the SDK's subscriber reads payloads as they are. A
+ * comment line every `keepAliveMs` keeps proxies from timing the
  * stream out. When the client goes away (the SDK aborts the request) its listener is removed and the
  * last one leaving releases the upstream subscription. A client that does not read is cut off once
  * more than `queueLimit` bytes are waiting for it.
@@ -61,7 +62,6 @@ export function registerSse(app: FastifyInstance, d: SseDeps): SseHandle {
     if (!name) throw Errors.badRequest(`${pattern ? '/psubscribe/<pattern>' : '/subscribe/<channel>'}: missing ${pattern ? 'pattern' : 'channel'}`);
     // Role and channel-pattern checks, as for the SUBSCRIBE command.
     executor.prepare({ principal, db: 0, frontend: 'rest' }, [pattern ? 'PSUBSCRIBE' : 'SUBSCRIBE', name], true);
-    const base64 = String(req.headers['upstash-encoding'] ?? '').toLowerCase() === 'base64';
     const kind = pattern ? 'pattern' : 'channel';
     const res = reply.raw;
 
@@ -70,13 +70,12 @@ export function registerSse(app: FastifyInstance, d: SseDeps): SseHandle {
     const sub: HubSubscriber = {
       deliver(m: HubMessage) {
         if (ended) return;
-        const key = base64 ? 'sse64' : 'sse';
-        let f = m.cache.get(key) as string | undefined;
+        let f = m.cache.get('sse') as string | undefined;
         if (f === undefined) {
           const ch = Buffer.from(m.channel, 'latin1').toString('utf8');
-          const payload = base64 ? m.data.toString('base64') : m.data.toString('utf8');
+          const payload = m.data.toString('utf8');
           f = event(m.kind === 'pattern' ? `pmessage,${Buffer.from(m.pattern!, 'latin1').toString('utf8')},${ch},${payload}` : `message,${ch},${payload}`);
-          m.cache.set(key, f);
+          m.cache.set('sse', f);
         }
         send(f);
       },
