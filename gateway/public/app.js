@@ -44,6 +44,8 @@ const state = {
   subs: new Map(),
   /** Primary id -> time until which its card shows the failover highlight. */
   failoverUntil: new Map(),
+  /** "old>new" -> when that failover was logged (the server's event and the topology both tell). */
+  failoversLogged: new Map(),
   renderTimer: null,
 };
 
@@ -97,8 +99,36 @@ function diffNodes(prev, next) {
   for (const b of before.values()) logEvent('info', `node ${b.addr} (${short(b.id)}) left the cluster`);
 }
 
+/**
+ * A failover the page sees in the topology itself: a shard's slots now owned by a node that was its
+ * primary's replica. Usually the server's failover event came first; after a stream reconnect it did not.
+ */
+function diffPrimaries(prev, next) {
+  if (!prev) return;
+  const prevNodes = new Map(prev.nodes.map((n) => [n.id, n]));
+  for (const s of next.shards) {
+    const first = s.ranges[0]?.[0];
+    const old = prev.shards.find((p) => p.ranges.some(([a, b]) => a <= first && first <= b));
+    if (!old || old.primary === s.primary || prevNodes.get(s.primary)?.primaryId !== old.primary) continue;
+    const group = [s.primary, ...next.nodes.filter((n) => n.primaryId === s.primary).map((n) => n.id)];
+    logFailover({ shard: group.sort()[0], oldPrimary: old.primary, newPrimary: s.primary, oldPrimaryAddr: old.addr, newPrimaryAddr: s.addr }, prev);
+  }
+}
+
+function logFailover(f, names = state.topology) {
+  const key = `${f.oldPrimary}>${f.newPrimary}`;
+  const now = Date.now();
+  if ((state.failoversLogged.get(key) ?? 0) > now - 60_000) return;
+  state.failoversLogged.set(key, now);
+  const name = (id, addr) => `${names?.nodes.find((x) => x.id === id)?.addr ?? addr ?? '?'} (${short(id)})`;
+  const secs = typeof f.seconds === 'number' && f.seconds > 0 ? ` after ${f.seconds.toFixed(1)} s` : '';
+  logEvent('failover', `failover: shard ${short(f.shard)}: primary ${name(f.oldPrimary, f.oldPrimaryAddr)} → ${name(f.newPrimary, f.newPrimaryAddr)}${secs}`);
+  state.failoverUntil.set(f.newPrimary, now + HIGHLIGHT_MS);
+}
+
 function render(topo) {
   diffNodes(state.topology, topo);
+  diffPrimaries(state.topology, topo);
   state.topology = topo;
   const now = Date.now();
   const shards = [...topo.shards].sort((a, b) => (a.ranges[0]?.[0] ?? SLOTS) - (b.ranges[0]?.[0] ?? SLOTS));
@@ -155,9 +185,7 @@ function onMigration(m) {
 }
 
 function onFailover(f) {
-  const secs = typeof f.seconds === 'number' && f.seconds > 0 ? ` after ${f.seconds.toFixed(1)} s` : '';
-  logEvent('failover', `failover: shard ${short(f.shard)}: primary ${nodeName(f.oldPrimary, f.oldPrimaryAddr)} → ${nodeName(f.newPrimary, f.newPrimaryAddr)}${secs}`);
-  state.failoverUntil.set(f.newPrimary, Date.now() + HIGHLIGHT_MS);
+  logFailover(f);
   if (state.topology) render(state.topology);
 }
 
@@ -325,7 +353,8 @@ function init() {
     }
     try {
       const n = await state.ws.call($('pub-kind').value, $('pub-channel').value, $('pub-message').value);
-      out.textContent = `delivered to ${n}`;
+      // PUBLISH in a cluster counts the subscribers on the node that took it, not everywhere.
+      out.textContent = `published (${n} subscriber(s) on the receiving node)`;
     } catch (err) {
       out.textContent = `error: ${err.message}`;
     }

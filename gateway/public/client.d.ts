@@ -36,7 +36,7 @@ export interface CloseInfo {
   willReconnect: boolean;
   /** The wait before the next attempt when willReconnect. */
   delayMs: number;
-  /** 4001 unauthorized, 4003 origin not allowed, or retries exhausted. */
+  /** 4001 unauthorized, 4003 origin or database not allowed, 1008 invalid database, or retries exhausted. */
   fatal: boolean;
 }
 

@@ -12,20 +12,25 @@
  * "pmessage" | "smessage" | "(p|s)(un)subscribe", ...}. Types: client.d.ts next to this file.
  *
  * Connection loss: the client reconnects with capped exponential backoff and jitter, except after
- * close codes 4001 (unauthorized) and 4003 (origin not allowed), which are fatal. After a reconnect it
+ * close codes 4001 (unauthorized), 4003 (origin or database not allowed) and 1008 (invalid database),
+ * which are fatal. After a reconnect it
  * subscribes again to every channel, pattern and shard channel that still has a handler, then sends the
  * commands queued while it was away. A command already sent when the connection dropped is rejected
  * (err.code 'CONNECTION_LOST', err.sent true): it may or may not have run, so it is not retried blindly.
  * Commands issued while disconnected wait (up to `maxQueue`) and are sent after the reconnect.
  */
 
-/** Close codes after which reconnecting cannot help. */
-export const FATAL_CLOSE_CODES = Object.freeze({ 4001: 'unauthorized (check the token)', 4003: 'origin not allowed' });
+/**
+ * Close codes after which reconnecting cannot help: 4001 (token), 4003 (Origin, or a database the token
+ * may not use), 1008 (a database number the gateway does not have).
+ */
+export const FATAL_CLOSE_CODES = Object.freeze({ 1008: 'invalid database', 4001: 'unauthorized (check the token)', 4003: 'forbidden (origin or database not allowed)' });
 
 const KNOWN_CLOSE_CODES = {
   1000: 'closed',
   1001: 'server shutting down',
   1006: 'connection lost',
+  1002: 'protocol error',
   1009: 'frame too big',
   4000: 'heartbeat timeout',
   4008: 'slow consumer',
