@@ -81,6 +81,17 @@ describe('endpoint shapes', () => {
     ]);
     expect(Number(r.headers.get('upstash-sync-token'))).toBeGreaterThan(0);
     expect((await http(gw, 'POST', '/db/3/pipeline', { body: [['SET', 'pipe:db', 'three'], ['GET', 'pipe:db']] })).json).toEqual([{ result: 'OK' }, { result: 'three' }]);
+    // Pipeline order holds across shards and around SCAN (several round trips).
+    const keys = Array.from({ length: 9 }, (_, i) => `pipescan:${i}`);
+    expect(shardsOf(keys).size).toBe(3);
+    const scan = ['SCAN', '0', 'MATCH', 'pipescan:*', 'COUNT', 100_000];
+    const ordered = await http(gw, 'POST', '/pipeline', { body: [['MSET', ...keys.flatMap((k) => [k, 'x'])], scan, ['DEL', ...keys], scan, ['SET', keys[0]!, 'y'], ['MGET', ...keys]] });
+    expect(ordered.json[0]).toEqual({ result: 'OK' });
+    expect(ordered.json[1].result[0]).toBe('0');
+    expect(new Set(ordered.json[1].result[1])).toEqual(new Set(keys));
+    expect(ordered.json[2]).toEqual({ result: 9 });
+    expect(ordered.json[3]).toEqual({ result: ['0', []] });
+    expect(ordered.json[5]).toEqual({ result: ['y', ...keys.slice(1).map(() => null)] });
     expect(await cmd(gw, ['GET', 'pipe:db'])).toBeNull();
   });
 

@@ -164,21 +164,30 @@ export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRe
     if (body.length > d.maxPipeline) throw Errors.tooLarge(`/pipeline: ${body.length} commands exceed the limit of ${d.maxPipeline}`);
     const cmds = body.map((c, i) => toArgs(c, `/pipeline command ${i}`));
     const ctx = ctxOf(req, principal, db);
-    // Commands run concurrently but each connection keeps order; commands on the same slot keep order.
-    const results = await Promise.all(
-      cmds.map((c) =>
-        executor.run(ctx, c).then(
-          (r) => ({ result: resultJson(r, fmt.base64) }),
-          (e: unknown) => {
-            if (isReplyError(e) || e instanceof GatewayError) {
-              metrics.errors.inc({ kind: e instanceof GatewayError ? e.kind : 'redis' });
-              return { error: errorText(e) };
-            }
-            throw e;
-          },
-        ),
-      ),
-    );
+    // Commands are sent at once, in order: each upstream connection keeps that order, so commands on one
+    // slot (and the parts of split and fan-out commands) run in pipeline order. SCAN makes several round
+    // trips, so it waits for the commands before it and the ones after it wait for it.
+    const runAt = (c: Arg[]): Promise<{ result: JsonValue } | { error: string }> =>
+      executor.run(ctx, c).then(
+        (r) => ({ result: resultJson(r, fmt.base64) }),
+        (e: unknown) => {
+          if (isReplyError(e) || e instanceof GatewayError) {
+            metrics.errors.inc({ kind: e instanceof GatewayError ? e.kind : 'redis' });
+            return { error: errorText(e) };
+          }
+          throw e;
+        },
+      );
+    const pending: Array<Promise<{ result: JsonValue } | { error: string }>> = [];
+    for (const c of cmds) {
+      if (argStr(c[0]!).toLowerCase() === 'scan') {
+        await Promise.all(pending);
+        const done = runAt(c);
+        pending.push(done);
+        await done;
+      } else pending.push(runAt(c));
+    }
+    const results = await Promise.all(pending);
     afterWrite(reply, ctx);
     return reply.type('application/json').send(JSON.stringify(results));
   };
