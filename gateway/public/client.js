@@ -193,13 +193,13 @@ export class GatewayClient {
     return this._command(cmd);
   }
 
-  _command(cmd, { internal = false } = {}) {
+  _command(cmd) {
     return new Promise((resolve, reject) => {
       if (this.state === 'closed') {
         reject(new ConnectionError(`${cmd[0]}: the client is closed`, this._fatal ? 'FATAL' : 'CLOSED', { command: cmd }));
         return;
       }
-      const entry = { id: this._nextId++, cmd, resolve, reject, internal, timer: null };
+      const entry = { id: this._nextId++, cmd, resolve, reject, timer: null };
       if (this.options.timeoutMs > 0) {
         entry.timer = setTimeout(() => {
           const sent = this._pending.delete(entry.id);
@@ -207,7 +207,8 @@ export class GatewayClient {
           reject(new ConnectionError(`${cmd[0]}: no reply within ${this.options.timeoutMs} ms`, 'TIMEOUT', { sent, command: cmd }));
         }, this.options.timeoutMs);
       }
-      if (this.state === 'open') this._send(entry);
+      // A socket already closing (its close event not yet fired) drops sends silently: queue instead.
+      if (this.state === 'open' && this._ws.readyState === 1) this._send(entry);
       else if (this._queue.length >= this.options.maxQueue) {
         this._settle(entry, new ConnectionError(`${cmd[0]}: not connected and ${this.options.maxQueue} commands already wait`, 'QUEUE_FULL', { command: cmd }));
       } else this._queue.push(entry);
@@ -280,7 +281,7 @@ export class GatewayClient {
       if (!sub.active) sub.reject(new ConnectionError(`${kind} ${name}: unsubscribed before the server confirmed`, 'CLOSED'));
       // Not connected: the server holds nothing, and the next connection subscribes only what is left.
       if (this.state !== 'open') return Promise.resolve();
-      return this._command([SUB_KINDS[kind].unsub, name], { internal: true }).then(
+      return this._command([SUB_KINDS[kind].unsub, name]).then(
         () => undefined,
         (e) => {
           if (e instanceof ReplyError) this._emit('error', e);
@@ -298,7 +299,7 @@ export class GatewayClient {
   _sendSubscribe(kind, names) {
     if (this.state !== 'open') return;
     const cmd = [SUB_KINDS[kind].sub, ...names];
-    this._command(cmd, { internal: true }).then(
+    this._command(cmd).then(
       () => {
         for (const n of names) {
           const sub = this._subs[kind].get(n);
@@ -441,7 +442,7 @@ export class GatewayClient {
       this._settle(entry, new ReplyError(String(msg.error), entry.cmd));
       return;
     }
-    if (entry.cmd[0].toUpperCase() === 'SELECT' && entry.cmd.length === 2) this.db = Number(entry.cmd[1]);
+    if (msg.result === 'OK' && entry.cmd.length === 2 && entry.cmd[0].toUpperCase() === 'SELECT') this.db = Number(entry.cmd[1]);
     this._settle(entry, null, msg.result);
   }
 
@@ -530,7 +531,7 @@ export class GatewayClient {
       }
       if (now - this._lastRx >= pingIntervalMs && !(probeAt > this._lastRx)) {
         probeAt = now;
-        this._command(['PING'], { internal: true }).catch(() => {});
+        this._command(['PING']).catch(() => {});
       }
     }, Math.max(100, Math.min(pingIntervalMs, pingTimeoutMs) / 4));
   }

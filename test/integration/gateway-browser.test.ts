@@ -459,6 +459,8 @@ describe('the live cluster page', () => {
       const { connect } = (window as any).gwc;
       const c = connect('/ws', { token, db: 2 });
       const set = await c.call('SET', 'browser-db-key', 'in db 2');
+      await c.call('SELECT', 3); // the db a reconnect would start in
+      const dbAfterSelect = c.db;
       c.close();
       const bad = connect('/ws', { token: 'wrong-token', minDelayMs: 20 });
       const closes: string[] = [];
@@ -467,9 +469,10 @@ describe('the live cluster page', () => {
       const noDb = connect('/ws', { token, db: 99, minDelayMs: 20 });
       noDb.on('close', (i: any) => closes.push(`${i.code} fatal=${i.fatal} reconnect=${i.willReconnect}`));
       await new Promise((r) => setTimeout(r, 300));
-      return { set, closes, err, state: bad.state };
+      return { set, dbAfterSelect, closes, err, state: bad.state };
     }, TOKEN);
     expect(out.set).toBe('OK');
+    expect(out.dbAfterSelect).toBe(3);
     const r = await fetch(`${base}/db/2/get/browser-db-key`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(await r.json()).toEqual({ result: 'in db 2' });
     expect(await rest(['EXISTS', 'browser-db-key'])).toBe(0);
