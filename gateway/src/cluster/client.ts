@@ -190,6 +190,21 @@ export class ClusterClient extends EventEmitter {
     return c.redis;
   }
 
+  /** Close connections to nodes no longer in the cluster (forgotten nodes would be redialled forever). */
+  private dropConnectionsNotIn(t: Topology): void {
+    if (t.nodes.size === 0) return;
+    const live = new Set([...t.nodes.values()].map((n) => n.addr));
+    for (const [key, c] of this.conns) {
+      if (live.has(c.addr)) continue;
+      this.conns.delete(key);
+      this.downSince.delete(c.addr);
+      c.redis.removeAllListeners('close');
+      c.redis.removeAllListeners('ready');
+      c.redis.disconnect();
+    }
+    this.metrics.upstreamConnections.set({ kind: 'command' }, this.conns.size);
+  }
+
   private markUp(addr: string): void {
     if (this.downSince.delete(addr)) this.updateNodeGauges();
   }
@@ -326,6 +341,7 @@ export class ClusterClient extends EventEmitter {
     }
     // A primary flagged failed by the cluster starts its trouble clock too.
     for (const n of next.nodes.values()) if (n.primary && n.failed && !this.primaryTroubleSince.has(n.id)) this.primaryTroubleSince.set(n.id, now);
+    this.dropConnectionsNotIn(next);
     this.metrics.slotsCovered.set(next.covered());
     this.metrics.shards.set(next.shardPrimaries().length);
     this.metrics.slotsMigrating.set(next.open.size);
