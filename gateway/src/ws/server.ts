@@ -38,7 +38,7 @@ import { Auth, type Principal } from '../auth';
 import { GatewayError } from '../errors';
 import type { PubSubHub } from '../pubsub/hub';
 import { CLOSE } from './close-codes';
-import { WsSession, type WsMode } from './session';
+import { WsSession, sessionCounters, type WsMode } from './session';
 
 export { CLOSE };
 
@@ -74,7 +74,7 @@ export function registerWebSocket(gw: Gateway, hub: PubSubHub): WebSocketHandle 
     clientTracking: false,
     handleProtocols: (protocols: Set<string>) => (protocols.has('redis-resp') ? 'redis-resp' : protocols.has('redis-json') ? 'redis-json' : false),
   });
-  const deps = { auth, executor, hub, metrics, databases: opts.databases, queueLimit: opts.wsQueueLimit, maxQueued: opts.maxPipeline };
+  const deps = { counters: sessionCounters(metrics), auth, executor, hub, metrics, databases: opts.databases, queueLimit: opts.wsQueueLimit, maxQueued: opts.maxPipeline };
 
   gw.app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = req.url ?? '/';

@@ -29,7 +29,19 @@ import { CLOSE } from './close-codes';
 
 export type WsMode = 'json' | 'resp';
 
+/** Metric children bound once (label lookups cost more than the increment on the fan-out path). */
+export interface SessionCounters {
+  in: { inc(): void };
+  out: { inc(): void };
+  droppedClosed: { inc(): void };
+}
+
+export function sessionCounters(m: GatewayMetrics): SessionCounters {
+  return { in: m.wsMessages.labels('in'), out: m.wsMessages.labels('out'), droppedClosed: m.droppedMessages.labels('closed') };
+}
+
 export interface SessionDeps {
+  counters: SessionCounters;
   auth: Auth;
   executor: Executor;
   hub: PubSubHub;
@@ -134,11 +146,11 @@ export class WsSession implements HubSubscriber {
   /** Write one frame now (replies go through `slots` first). */
   private write(frame: Buffer | string): void {
     if (this.closing || this.ws.readyState !== this.ws.OPEN) {
-      this.d.metrics.droppedMessages.inc({ reason: 'closed' });
+      this.d.counters.droppedClosed.inc();
       return;
     }
     this.ws.send(frame, { binary: this.mode === 'resp' });
-    this.d.metrics.wsMessages.inc({ direction: 'out' });
+    this.d.counters.out.inc();
     if (this.ws.bufferedAmount > this.d.queueLimit) this.slowConsumer();
   }
 
@@ -234,7 +246,7 @@ export class WsSession implements HubSubscriber {
   /** HubSubscriber: a pub/sub message for this socket. Never blocks. */
   deliver(m: HubMessage): void {
     if (this.closing) {
-      this.d.metrics.droppedMessages.inc({ reason: 'closed' });
+      this.d.counters.droppedClosed.inc();
       return;
     }
     const key = this.mode === 'json' ? 'json' : this.proto === 3 ? 'resp3' : 'resp2';
@@ -250,7 +262,7 @@ export class WsSession implements HubSubscriber {
 
   /** A JSON frame: `["CMD", ...]` or `{"id": any, "cmd": [...]}`. */
   onJson(text: string): void {
-    this.d.metrics.wsMessages.inc({ direction: 'in' });
+    this.d.counters.in.inc();
     let v: unknown;
     try {
       v = JSON.parse(text);
@@ -287,7 +299,7 @@ export class WsSession implements HubSubscriber {
 
   /** A RESP command (argv as parsed: latin1 strings, turned back into bytes). */
   onResp(argv: string[]): void {
-    this.d.metrics.wsMessages.inc({ direction: 'in' });
+    this.d.counters.in.inc();
     this.command(argv.map((a) => Buffer.from(a, 'latin1')), null);
   }
 
@@ -550,12 +562,13 @@ export class WsSession implements HubSubscriber {
   }
 }
 
-function encodeJsonPush(m: HubMessage): string {
+/** UTF-8 bytes, encoded once for every recipient (ws sends a Buffer as a text frame with binary: false). */
+function encodeJsonPush(m: HubMessage): Buffer {
   const o: JsonOut = { type: PUSH_TYPE[m.kind] };
   if (m.kind === 'pattern') o.pattern = latin1ToUtf8(m.pattern!);
   o.channel = latin1ToUtf8(m.channel);
   o.data = m.data.toString('utf8');
-  return JSON.stringify(o);
+  return Buffer.from(JSON.stringify(o));
 }
 
 function encodeRespPush(m: HubMessage, proto: 2 | 3): Buffer {
