@@ -149,7 +149,7 @@ export class Auth {
       if (['keys', 'scan', 'randomkey', 'flushdb', 'flushall', 'dbsize'].includes(spec.name)) {
         // SCAN/KEYS with a MATCH pattern inside the allowed patterns are fine.
         const pattern = spec.name === 'keys' ? argv[1] : spec.name === 'scan' ? matchArg(argv) : undefined;
-        if (pattern === undefined || !p.keys.some((pat) => pat === pattern || (pattern && globMatch(pat, pattern)))) {
+        if (pattern === undefined || !p.keys.some((pat) => patternWithin(pat, pattern))) {
           throw Errors.forbidden(`token ${p.name} is limited to key patterns ${p.keys.join(', ')}: ${name.toUpperCase()} needs a MATCH pattern inside them`);
         }
       }
@@ -157,10 +157,29 @@ export class Auth {
     if (p.channels && (CHANNEL_CMDS.has(spec.name) || PUBLISHES.has(spec.name))) {
       const chans = PUBLISHES.has(spec.name) ? [argv[1] ?? ''] : argv.slice(1);
       for (const c of chans) {
-        if (!p.channels.some((pat) => pat === c || globMatch(pat, c))) throw Errors.forbidden(`token ${p.name} may not use channel '${c}' (command ${name.toUpperCase()})`);
+        const ok = spec.name === 'psubscribe' || spec.name === 'punsubscribe' ? (pat: string) => patternWithin(pat, c) : (pat: string) => pat === c || globMatch(pat, c);
+        if (!p.channels.some(ok)) throw Errors.forbidden(`token ${p.name} may not use channel '${c}' (command ${name.toUpperCase()})`);
       }
     }
   }
+}
+
+const GLOB_META = /[*?[\\]/;
+
+/**
+ * True when every name matching glob `requested` also matches glob `allowed` (conservatively: the same
+ * pattern, a literal name the allowed pattern matches, or a pattern under the literal prefix of an
+ * allowed `prefix*`). Comparing the patterns as strings is not enough: `chat:?` "matches" the text
+ * `chat:*`, yet `chat:*` reaches far more channels.
+ */
+export function patternWithin(allowed: string, requested: string): boolean {
+  if (allowed === requested) return true;
+  if (!GLOB_META.test(requested)) return globMatch(allowed, requested);
+  if (allowed.endsWith('*')) {
+    const prefix = allowed.slice(0, -1);
+    return !GLOB_META.test(prefix) && requested.startsWith(prefix);
+  }
+  return false;
 }
 
 /** "GET", "SCRIPT FLUSH": the command as a user typed it. */

@@ -204,6 +204,23 @@ describe('auth', () => {
     expect((await http(gw, 'POST', '/', { token: u, body: ['DBSIZE'] })).status).toBe(403);
     expect((await http(gw, 'POST', '/', { token: u, body: ['RANDOMKEY'] })).status).toBe(403);
     expect(await cmd(gw, ['KEYS', 'user:*'], u)).toEqual(['user:1']);
+    expect(await cmd(gw, ['KEYS', 'user:?'], u)).toEqual(['user:1']);
+    expect((await http(gw, 'POST', '/', { token: u, body: ['KEYS', 'u*'] })).status).toBe(403);
+    // Subscriptions over SSE follow the channel patterns (a pattern must stay inside an allowed one).
+    const sse = async (path: string): Promise<{ status: number; first: string }> => {
+      const ac = new AbortController();
+      const res = await fetch(baseUrl(gw) + path, { method: 'POST', headers: { authorization: `Bearer ${u}`, accept: 'text/event-stream' }, signal: ac.signal });
+      const first = res.status === 200 ? new TextDecoder().decode((await res.body!.getReader().read()).value) : await res.text();
+      ac.abort();
+      return { status: res.status, first };
+    };
+    expect(await sse('/subscribe/chat:room')).toEqual({ status: 200, first: 'data: subscribe,chat:room,1\n\n' });
+    expect(await sse('/psubscribe/chat:*')).toEqual({ status: 200, first: 'data: psubscribe,chat:*,1\n\n' });
+    for (const path of ['/subscribe/news', '/psubscribe/*', '/psubscribe/c*']) {
+      const r = await sse(path);
+      expect(r.status, path).toBe(403);
+      expect(JSON.parse(r.first).error, path).toMatch(/may not use channel '.*' \(command P?SUBSCRIBE\)/);
+    }
     expect((await scanAll(gw, ['MATCH', 'user:*', 'COUNT', 1000], 0, u)).keys).toEqual(['user:1']);
   });
 
