@@ -5,7 +5,8 @@
  * SELECT isolation between sessions and REST, MULTI/EXEC queued in the session, token auth (header
  * and ?_token, read-only and channel-restricted tokens, db limits), the Origin allowlist, and the
  * documented close codes: 4001, 4003, 1009 (frame too big), 4008 (slow consumer, while a fast socket
- * on the same channel receives everything), heartbeat termination and 1001 on shutdown.
+ * on the same channel receives everything; a slow SSE stream is cut too), heartbeat termination and
+ * 1001 on shutdown.
  */
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -323,7 +324,7 @@ describe('limits and close codes', () => {
     await waitFor('the metric', async () => metricValue(await metrics(g.gw), 'gateway_ws_closed_total', { reason: 'frame_too_large' }) === 1);
   });
 
-  it('closes a slow consumer with 4008 while a fast socket on the same channel receives every message', async () => {
+  it('closes a slow consumer with 4008 (and cuts a slow SSE stream) while a fast socket on the same channel receives every message', async () => {
     const limit = 256 * 1024;
     const g = await gateway({ wsQueueLimit: limit });
     const slow = await JsonWs.open(`${g.ws}/ws?_token=${RW}`).then(track);
@@ -331,6 +332,11 @@ describe('limits and close codes', () => {
     expect(await slow.result('SUBSCRIBE', 'firehose')).toBe(1);
     expect(await fast.result('SUBSCRIBE', 'firehose')).toBe(1);
     slow.ws.pause(); // stops reading: kernel buffers fill, then the gateway's queue
+    // An SSE stream on the same channel whose body is never read.
+    const ac = new AbortController();
+    const stream = await fetch(`${g.http}/subscribe/firehose`, { headers: { authorization: `Bearer ${RW}` }, signal: ac.signal });
+    expect(stream.status).toBe(200);
+    await waitFor('the stream subscribed', () => g.gw.hub.listeners('channel', 'firehose') === 3);
     const payload = 'p'.repeat(16 * 1024);
     let sent = 0;
     // Publish in batches until the gateway gives up on the slow socket (bounded: 64 MB at most).
@@ -338,10 +344,11 @@ describe('limits and close codes', () => {
       const cmds = Array.from({ length: 50 }, () => ['PUBLISH', 'firehose', `${sent++}:${payload}`]);
       const r = await fetch(`${g.http}/pipeline`, { method: 'POST', headers: { authorization: `Bearer ${RW}` }, body: JSON.stringify(cmds) });
       expect(r.status).toBe(200);
-      if (metricValue(await metrics(g.gw), 'gateway_ws_closed_total', { reason: 'slow_consumer' }) >= 1) break;
-      if (metricValue(await metrics(g.gw), 'gateway_dropped_messages_total', { reason: 'slow_consumer' }) >= 1) break;
+      if (metricValue(await metrics(g.gw), 'gateway_dropped_messages_total', { reason: 'slow_consumer' }) >= 2) break;
     }
-    await waitFor('the slow consumer cut off', async () => metricValue(await metrics(g.gw), 'gateway_dropped_messages_total', { reason: 'slow_consumer' }) >= 1);
+    await waitFor('both slow consumers cut off', async () => metricValue(await metrics(g.gw), 'gateway_dropped_messages_total', { reason: 'slow_consumer' }) >= 2);
+    await waitFor('the stream gone', async () => metricValue(await metrics(g.gw), 'gateway_sse_connections') === 0);
+    ac.abort();
     // The fast socket got every message exactly once (PUBLISH runs on any node, so a pipeline's
     // messages reach the gateway's subscription over different bus links: order is not compared).
     await fast.until(`${sent} messages on the fast socket`, () => fast.messages().length >= sent, 30_000);

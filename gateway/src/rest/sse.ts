@@ -60,8 +60,8 @@ export function registerSse(app: FastifyInstance, d: SseDeps): SseHandle {
       name = raw;
     }
     if (!name) throw Errors.badRequest(`${pattern ? '/psubscribe/<pattern>' : '/subscribe/<channel>'}: missing ${pattern ? 'pattern' : 'channel'}`);
-    // Role and channel-pattern checks, as for the SUBSCRIBE command.
-    executor.prepare({ principal, db: 0, frontend: 'rest' }, [pattern ? 'PSUBSCRIBE' : 'SUBSCRIBE', name], true);
+    // Role and channel-pattern checks, as for the SUBSCRIBE command (pub/sub has no db: any the token may use).
+    executor.prepare({ principal, db: principal.dbs?.[0] ?? 0, frontend: 'rest' }, [pattern ? 'PSUBSCRIBE' : 'SUBSCRIBE', name], true);
     const kind = pattern ? 'pattern' : 'channel';
     const res = reply.raw;
 
