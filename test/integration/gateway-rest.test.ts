@@ -59,6 +59,9 @@ describe('endpoint shapes', () => {
     expect((await http(gw, 'GET', '/get/shape:body')).json).toEqual({ result: 'raw body bytes' });
     expect((await http(gw, 'PUT', '/set/shape:put', { body: '{"a":1}' })).json).toEqual({ result: 'OK' });
     expect((await http(gw, 'GET', '/get/shape:put')).json).toEqual({ result: '{"a":1}' });
+    expect((await http(gw, 'GET', '/set/shape:empty//EX/100')).json).toEqual({ result: 'OK' });
+    expect((await http(gw, 'GET', '/strlen/shape:empty/')).json).toEqual({ result: 0 });
+    expect((await http(gw, 'GET', '/db/3/exists/shape:empty')).json).toEqual({ result: 0 });
     expect((await http(gw, 'GET', '/hset/shape:h/f/1/g/2')).json).toEqual({ result: 2 });
     // Replies pass through untouched (no client-library reshaping of HGETALL into an object).
     expect((await http(gw, 'GET', '/hgetall/shape:h')).json).toEqual({ result: ['f', '1', 'g', '2'] });

@@ -124,7 +124,9 @@ export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRe
   const parsePath = (url: string): { db: number; segs: string[] } => {
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    let segs = path.split('/').filter((s) => s.length > 0);
+    // Empty segments inside the path are empty arguments (/set/k//EX/10); a trailing slash adds none.
+    let segs = path.split('/').slice(1);
+    if (segs[segs.length - 1] === '') segs.pop();
     let db = 0;
     if (segs[0] === 'db') {
       const n = segs[1];
