@@ -66,6 +66,31 @@ export function rawCommand(args: readonly Arg[]): Command {
   return new Command(String(args[0]).toUpperCase(), args.slice(1) as Arg[], { replyEncoding: null });
 }
 
+/** Highest config epoch in a CLUSTER NODES text (a view after a failover or a migration has a higher one). */
+function viewEpoch(text: string): number {
+  let max = -1;
+  for (const line of text.split('\n')) {
+    const e = Number(line.split(' ')[6]);
+    if (e > max) max = e;
+  }
+  return max;
+}
+
+/** The freshest of several nodes' CLUSTER NODES answers (highest epoch; the first on ties), or null. */
+function freshest(texts: Array<string | null>): string | null {
+  let best: string | null = null;
+  let bestEpoch = -1;
+  for (const t of texts) {
+    if (t === null) continue;
+    const e = viewEpoch(t);
+    if (best === null || e > bestEpoch) {
+      best = t;
+      bestEpoch = e;
+    }
+  }
+  return best;
+}
+
 /** ioredis's commandTimeout rejection. */
 function isTimeout(e: unknown): boolean {
   return e instanceof Error && e.message === 'Command timed out';
@@ -246,11 +271,12 @@ export class ClusterClient extends EventEmitter {
 
   private async doRefresh(trigger: string): Promise<void> {
     // Every primary in parallel: each shows its own open (migrating/importing) slots only, and a primary
-    // without slots may be importing. The first answer gives the node table and the slot owners.
+    // without slots may be importing. The freshest answer gives the node table and the slot owners (so a
+    // primary that has not applied the latest change yet cannot flip the map back and forth).
     const up = (a: string): boolean => !this.downSince.has(a);
     let prim = this.topology.primaries().map((n) => n.addr).filter(up);
     let texts = await Promise.all(prim.map((a) => this.nodesOf(a).catch(() => null)));
-    let main = texts.find((t): t is string => t !== null) ?? null;
+    let main = freshest(texts);
     if (main === null) {
       // Bootstrapping, or no primary answers: any address ever learned, reachable ones first.
       const rest = [...this.knownAddrs].filter((a) => !prim.includes(a)).sort((a, b) => Number(!up(a)) - Number(!up(b)));
