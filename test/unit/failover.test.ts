@@ -74,3 +74,56 @@ describe('FailoverCoordinator', () => {
     expect(cmds).toContainEqual({ op: 'set-failed', node: 'P', failed: true });
   });
 });
+
+describe('FailoverCoordinator: stalls, its own failed flag, restarted primaries without data', () => {
+  it('a leader marked failed by an earlier leader clears its own flag', () => {
+    const st = setup();
+    st.apply({ op: 'set-failed', node: 'L', failed: true });
+    const fc = new FailoverCoordinator(T);
+    fc.becameLeader(0, null);
+    // We never hear from ourselves: lastHeard(L) stays 0.
+    expect(fc.decide(100, st, 'L', () => 100, 0)).toContainEqual({ op: 'set-failed', node: 'L', failed: false });
+  });
+
+  it('after its own process stalled, the leader gives every node a fresh timeout instead of failing them all', () => {
+    const st = setup();
+    const fc = new FailoverCoordinator(T);
+    fc.becameLeader(0, null);
+    fc.decide(0, st, 'L', () => 0, 0);
+    // Everyone was last heard at 1000; the leader was stopped until 5000 and has not read their messages yet.
+    fc.stalled(5000);
+    expect(fc.decide(5000, st, 'L', () => 1000, 0)).toEqual([]);
+    expect(fc.decide(5900, st, 'L', () => 1000, 0)).toEqual([]);
+    // Still silent a full timeout after the stall: now they are failed.
+    expect(fc.decide(6100, st, 'L', () => 1000, 0).length).toBeGreaterThan(0);
+  });
+
+  it('a primary restarted without data gets no lease and is replaced by its replica with data, the most advanced one', () => {
+    const st = setup();
+    const fc = new FailoverCoordinator(T);
+    fc.becameLeader(0, null);
+    const heard = () => 5000;
+    fc.onHeartbeat('R1', 900, 5000, true, false);
+    fc.onHeartbeat('R2', 0, 5000, true, true); // R2 restarted too: no data
+    expect(fc.onHeartbeat('P', 0, 5000, true, true)).toBe(false);
+    expect(fc.decide(5000, st, 'L', heard, 1)).toEqual([{ op: 'batch', cmds: [{ op: 'failover', replica: 'R1' }] }]);
+    expect(fc.mayServe('P')).toBe(false);
+  });
+
+  it('a primary restarted without data serves again when no reachable replica has data, and not before', () => {
+    const st = setup();
+    const fc = new FailoverCoordinator(T);
+    fc.becameLeader(0, null);
+    fc.onHeartbeat('P', 0, 5000, true, true);
+    fc.onHeartbeat('R1', 0, 5000, true, true);
+    // No heartbeat from R2 yet: whether it holds data is unknown, so wait.
+    expect(fc.decide(5000, st, 'L', (id) => (id === 'R2' ? 0 : 5000), 0)).toEqual([]);
+    expect(fc.mayServe('P')).toBe(false);
+    fc.onHeartbeat('R2', 0, 5000, true, true);
+    expect(fc.decide(5100, st, 'L', () => 5100, 0)).toEqual([]);
+    expect(fc.mayServe('P')).toBe(true);
+    // Its next heartbeat says it serves (no longer dataless): it gets leases again.
+    expect(fc.onHeartbeat('P', 0, 5200, true, false)).toBe(true);
+    expect(fc.mayServe('P')).toBe(false);
+  });
+});

@@ -41,12 +41,19 @@ interface PendingProposal {
   timer: NodeJS.Timeout;
   /** The current leader accepted it into its log; do not resubmit unless leadership changes. */
   acceptedTerm: number;
+  /**
+   * A leader's own decision (failover), valid only while this node leads in that term: it rests on what
+   * this leader saw and fenced, so it is dropped, never forwarded to a later leader.
+   */
+  leaderTerm: number | null;
 }
 
 /** What the cluster layer needs from replication. */
 export interface ReplicationHooks {
   /** Replication offset reported to the leader (the failover picks the highest). */
   offset(): number;
+  /** Our link to the primary we follow (up once synchronized), or null when we are a primary. */
+  link(): { up: boolean } | null;
   /** The configuration made this node a replica of the node at host:port. */
   follow(host: string, port: number): void;
   /** The configuration made this node a primary. */
@@ -93,6 +100,20 @@ export class Cluster {
   replication: ReplicationHooks | null = null;
   /** Set while the node has joined a cluster and waits for its log. */
   private joining = false;
+  /**
+   * This node restarted (its node file existed) without its data (there is no persistence yet), and has
+   * not learned since that it holds its shard's data: it clears once it synchronized from a primary, or
+   * when the leader finds no replica that could take over with data (see failover.ts).
+   */
+  private dataless = false;
+  /** dataless, and the served configuration makes this node a primary owning slots with replicas. */
+  amnesiac = false;
+  /** Wall-clock time (ms) of the last ticks of the current RaftNode, by tick number modulo the length. */
+  private readonly tickWall = new Array<number>(64).fill(0);
+  /** Ticks of the current RaftNode (its clock), and its lease length in ticks. */
+  private raftNow = 0;
+  private leaseTicks = 1;
+  private lastTickAt = 0;
   readonly handoffs = new Map<number, Promise<void>>();
 
   constructor(readonly server: Server) {
@@ -120,6 +141,7 @@ export class Cluster {
       const snap = this.storage.snapshot();
       if (snap.meta.index > 0 && snap.data !== '') this.state.restore(JSON.parse(snap.data));
       this.server.log.notice(`Node configuration loaded, I'm ${this.myId}`);
+      this.dataless = true;
     } else {
       this.myId = randomHex(40);
       this.myShardId = randomHex(40);
@@ -129,6 +151,8 @@ export class Cluster {
     }
     this.raft = this.newRaft(this.storage, this.storage.snapshot().meta.index);
     this.view = this.state;
+    // Before any await: a replica reconnecting right away must not get a sync from our empty dataset.
+    this.updateAmnesiac();
     await this.bus.listen(this.busHost(), this.busPort());
     this.server.pubsub.onPublish = (ch, msg) => this.bus.broadcast({ t: 'pub', ch, msg });
     this.server.cluster = { route: (c, spec, argv) => this.route(c, spec, argv) };
@@ -149,6 +173,10 @@ export class Cluster {
   private newRaft(storage: MemoryStorage, applied: number): RaftNode {
     // T = node-timeout / 2 in [300 ms, 3 s]: 500 ms with the default 1000 ms node timeout.
     const et = Math.max(3, Math.min(30, Math.round(this.server.config.int('cluster-node-timeout') / 2 / TICK_MS)));
+    // RaftNode's default lease margin is 1 tick.
+    this.leaseTicks = et - 1;
+    this.raftNow = 0;
+    this.tickWall.fill(Date.now());
     return new RaftNode(
       { id: this.myId, electionTimeout: et, heartbeatTimeout: 1, rand: Math.random, applied },
       storage,
@@ -238,12 +266,23 @@ export class Cluster {
 
   private tick(): void {
     this.ticks++;
+    const now = Date.now();
+    // Ticks came late: the process was stalled (SIGSTOP, a long pause) and what peers sent meanwhile is
+    // still unread. Failure decisions give everyone a fresh timeout rather than trust that stale view.
+    if (this.lastTickAt > 0 && now - this.lastTickAt > 3 * TICK_MS) {
+      this.server.log.warning(`cluster: no tick for ${now - this.lastTickAt} ms (process stalled?)`);
+      this.failover.stalled(now);
+    }
+    this.lastTickAt = now;
+    if (this.dataless && this.replication?.link()?.up) this.setDataless(false, 'synchronized from its primary');
     // cluster_state also depends on CONFIG SET cluster-require-full-coverage: re-evaluate it every tick,
     // as Redis's clusterCron does, not only when the configuration log changes.
     const wasOk = this.ok;
     this.recompute();
     if (wasOk && !this.ok) this.redirectBlocked();
     this.raft.tick();
+    this.raftNow++;
+    this.tickWall[this.raftNow % this.tickWall.length] = Date.now();
     this.bus.reconnect();
     this.failover.timing = timingFor(this.server.config.int('cluster-node-timeout'));
     if (this.raft.status().role === 'leader') this.leaderDuties();
@@ -360,6 +399,7 @@ export class Cluster {
     this.lastView = v;
     this.lastVersion = v.version;
     this.primaryWithReplicas = v.node(this.myId)?.primary === null && v.replicasOf(this.myId).length > 0;
+    this.updateAmnesiac();
     this.roleChanged();
     const peers = new Map<string, Addr>();
     for (const n of v.nodes.values()) if (n.id !== this.myId) peers.set(n.id, { host: n.ip, port: n.cport });
@@ -471,13 +511,45 @@ export class Cluster {
     this.hbInFlight = true;
     const sentAt = Date.now();
     const leaseMs = this.failover.timing.leaseMs;
-    this.bus.request(leader, { op: 'hb', offset: this.replication?.offset() ?? 0 }, leaseMs).then(
+    this.bus.request(leader, { op: 'hb', offset: this.replication?.offset() ?? 0, dataless: this.dataless }, leaseMs).then(
       (r) => {
         this.hbInFlight = false;
-        if ((r as { grant?: boolean } | null)?.grant) this.lease.granted(sentAt, leaseMs);
+        const reply = r as { grant?: boolean; serve?: boolean } | null;
+        if (reply?.grant) this.lease.granted(sentAt, leaseMs);
+        if (reply?.serve && this.dataless) this.setDataless(false, 'the leader found no replica holding data');
       },
       () => (this.hbInFlight = false),
     );
+  }
+
+  private setDataless(dataless: boolean, why: string): void {
+    this.dataless = dataless;
+    this.server.log.notice(`cluster: no longer waiting for a replica holding data: ${why}`);
+    this.updateAmnesiac();
+  }
+
+  /** Recompute `amnesiac` (a restarted primary must neither serve its slots nor feed its replicas). */
+  private updateAmnesiac(): void {
+    const v = this.view;
+    const was = this.amnesiac;
+    this.amnesiac = this.dataless && v.node(this.myId)?.primary === null && v.replicasOf(this.myId).length > 0 && v.owners.includes(this.myId);
+    if (this.amnesiac && !was) {
+      this.server.log.warning('cluster: restarted without data as a primary with replicas: not serving its slots nor syncing replicas until a replica with the data takes over');
+    }
+  }
+
+  /**
+   * The Raft leader's lease, bounded by the wall clock too. RaftNode counts it in ticks from the tick its
+   * quorum-acknowledged heartbeat was sent at; after a stall (SIGSTOP, a long pause) requests read before
+   * the first late tick would still see a lease that ran out long ago, while followers, counting their own
+   * ticks, may have elected another leader. So the lease also ends L ticks of wall time after that tick.
+   */
+  private leaderLeaseValid(): boolean {
+    const left = this.raft.leaseRemaining();
+    if (left <= 0) return false;
+    const start = this.raftNow + left - this.leaseTicks;
+    if (start < 0 || this.raftNow - start >= this.tickWall.length) return false;
+    return Date.now() < this.tickWall[start % this.tickWall.length]! + this.leaseTicks * TICK_MS;
   }
 
   /**
@@ -486,20 +558,22 @@ export class Cluster {
    */
   writeLeaseValid(): boolean {
     if (!this.primaryWithReplicas) return true;
-    const raftLease = this.raft.status().role === 'leader' ? this.raft.leaseValid() : null;
+    const raftLease = this.raft.status().role === 'leader' ? this.leaderLeaseValid() : null;
     return this.lease.allows(Date.now(), { primaryWithReplicas: true, raftLease });
   }
 
   private leaderDuties(): void {
     const st = this.raft.status();
     if (!this.state.nodes.has(this.myId)) return;
+    this.failover.noteDataless(this.myId, this.dataless);
+    if (this.dataless && this.failover.mayServe(this.myId)) this.setDataless(false, 'no replica holds data');
     if (this.failoverProposals === 0) {
       const now = Date.now();
       const cmds = this.failover.decide(now, this.state, this.myId, (id) => this.bus.lastHeardFrom(id), this.server.config.int('min-replicas-ack'));
       for (const cmd of cmds) {
         this.failoverProposals++;
         this.server.log.notice(`cluster: proposing ${JSON.stringify(cmd)}`);
-        void this.propose(cmd, 2000).then((r) => {
+        void this.propose(cmd, 2000, st.term).then((r) => {
           this.failoverProposals--;
           if (!r.ok) this.server.log.warning(`cluster: ${cmd.op} failed: ${r.error}`);
         });
@@ -522,8 +596,11 @@ export class Cluster {
 
   // ------------------------------------------------------------------ proposals
 
-  /** Propose an admin command; resolves with its result once applied here (or a timeout error). */
-  propose(cmd: ConfigCommand, timeoutMs = COMMIT_TIMEOUT_MS): Promise<ApplyResult> {
+  /**
+   * Propose an admin command; resolves with its result once applied here (or a timeout error). With
+   * `leaderTerm`, only this node as leader of that term may propose it (see PendingProposal.leaderTerm).
+   */
+  propose(cmd: ConfigCommand, timeoutMs = COMMIT_TIMEOUT_MS, leaderTerm: number | null = null): Promise<ApplyResult> {
     const req = `${this.myId}:${++this.seq}:${Date.now()}`;
     const withReq = { ...cmd, req } as ConfigCommand;
     return new Promise((resolve) => {
@@ -531,7 +608,7 @@ export class Cluster {
         this.pending.delete(req);
         resolve({ ok: false, error: 'ERR cluster configuration change not committed in time (no reachable Raft majority?)' });
       }, timeoutMs);
-      this.pending.set(req, { cmd: withReq, resolve, timer, acceptedTerm: -1 });
+      this.pending.set(req, { cmd: withReq, resolve, timer, acceptedTerm: -1, leaderTerm });
       this.submit(req);
     });
   }
@@ -559,6 +636,14 @@ export class Cluster {
     const p = this.pending.get(req);
     if (!p) return;
     const st = this.raft.status();
+    if (p.leaderTerm !== null && (st.role !== 'leader' || st.term !== p.leaderTerm)) {
+      // A deposed leader's failover decisions (made, e.g., right after a stall, on a stale view of who
+      // is alive) must not reach the new leader's log.
+      this.pending.delete(req);
+      clearTimeout(p.timer);
+      p.resolve({ ok: false, error: `ERR no longer the Raft leader of term ${p.leaderTerm}: change dropped` });
+      return;
+    }
     if (st.role === 'leader') {
       const r = this.raft.propose(JSON.stringify(p.cmd));
       if (r.ok) {
@@ -618,8 +703,9 @@ export class Cluster {
         return this.admit(body.node as NodeRecord, body.slots as [number, number][], body.size as number);
       case 'hb': {
         const leading = this.raft.status().role === 'leader';
-        const grant = leading && this.failover.onHeartbeat(_from, Number(body.offset) || 0, Date.now(), this.raft.leaseValid());
-        return { grant };
+        const dataless = body.dataless === true;
+        const grant = leading && this.failover.onHeartbeat(_from, Number(body.offset) || 0, Date.now(), this.leaderLeaseValid(), dataless);
+        return { grant, serve: leading && dataless && this.failover.mayServe(_from) };
       }
       case 'manual-failover':
         return this.leaderManualFailover(body.replica as string);
@@ -753,9 +839,12 @@ export class Cluster {
   private async leaderManualFailover(replica: string): Promise<string> {
     const r = this.state.node(replica);
     if (!r || r.primary === null) throw new Error('ERR You should send CLUSTER FAILOVER to a replica');
+    const st = this.raft.status();
+    if (st.role !== 'leader') throw new Error('ERR not the Raft leader any more, retry');
     const wait = this.failover.fenceForManualFailover(r.primary, Date.now());
     if (wait > 0) await new Promise((res) => setTimeout(res, wait));
-    const res = await this.propose({ op: 'batch', cmds: [{ op: 'failover', replica }] });
+    // The fence and the wait for the old primary's lease hold only for this leader's term.
+    const res = await this.propose({ op: 'batch', cmds: [{ op: 'failover', replica }] }, COMMIT_TIMEOUT_MS, st.term);
     if (!res.ok) throw new Error(res.error);
     return 'OK';
   }

@@ -15,6 +15,16 @@
  * (replicas - N + 1) reachable replicas: one of them must hold every acknowledged write, and the one
  * with the highest offset does.
  *
+ * A node restarted without its data (there is no persistence yet) says so in its heartbeats. While it
+ * is a primary owning slots with replicas, it serves nothing and feeds no replica (so it cannot wipe
+ * them with its empty dataset), gets no lease, and is replaced like a failed primary by the replica
+ * holding the most data among those that have data; only when no reachable replica has any is it told
+ * to serve what it has (`mayServe`).
+ *
+ * Decisions rest on when the leader last heard from each node. After the leader's own process stalled
+ * (SIGSTOP, a long pause) the messages that arrived meanwhile are still unread, so `stalled(now)` gives
+ * every node a fresh timeout instead of failing them all on the stale view.
+ *
  * Pure apart from the clock values passed in: the caller supplies `now`, liveness and offsets.
  */
 import type { ConfigCommand, ConfigState, NodeRecord } from './config-state';
@@ -47,6 +57,12 @@ export class FailoverCoordinator {
   private readonly proposedAt = new Map<string, number>();
   private readonly offsets = new Map<string, number>();
   private readonly firstSeen = new Map<string, number>();
+  /** Whether each node said, in its last heartbeat, that it restarted without its data. */
+  private readonly dataless = new Map<string, boolean>();
+  /** Dataless primaries that no reachable replica can replace with data: they serve what they have. */
+  private readonly serveEmpty = new Set<string>();
+  /** Our own process was stalled until then: nobody is judged silent from before it. */
+  private resumedAt = Number.NEGATIVE_INFINITY;
 
   constructor(public timing: FailoverTiming) {}
 
@@ -65,12 +81,29 @@ export class FailoverCoordinator {
     this.leaderSince = Number.POSITIVE_INFINITY;
   }
 
-  /** A heartbeat from `id`: record its offset; answer whether it gets a write lease. */
-  onHeartbeat(id: string, offset: number, now: number, leaderLeaseValid: boolean): boolean {
+  /** A heartbeat from `id`: record its offset (and whether it lost its data); answer whether it gets a write lease. */
+  onHeartbeat(id: string, offset: number, now: number, leaderLeaseValid: boolean, dataless = false): boolean {
     this.offsets.set(id, offset);
-    if (!leaderLeaseValid || this.fenced.has(id)) return false;
+    this.noteDataless(id, dataless);
+    if (!leaderLeaseValid || this.fenced.has(id) || dataless) return false;
     this.lastGrant.set(id, now);
     return true;
+  }
+
+  /** Record whether `id` restarted without its data (from its heartbeat; the leader's own flag each tick). */
+  noteDataless(id: string, dataless: boolean): void {
+    this.dataless.set(id, dataless);
+    if (!dataless) this.serveEmpty.delete(id);
+  }
+
+  /** A dataless primary that no replica with data can replace: it may serve (and feed replicas) again. */
+  mayServe(id: string): boolean {
+    return this.serveEmpty.has(id);
+  }
+
+  /** Our process was stalled (ticks came late): give every node a full timeout from now. */
+  stalled(now: number): void {
+    this.resumedAt = now;
   }
 
   offsetOf(id: string): number {
@@ -101,16 +134,22 @@ export class FailoverCoordinator {
     // A node that just joined gets a full timeout from when we first saw it in the configuration.
     for (const id of state.nodes.keys()) if (!this.firstSeen.has(id)) this.firstSeen.set(id, now);
     const heard = (id: string): number =>
-      id === this.previousLeader ? lastHeard(id) : Math.max(lastHeard(id), this.leaderSince, this.firstSeen.get(id) ?? now);
+      Math.max(id === this.previousLeader ? lastHeard(id) : Math.max(lastHeard(id), this.leaderSince, this.firstSeen.get(id) ?? now), this.resumedAt);
     const alive = (n: NodeRecord): boolean => n.id === self || now - heard(n.id) < t.failAfterMs;
     const recentlyProposed = (id: string): boolean => now - (this.proposedAt.get(id) ?? -Infinity) < 1000;
     for (const n of state.nodes.values()) {
       if (alive(n)) {
         if (this.fenced.has(n.id) && now - lastHeard(n.id) < t.leaseMs) this.fenced.delete(n.id);
-        if (n.failed && now - lastHeard(n.id) >= t.leaseMs) continue; // not heard from directly yet
+        // Not heard from directly yet (we never hear from ourselves: a leader marked failed by an earlier
+        // leader clears its own flag).
+        if (n.failed && n.id !== self && now - lastHeard(n.id) >= t.leaseMs) continue;
         if (n.failed && !recentlyProposed(n.id)) {
           out.push({ op: 'set-failed', node: n.id, failed: false });
           this.proposedAt.set(n.id, now);
+        }
+        if (n.primary === null && this.dataless.get(n.id) === true) {
+          const cmd = this.replaceDataless(n, now, state, alive, minReplicasAck);
+          if (cmd) out.push(cmd);
         }
         continue;
       }
@@ -145,5 +184,33 @@ export class FailoverCoordinator {
       this.proposedAt.set(n.id, now);
     }
     return out;
+  }
+
+  /**
+   * A live primary that restarted without its data: promote its replica with the most data, if one with
+   * data is reachable (and, with min-replicas-ack N, at least replicas - N + 1 are); if none of its
+   * reachable replicas has data either, let it serve; otherwise wait.
+   */
+  private replaceDataless(n: NodeRecord, now: number, state: ConfigState, alive: (n: NodeRecord) => boolean, minReplicasAck: number): ConfigCommand | null {
+    const t = this.timing;
+    const replicas = state.replicasOf(n.id);
+    if (replicas.length === 0 || !state.owners.includes(n.id)) {
+      this.serveEmpty.add(n.id);
+      return null;
+    }
+    if (now - this.leaderSince < t.leaseMs + t.marginMs) return null;
+    if (now - (this.lastGrant.get(n.id) ?? -Infinity) < t.leaseMs + t.marginMs) return null;
+    if (now - (this.proposedAt.get(n.id) ?? -Infinity) < 1000) return null;
+    const reachable = replicas.filter((r) => alive(r) && !r.failed);
+    const enough = minReplicasAck <= 0 || reachable.length >= replicas.length - minReplicasAck + 1;
+    if (!enough) return null;
+    const holding = reachable.filter((r) => this.dataless.get(r.id) === false && !r.nofailover);
+    if (holding.length === 0) {
+      if (reachable.every((r) => this.dataless.get(r.id) === true)) this.serveEmpty.add(n.id);
+      return null;
+    }
+    holding.sort((a, b) => this.offsetOf(b.id) - this.offsetOf(a.id) || (a.id < b.id ? -1 : 1));
+    this.proposedAt.set(n.id, now);
+    return { op: 'batch', cmds: [{ op: 'failover', replica: holding[0]!.id }] };
   }
 }

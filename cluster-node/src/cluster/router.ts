@@ -18,6 +18,8 @@ export const DOWN_UNBOUND = 'CLUSTERDOWN Hash slot not served';
 export const DOWN_RO = 'CLUSTERDOWN The cluster is down and only accepts read commands';
 /** A primary with replicas that lost its write lease (cut off from the Raft majority): clients retry as for CLUSTERDOWN. */
 export const LEASE_LOST = 'CLUSTERDOWN Write refused: this primary lost its lease from the cluster majority (a failover may be in progress)';
+/** A primary restarted without its data (no persistence) while a replica may still hold it: clients retry as for CLUSTERDOWN. */
+export const DATA_LOST = 'CLUSTERDOWN This primary restarted without its data; a replica is taking over its slots';
 
 const SHARD_PUBSUB = new Set(['ssubscribe', 'sunsubscribe', 'spublish']);
 
@@ -102,6 +104,7 @@ export function routeCommand(cl: Cluster, c: Client, spec: CommandSpec, argv: st
     return null;
   }
   if (scan.owner !== cl.myId) return `MOVED ${slot} ${cl.endpoint(scan.owner!)}`;
+  if (cl.amnesiac) return DATA_LOST;
   if (isWrite && !cl.writeLeaseValid()) return LEASE_LOST;
   return null;
 }
