@@ -585,3 +585,15 @@ describe('replica reads', () => {
     }
   });
 });
+
+describe('FLUSHALL (last: it empties every db)', () => {
+  it('needs an admin token and empties every db on every primary', async () => {
+    expect(await cmd(gw, ['DBSIZE'])).toBeGreaterThan(0);
+    expect(await cmd(gw, ['DBSIZE'], TOKENS.rw, 3)).toBeGreaterThan(0);
+    expect((await http(gw, 'POST', '/', { body: ['FLUSHALL'] })).status).toBe(403);
+    expect(await cmd(gw, ['FLUSHALL'], TOKENS.admin)).toBe('OK');
+    expect(await cmd(gw, ['DBSIZE'])).toBe(0);
+    expect(await cmd(gw, ['DBSIZE'], TOKENS.rw, 3)).toBe(0);
+    for (const n of gw.client.primaryNodes()) expect(cli(n.port, 'dbsize')).toBe('0');
+  });
+});
