@@ -161,6 +161,9 @@ export class Executor {
     let slot = -1;
     if (FANOUT[name] !== undefined && !(name === 'ping' && argv.length > 1)) slot = -2;
     else if (SPLIT.has(name)) slot = -2;
+    // PUBLISH reaches every node's subscribers from any node; sending a channel's messages always to
+    // the primary of the channel's slot keeps them in order (a random node per call would not).
+    else if (name === 'publish') slot = slotOf(args[1]!);
     else {
       const pos = keyPositions(spec, argv);
       for (const p of pos) {
