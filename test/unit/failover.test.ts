@@ -63,11 +63,13 @@ describe('FailoverCoordinator', () => {
     fc.becameLeader(0, null);
     fc.decide(0, st, 'L', () => 0, 2);
     const heard: Record<string, number> = { R1: 5000 };
+    fc.onHeartbeat('R1', 0, 5000, true);
     // N = 2 of 2 replicas: one reachable replica is enough (2 - 2 + 1 = 1).
     expect(fc.decide(5000, st, 'L', (id) => heard[id] ?? 0, 2).some((c) => c.op === 'batch')).toBe(true);
     const fc1 = new FailoverCoordinator(T);
     fc1.becameLeader(0, null);
     fc1.decide(0, st, 'L', () => 0, 1);
+    fc1.onHeartbeat('R1', 0, 5000, true);
     // N = 1 of 2: both replicas must be reachable (the one that acked may be the silent one).
     const cmds = fc1.decide(5000, st, 'L', (id) => heard[id] ?? 0, 1);
     expect(cmds.some((c) => c.op === 'batch')).toBe(false);
@@ -125,5 +127,56 @@ describe('FailoverCoordinator: stalls, its own failed flag, restarted primaries 
     // Its next heartbeat says it serves (no longer dataless): it gets leases again.
     expect(fc.onHeartbeat('P', 0, 5200, true, false)).toBe(true);
     expect(fc.mayServe('P')).toBe(false);
+  });
+});
+
+describe('FailoverCoordinator: which replica holds the acknowledged writes (found by test/sim/failover-sim.ts)', () => {
+  const fresh = (syncedWith: string | null, echo: number) => ({ syncedWith, echo });
+
+  it("counts the leader's own offset when the leader is a replica of the failed primary", () => {
+    const st = setup();
+    st.apply({ op: 'replicate', node: 'L', primary: 'P' });
+    const fc = new FailoverCoordinator(T);
+    fc.becameLeader(0, null);
+    fc.decide(0, st, 'L', () => 0, 0);
+    fc.onHeartbeat('R1', 5, 5000, true, false, fresh('P', 4900));
+    fc.onHeartbeat('R2', 5, 5000, true, false, fresh('P', 4900));
+    fc.noteSelf('L', 9, false, 'P', 5000);
+    const heard = (id: string) => (id === 'P' ? 0 : 5000);
+    expect(fc.decide(5000, st, 'L', heard, 1)).toContainEqual({ op: 'batch', cmds: [{ op: 'failover', replica: 'L' }, { op: 'set-failed', node: 'P', failed: true }] });
+  });
+
+  it('trusts only reports sent after the primary could no longer acknowledge writes (its leases ran out)', () => {
+    const st = setup();
+    const fc = new FailoverCoordinator(T);
+    fc.becameLeader(0, null);
+    fc.decide(0, st, 'L', () => 0, 1);
+    expect(fc.onHeartbeat('P', 10, 2000, true)).toBe(true); // its leases end by 2000 + 500 + 200
+    fc.onHeartbeat('R1', 7, 3950, true, false, fresh('P', 3900));
+    // R2's last report was sent before 2700 (it echoes an older reply): it may have acked more since.
+    fc.onHeartbeat('R2', 6, 3950, true, false, fresh('P', 2600));
+    let heard = (id: string) => (id === 'P' ? 2000 : 3950);
+    expect(fc.decide(4000, st, 'L', heard, 1).some((c) => c.op === 'batch')).toBe(false);
+    fc.onHeartbeat('R2', 9, 5050, true, false, fresh('P', 3950));
+    heard = (id: string) => (id === 'P' ? 2000 : 5050);
+    expect(fc.decide(5100, st, 'L', heard, 1)).toContainEqual({ op: 'batch', cmds: [{ op: 'failover', replica: 'R2' }, { op: 'set-failed', node: 'P', failed: true }] });
+  });
+
+  it("a replica whose data comes from another primary's stream is no holder, whatever its offset", () => {
+    const st = setup();
+    const fc = new FailoverCoordinator(T);
+    fc.becameLeader(0, null);
+    fc.decide(0, st, 'L', () => 0, 2);
+    fc.onHeartbeat('R1', 5, 5000, true, false, fresh('P', 4900));
+    fc.onHeartbeat('R2', 9, 5000, true, false, fresh('Q', 4900)); // e.g. an old primary not resynced yet
+    const heard = (id: string) => (id === 'P' ? 0 : 5000);
+    expect(fc.decide(5000, st, 'L', heard, 2)).toContainEqual({ op: 'batch', cmds: [{ op: 'failover', replica: 'R1' }, { op: 'set-failed', node: 'P', failed: true }] });
+    // N = 1 needs two holders: wait.
+    const fc1 = new FailoverCoordinator(T);
+    fc1.becameLeader(0, null);
+    fc1.decide(0, st, 'L', () => 0, 1);
+    fc1.onHeartbeat('R1', 5, 5000, true, false, fresh('P', 4900));
+    fc1.onHeartbeat('R2', 9, 5000, true, false, fresh('Q', 4900));
+    expect(fc1.decide(5000, st, 'L', heard, 1).some((c) => c.op === 'batch')).toBe(false);
   });
 });

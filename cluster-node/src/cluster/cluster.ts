@@ -26,7 +26,7 @@ import { planMembership } from './membership';
 import { DOWN, DOWN_UNBOUND, routeCommand } from './router';
 import { moveKeys } from './key-mover';
 import { FailoverCoordinator, timingFor } from './failover';
-import { WriteLease } from './lease';
+import { WriteLease, leaderMayGrant } from './lease';
 
 /** Raft drives its clock in ticks of this many ms. */
 export const TICK_MS = 100;
@@ -54,6 +54,8 @@ export interface ReplicationHooks {
   offset(): number;
   /** Our link to the primary we follow (up once synchronized), or null when we are a primary. */
   link(): { up: boolean } | null;
+  /** Set by the cluster layer: called when a synchronization with the primary we follow completed. */
+  onSynced?: (() => void) | null;
   /** The configuration made this node a replica of the node at host:port. */
   follow(host: string, port: number): void;
   /** The configuration made this node a primary. */
@@ -114,6 +116,15 @@ export class Cluster {
   private raftNow = 0;
   private leaseTicks = 1;
   private lastTickAt = 0;
+  /**
+   * The primary whose replication stream our data is a prefix of: the one we follow, once synchronized
+   * with it since we started following it (a failover promotes such a replica first; see failover.ts).
+   */
+  private syncedWith: string | null = null;
+  /** The leader's clock in its reply to our last heartbeat: echoed, it dates our next report. */
+  private hbEcho: { leader: string; at: number } | null = null;
+  /** A restarted node does not know its role before it replayed its committed log up to here. */
+  private replayTo = 0;
   readonly handoffs = new Map<number, Promise<void>>();
 
   constructor(readonly server: Server) {
@@ -151,6 +162,9 @@ export class Cluster {
     }
     this.raft = this.newRaft(this.storage, this.storage.snapshot().meta.index);
     this.view = this.state;
+    if (this.dataless) this.replayTo = this.raft.status().commit;
+    // Known at once (a link may break again before the next tick looks at it).
+    if (this.replication) this.replication.onSynced = () => this.synced();
     // Before any await: a replica reconnecting right away must not get a sync from our empty dataset.
     this.updateAmnesiac();
     await this.bus.listen(this.busHost(), this.busPort());
@@ -274,7 +288,11 @@ export class Cluster {
       this.failover.stalled(now);
     }
     this.lastTickAt = now;
-    if (this.dataless && this.replication?.link()?.up) this.setDataless(false, 'synchronized from its primary');
+    if (this.replication?.link()?.up) this.synced();
+    if (this.replayTo > 0 && this.raft.status().applied >= this.replayTo) {
+      this.replayTo = 0;
+      this.updateAmnesiac();
+    }
     // cluster_state also depends on CONFIG SET cluster-require-full-coverage: re-evaluate it every tick,
     // as Redis's clusterCron does, not only when the configuration log changes.
     const wasOk = this.ok;
@@ -471,6 +489,7 @@ export class Cluster {
       return;
     }
     this.followed = primary;
+    this.syncedWith = null;
     if (primary === null) {
       this.server.isReplica = false;
       this.replication?.promote();
@@ -511,15 +530,24 @@ export class Cluster {
     this.hbInFlight = true;
     const sentAt = Date.now();
     const leaseMs = this.failover.timing.leaseMs;
-    this.bus.request(leader, { op: 'hb', offset: this.replication?.offset() ?? 0, dataless: this.dataless }, leaseMs).then(
+    const echo = this.hbEcho?.leader === leader ? this.hbEcho.at : undefined;
+    const hb = { op: 'hb', offset: this.replication?.offset() ?? 0, dataless: this.dataless, synced: this.syncedWith, echo };
+    this.bus.request(leader, hb, leaseMs).then(
       (r) => {
         this.hbInFlight = false;
-        const reply = r as { grant?: boolean; serve?: boolean } | null;
+        const reply = r as { grant?: boolean; serve?: boolean; at?: number } | null;
+        if (typeof reply?.at === 'number') this.hbEcho = { leader, at: reply.at };
         if (reply?.grant) this.lease.granted(sentAt, leaseMs);
         if (reply?.serve && this.dataless) this.setDataless(false, 'the leader found no replica holding data');
       },
       () => (this.hbInFlight = false),
     );
+  }
+
+  /** Our data is now a prefix of the stream of the primary we follow. */
+  private synced(): void {
+    if (this.followed) this.syncedWith = this.followed;
+    if (this.dataless) this.setDataless(false, 'synchronized from its primary');
   }
 
   private setDataless(dataless: boolean, why: string): void {
@@ -532,7 +560,9 @@ export class Cluster {
   private updateAmnesiac(): void {
     const v = this.view;
     const was = this.amnesiac;
-    this.amnesiac = this.dataless && v.node(this.myId)?.primary === null && v.replicasOf(this.myId).length > 0 && v.owners.includes(this.myId);
+    // Until the committed log is replayed, the role it gives us is unknown: assume the worst.
+    const replaying = this.replayTo > 0 && this.raft.status().applied < this.replayTo;
+    this.amnesiac = this.dataless && (replaying || (v.node(this.myId)?.primary === null && v.replicasOf(this.myId).length > 0 && v.owners.includes(this.myId)));
     if (this.amnesiac && !was) {
       this.server.log.warning('cluster: restarted without data as a primary with replicas: not serving its slots nor syncing replicas until a replica with the data takes over');
     }
@@ -552,6 +582,12 @@ export class Cluster {
     return Date.now() < this.tickWall[start % this.tickWall.length]! + this.leaseTicks * TICK_MS;
   }
 
+  /** The leader's rule for granting `id` a write lease (lease.ts leaderMayGrant). */
+  private mayGrantLease(id: string): boolean {
+    const st = this.raft.status();
+    return leaderMayGrant({ raftLease: this.leaderLeaseValid(), requesterIsPrimary: this.state.node(id)?.primary === null, logApplied: st.applied === st.lastIndex });
+  }
+
   /**
    * Whether this node may accept a write now. Only a primary with replicas needs a lease (only then
    * can a failover start another primary for its slots); the leader's own Raft lease serves for it.
@@ -565,7 +601,7 @@ export class Cluster {
   private leaderDuties(): void {
     const st = this.raft.status();
     if (!this.state.nodes.has(this.myId)) return;
-    this.failover.noteDataless(this.myId, this.dataless);
+    this.failover.noteSelf(this.myId, this.replication?.offset() ?? 0, this.dataless, this.syncedWith, Date.now());
     if (this.dataless && this.failover.mayServe(this.myId)) this.setDataless(false, 'no replica holds data');
     if (this.failoverProposals === 0) {
       const now = Date.now();
@@ -704,8 +740,11 @@ export class Cluster {
       case 'hb': {
         const leading = this.raft.status().role === 'leader';
         const dataless = body.dataless === true;
-        const grant = leading && this.failover.onHeartbeat(_from, Number(body.offset) || 0, Date.now(), this.leaderLeaseValid(), dataless);
-        return { grant, serve: leading && dataless && this.failover.mayServe(_from) };
+        const now = Date.now();
+        // Where the sender's data comes from, dated by the echo of our previous reply (none from older nodes).
+        const stream = 'synced' in body ? { syncedWith: typeof body.synced === 'string' ? body.synced : null, echo: typeof body.echo === 'number' ? body.echo : -Infinity } : null;
+        const grant = leading && this.failover.onHeartbeat(_from, Number(body.offset) || 0, now, this.mayGrantLease(_from), dataless, stream);
+        return { grant, serve: leading && dataless && this.failover.mayServe(_from), at: now };
       }
       case 'manual-failover':
         return this.leaderManualFailover(body.replica as string);

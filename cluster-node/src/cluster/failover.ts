@@ -10,16 +10,23 @@
  *
  * A primary not heard from for `failAfterMs` (> leaseMs + marginMs) is fenced (no more grants) and,
  * once `leaseMs + marginMs` passed since its last grant, replaced: one `failover` entry promotes the
- * reachable replica with the highest replication offset. With `min-replicas-ack N >= 1` a write was
- * acknowledged only after N replicas had it, so the leader also requires at least
- * (replicas - N + 1) reachable replicas: one of them must hold every acknowledged write, and the one
- * with the highest offset does.
+ * replica holding the most of its stream. A primary acknowledges writes only under its lease, so what
+ * a replica reports in a heartbeat sent after that moment (it echoes the time of the leader's reply to
+ * its previous one) covers every write the primary acknowledged with it; each heartbeat also says which
+ * primary's stream the replica's data is a prefix of (the one it last synchronized with and still
+ * follows). Replicas are thus holders (a prefix of this primary's stream, reported since), empty
+ * (restarted without data), others (data from another history: none of this primary's acknowledged
+ * writes) or unknown (silent, failed, or no report since). With `min-replicas-ack N >= 1` every
+ * acknowledged write is on N replicas, so the leader promotes only once at least (replicas - N + 1) are
+ * holders: one of them has each such write, and the holder with the highest offset has them all. With
+ * N = 0 it promotes the best replica it knows of (holders first, then by offset).
  *
  * A node restarted without its data (there is no persistence yet) says so in its heartbeats. While it
  * is a primary owning slots with replicas, it serves nothing and feeds no replica (so it cannot wipe
  * them with its empty dataset), gets no lease, and is replaced like a failed primary by the replica
  * holding the most data among those that have data; only when no reachable replica has any is it told
- * to serve what it has (`mayServe`).
+ * to serve what it has (`mayServe`). Unlike a silent primary, it is known to hold nothing: once every
+ * replica is known, what none of them holds is gone, and the best of them is promoted.
  *
  * Decisions rest on when the leader last heard from each node. After the leader's own process stalled
  * (SIGSTOP, a long pause) the messages that arrived meanwhile are still unread, so `stalled(now)` gives
@@ -44,6 +51,19 @@ export function timingFor(nodeTimeoutMs: number): FailoverTiming {
   return { failAfterMs: Math.max(nodeTimeoutMs, leaseMs + marginMs + 50), leaseMs, marginMs };
 }
 
+/** What a heartbeat says about where the node's data comes from. */
+export interface StreamReport {
+  /**
+   * The primary whose replication stream the node's data is a prefix of: the one it last synchronized
+   * with since it started, while it still follows it (null: none).
+   */
+  syncedWith: string | null;
+  /** When this leader answered the node's previous heartbeat (this leader's clock; -Infinity: unknown). */
+  echo: number;
+}
+
+type ReplicaKind = 'holder' | 'other' | 'empty' | 'unknown';
+
 export interface PeerView {
   lastHeard(id: string): number;
   offset(id: string): number;
@@ -63,6 +83,8 @@ export class FailoverCoordinator {
   private readonly serveEmpty = new Set<string>();
   /** Our own process was stalled until then: nobody is judged silent from before it. */
   private resumedAt = Number.NEGATIVE_INFINITY;
+  /** Where each node's data comes from, from its last heartbeat (null: a heartbeat without it, from an older version). */
+  private readonly streams = new Map<string, StreamReport | null>();
 
   constructor(public timing: FailoverTiming) {}
 
@@ -81,10 +103,14 @@ export class FailoverCoordinator {
     this.leaderSince = Number.POSITIVE_INFINITY;
   }
 
-  /** A heartbeat from `id`: record its offset (and whether it lost its data); answer whether it gets a write lease. */
-  onHeartbeat(id: string, offset: number, now: number, leaderLeaseValid: boolean, dataless = false): boolean {
+  /**
+   * A heartbeat from `id`: record its offset, whether it lost its data and where its data comes from;
+   * answer whether it gets a write lease.
+   */
+  onHeartbeat(id: string, offset: number, now: number, leaderLeaseValid: boolean, dataless = false, stream: StreamReport | null = null): boolean {
     this.offsets.set(id, offset);
     this.noteDataless(id, dataless);
+    this.streams.set(id, stream);
     if (!leaderLeaseValid || this.fenced.has(id) || dataless) return false;
     this.lastGrant.set(id, now);
     return true;
@@ -94,6 +120,13 @@ export class FailoverCoordinator {
   noteDataless(id: string, dataless: boolean): void {
     this.dataless.set(id, dataless);
     if (!dataless) this.serveEmpty.delete(id);
+  }
+
+  /** The leader's own report, each tick (it sends itself no heartbeat; as a replica it may be promoted). */
+  noteSelf(id: string, offset: number, dataless: boolean, syncedWith: string | null, now: number): void {
+    this.offsets.set(id, offset);
+    this.noteDataless(id, dataless);
+    this.streams.set(id, { syncedWith, echo: now });
   }
 
   /** A dataless primary that no replica with data can replace: it may serve (and feed replicas) again. */
@@ -163,24 +196,18 @@ export class FailoverCoordinator {
         continue;
       }
       // A primary is down. Wait until no lease granted by anyone can still be running.
-      if (now - this.leaderSince < t.leaseMs + t.marginMs) continue;
-      if (now - (this.lastGrant.get(n.id) ?? -Infinity) < t.leaseMs + t.marginMs) continue;
+      const since = this.leasesOver(n.id);
+      if (now < since) continue;
       if (recentlyProposed(n.id)) continue;
-      const replicas = state.replicasOf(n.id);
-      const reachable = replicas.filter((r) => alive(r) && !r.failed);
-      const eligible = reachable.filter((r) => !r.nofailover);
-      const enough = minReplicasAck <= 0 || reachable.length >= replicas.length - minReplicasAck + 1;
-      if (eligible.length === 0 || !enough) {
+      const best = this.pickReplica(n, state, since, alive, minReplicasAck, false);
+      if (best === null) {
         if (!n.failed) {
           out.push({ op: 'set-failed', node: n.id, failed: true });
           this.proposedAt.set(n.id, now);
         }
         continue;
       }
-      eligible.sort((a, b) => this.offsetOf(b.id) - this.offsetOf(a.id) || (a.id < b.id ? -1 : 1));
-      const best = eligible[0]!;
-      // With acknowledged writes required, never promote a replica behind a reachable one.
-      out.push({ op: 'batch', cmds: [{ op: 'failover', replica: best.id }, { op: 'set-failed', node: n.id, failed: true }] });
+      out.push({ op: 'batch', cmds: [{ op: 'failover', replica: best.node.id }, { op: 'set-failed', node: n.id, failed: true }] });
       this.proposedAt.set(n.id, now);
     }
     return out;
@@ -192,25 +219,72 @@ export class FailoverCoordinator {
    * reachable replicas has data either, let it serve; otherwise wait.
    */
   private replaceDataless(n: NodeRecord, now: number, state: ConfigState, alive: (n: NodeRecord) => boolean, minReplicasAck: number): ConfigCommand | null {
-    const t = this.timing;
     const replicas = state.replicasOf(n.id);
     if (replicas.length === 0 || !state.owners.includes(n.id)) {
       this.serveEmpty.add(n.id);
       return null;
     }
-    if (now - this.leaderSince < t.leaseMs + t.marginMs) return null;
-    if (now - (this.lastGrant.get(n.id) ?? -Infinity) < t.leaseMs + t.marginMs) return null;
+    const since = this.leasesOver(n.id);
+    if (now < since) return null;
     if (now - (this.proposedAt.get(n.id) ?? -Infinity) < 1000) return null;
-    const reachable = replicas.filter((r) => alive(r) && !r.failed);
-    const enough = minReplicasAck <= 0 || reachable.length >= replicas.length - minReplicasAck + 1;
-    if (!enough) return null;
-    const holding = reachable.filter((r) => this.dataless.get(r.id) === false && !r.nofailover);
-    if (holding.length === 0) {
-      if (reachable.every((r) => this.dataless.get(r.id) === true)) this.serveEmpty.add(n.id);
+    const best = this.pickReplica(n, state, since, alive, minReplicasAck, true);
+    if (best === null) return null;
+    if (best.kind === 'empty') {
+      // No replica has data either (the whole shard restarted): serve what we have, once every replica
+      // said so (a silent one may hold data).
+      if (replicas.every((r) => this.classify(r, n.id, since, alive) !== 'unknown')) this.serveEmpty.add(n.id);
       return null;
     }
-    holding.sort((a, b) => this.offsetOf(b.id) - this.offsetOf(a.id) || (a.id < b.id ? -1 : 1));
     this.proposedAt.set(n.id, now);
-    return { op: 'batch', cmds: [{ op: 'failover', replica: holding[0]!.id }] };
+    return { op: 'batch', cmds: [{ op: 'failover', replica: best.node.id }] };
+  }
+
+  /** When every write lease `id` may hold has run out (leader clock): ours and our predecessors'. */
+  private leasesOver(id: string): number {
+    const t = this.timing;
+    return Math.max(this.leaderSince, this.lastGrant.get(id) ?? -Infinity) + t.leaseMs + t.marginMs;
+  }
+
+  /** A replica of `p` as its heartbeats show it to us now (see the header). */
+  private classify(r: NodeRecord, p: string, since: number, alive: (n: NodeRecord) => boolean): ReplicaKind {
+    if (!alive(r) || r.failed) return 'unknown';
+    const s = this.streams.get(r.id);
+    if (s === undefined) return 'unknown';
+    if (this.dataless.get(r.id) === true) return s === null || s.echo >= since ? 'empty' : 'unknown';
+    if (s === null) return 'holder'; // an older node: as before, any live replica
+    if (s.echo < since) return 'unknown';
+    return s.syncedWith === p ? 'holder' : 'other';
+  }
+
+  /**
+   * The replica to promote in place of primary `n` (whose leases ran out at `since`), null to wait (see
+   * the header). `lostData`: n is alive but restarted without its data; else it is silent, and may come
+   * back with writes no replica has. Holders first, then others, then empty ones, by offset.
+   */
+  private pickReplica(
+    n: NodeRecord,
+    state: ConfigState,
+    since: number,
+    alive: (n: NodeRecord) => boolean,
+    minReplicasAck: number,
+    lostData: boolean,
+  ): { node: NodeRecord; kind: ReplicaKind } | null {
+    const replicas = state.replicasOf(n.id);
+    const kind = new Map(replicas.map((r) => [r.id, this.classify(r, n.id, since, alive)] as const));
+    const rank: Record<ReplicaKind, number> = { holder: 0, other: 1, empty: 2, unknown: 3 };
+    const best = (pool: NodeRecord[]): { node: NodeRecord; kind: ReplicaKind } | null => {
+      const eligible = pool.filter((r) => !r.nofailover);
+      eligible.sort((a, b) => rank[kind.get(a.id)!] - rank[kind.get(b.id)!] || this.offsetOf(b.id) - this.offsetOf(a.id) || (a.id < b.id ? -1 : 1));
+      return eligible.length > 0 ? { node: eligible[0]!, kind: kind.get(eligible[0]!.id)! } : null;
+    };
+    const known = replicas.filter((r) => kind.get(r.id) !== 'unknown');
+    if (minReplicasAck > 0) {
+      const holders = replicas.filter((r) => kind.get(r.id) === 'holder');
+      if (holders.length > 0 && holders.length >= replicas.length - minReplicasAck + 1) return best(holders);
+      // n's own copy is gone and every replica is known: what none of them holds is lost anyway.
+      return lostData && known.length === replicas.length ? best(known) : null;
+    }
+    // N = 0: availability first, as Redis; with no replica known, any live one.
+    return best(known) ?? (lostData ? null : best(replicas.filter((r) => alive(r) && !r.failed)));
   }
 }

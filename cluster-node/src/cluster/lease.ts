@@ -35,3 +35,26 @@ export class WriteLease {
     return nowMs < this.until;
   }
 }
+
+/** What the Raft leader knows when a heartbeat asks it for a write lease. */
+export interface GrantFacts {
+  /** The leader's own lease is valid: no other node can be leader now. */
+  raftLease: boolean;
+  /** The requester is a primary in the leader's applied configuration. */
+  requesterIsPrimary: boolean;
+  /** The leader has applied every entry of its log. */
+  logApplied: boolean;
+}
+
+/**
+ * Whether the leader may grant a write lease (FailoverCoordinator.onHeartbeat adds fencing). Never to a
+ * node the configuration no longer makes a primary: after a failover it has not applied yet (it was cut
+ * off, or stalled) it still believes it is one, and a lease would let it write next to the replica
+ * that replaced it. Never while an entry of the leader's log is unapplied either: it may be a failover
+ * (one inherited from an earlier leader, which this leader did not fence for) about to demote the
+ * requester. Config entries are rare and commit within a round trip, so this costs a lease renewal at
+ * most.
+ */
+export function leaderMayGrant(f: GrantFacts): boolean {
+  return f.raftLease && f.requesterIsPrimary && f.logApplied;
+}

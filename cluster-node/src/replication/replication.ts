@@ -117,6 +117,8 @@ export class Replication {
   readonly stats = { syncFull: 0, syncPartialOk: 0, syncPartialErr: 0, replInputBytes: 0, replOutputBytes: 0 };
   /** Called whenever a replica acknowledges an offset (for the cluster layer's failover decisions). */
   onAck: ((r: ReplicaInfo) => void) | null = null;
+  /** Called when a full or partial synchronization with our primary completed (for the cluster layer). */
+  onSynced: (() => void) | null = null;
 
   private seldb = -1;
   private readonly links = new Map<Client, ReplicaLink>();
@@ -593,6 +595,7 @@ export class Replication {
     this.masterReplOffset = offset;
     this.createBacklog();
     this.cachedPrimary = null;
+    this.onSynced?.();
   }
 
   /** +CONTINUE [new replid]: the primary may have a new history (it was promoted). */
@@ -606,6 +609,7 @@ export class Replication {
     }
     if (this.backlog === null) this.createBacklog();
     this.cachedPrimary = null;
+    this.onSynced?.();
   }
 
   /** REPLCONF GETACK from our primary. */

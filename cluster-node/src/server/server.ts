@@ -550,7 +550,9 @@ export class Server {
     this.deferReply(
       c,
       acked.then((n) => {
-        if (n >= need) return (out: RespWriter) => out.rawBytes(held);
+        // In a cluster, acks that come after this primary's write lease ran out do not count: a failover
+        // may already have been decided without them (cluster/failover.ts).
+        if (n >= need && this.clusterNode?.writeLeaseValid() !== false) return (out: RespWriter) => out.rawBytes(held);
         this.stats.errorReply('NOREPLICAS');
         return (out: RespWriter) => out.error(`NOREPLICAS Write applied locally but not acknowledged by ${need} replicas in time; it may be lost on failover`);
       }),
