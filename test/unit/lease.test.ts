@@ -3,7 +3,7 @@
  * heartbeat; the leader grants only to primaries of its applied configuration, with nothing unapplied.
  */
 import { describe, expect, it } from 'vitest';
-import { WriteLease, leaderMayGrant } from '../../cluster-node/src/cluster/lease';
+import { WriteLease, entryMayChangeRoles, leaderMayGrant } from '../../cluster-node/src/cluster/lease';
 
 describe('WriteLease', () => {
   it('runs leaseMs from when the granted heartbeat was sent, never shortened by an older grant', () => {
@@ -35,5 +35,22 @@ describe('leaderMayGrant', () => {
     expect(leaderMayGrant({ ...ok, requesterIsPrimary: false })).toBe(false);
     // An entry (perhaps an inherited failover) is not applied yet.
     expect(leaderMayGrant({ ...ok, logApplied: false })).toBe(false);
+  });
+});
+
+describe('entryMayChangeRoles', () => {
+  it('lets reshard entries through and holds grants back for anything that may change a role', () => {
+    const e = (cmd: unknown) => entryMayChangeRoles('normal', JSON.stringify(cmd));
+    expect(e({ op: 'set-slot-migrating', node: 'a', slot: 1, to: 'b' })).toBe(false);
+    expect(e({ op: 'set-slot-node', slot: 1, to: 'b', by: 'a' })).toBe(false);
+    expect(e({ op: 'batch', cmds: [{ op: 'add-slots', node: 'a', slots: [[0, 1]] }, { op: 'bump-epoch', node: 'a' }] })).toBe(false);
+    expect(entryMayChangeRoles('conf', '')).toBe(false);
+    expect(entryMayChangeRoles('normal', '')).toBe(false);
+    expect(e({ op: 'failover', replica: 'r' })).toBe(true);
+    expect(e({ op: 'replicate', node: 'a', primary: 'b' })).toBe(true);
+    expect(e({ op: 'forget', id: 'a', by: 'b' })).toBe(true);
+    expect(e({ op: 'batch', cmds: [{ op: 'add-slots', node: 'a', slots: [] }, { op: 'failover', replica: 'r' }] })).toBe(true);
+    expect(e({ op: 'something-new' })).toBe(true);
+    expect(entryMayChangeRoles('normal', '{not json')).toBe(true);
   });
 });

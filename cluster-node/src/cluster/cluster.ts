@@ -26,7 +26,7 @@ import { planMembership } from './membership';
 import { DOWN, DOWN_UNBOUND, routeCommand } from './router';
 import { moveKeys } from './key-mover';
 import { FailoverCoordinator, timingFor } from './failover';
-import { WriteLease, leaderMayGrant } from './lease';
+import { WriteLease, entryMayChangeRoles, leaderMayGrant } from './lease';
 
 /** Raft drives its clock in ticks of this many ms. */
 export const TICK_MS = 100;
@@ -585,7 +585,16 @@ export class Cluster {
   /** The leader's rule for granting `id` a write lease (lease.ts leaderMayGrant). */
   private mayGrantLease(id: string): boolean {
     const st = this.raft.status();
-    return leaderMayGrant({ raftLease: this.leaderLeaseValid(), requesterIsPrimary: this.state.node(id)?.primary === null, logApplied: st.applied === st.lastIndex });
+    let logApplied = st.applied === st.lastIndex;
+    if (!logApplied) {
+      // Only entries that could change a role hold grants back (lease.ts entryMayChangeRoles).
+      try {
+        logApplied = !this.raft.inspectLog().entries(st.applied + 1, st.lastIndex + 1).some((e) => entryMayChangeRoles(e.type, e.data));
+      } catch {
+        logApplied = false; // not readable (compacted under a snapshot): be strict
+      }
+    }
+    return leaderMayGrant({ raftLease: this.leaderLeaseValid(), requesterIsPrimary: this.state.node(id)?.primary === null, logApplied });
   }
 
   /**
@@ -600,10 +609,11 @@ export class Cluster {
 
   private leaderDuties(): void {
     const st = this.raft.status();
-    if (!this.state.nodes.has(this.myId)) return;
-    this.failover.noteSelf(this.myId, this.replication?.offset() ?? 0, this.dataless, this.syncedWith, Date.now());
-    if (this.dataless && this.failover.mayServe(this.myId)) this.setDataless(false, 'no replica holds data');
-    if (this.failoverProposals === 0) {
+    // A leader the node table forgot has one duty left: leaving the Raft group (planMembership).
+    const known = this.state.nodes.has(this.myId);
+    if (known) this.failover.noteSelf(this.myId, this.replication?.offset() ?? 0, this.dataless, this.syncedWith, Date.now());
+    if (known && this.dataless && this.failover.mayServe(this.myId)) this.setDataless(false, 'no replica holds data');
+    if (known && this.failoverProposals === 0) {
       const now = Date.now();
       const cmds = this.failover.decide(now, this.state, this.myId, (id) => this.bus.lastHeardFrom(id), this.server.config.int('min-replicas-ack'));
       for (const cmd of cmds) {

@@ -58,3 +58,32 @@ export interface GrantFacts {
 export function leaderMayGrant(f: GrantFacts): boolean {
   return f.raftLease && f.requesterIsPrimary && f.logApplied;
 }
+
+/**
+ * Config ops that never change which node is a shard's primary: slot assignment and migration states,
+ * epochs, addresses. Everything else (failover, replicate, forget, set-failed, join, and anything not
+ * understood) might.
+ */
+const ROLE_NEUTRAL_OPS = new Set(['add-slots', 'del-slots', 'flush-slots', 'set-slot-migrating', 'set-slot-importing', 'set-slot-stable', 'set-slot-node', 'set-config-epoch', 'bump-epoch', 'node-info']);
+
+/**
+ * Whether an unapplied log entry may change a node's role (then the leader must not grant leases until it
+ * is applied). Raft membership changes and role-neutral config ops cannot: a reshard appends such entries
+ * back to back, and refusing grants for them would let every lease lapse for the whole reshard.
+ */
+export function entryMayChangeRoles(type: string, data: string): boolean {
+  if (type !== 'normal') return false;
+  if (data === '') return false; // the empty entry a new leader appends
+  let cmd: unknown;
+  try {
+    cmd = JSON.parse(data);
+  } catch {
+    return true;
+  }
+  const neutral = (c: unknown): boolean => {
+    const op = (c as { op?: unknown } | null)?.op;
+    if (op === 'batch') return Array.isArray((c as { cmds?: unknown }).cmds) && ((c as { cmds: unknown[] }).cmds).every(neutral);
+    return typeof op === 'string' && ROLE_NEUTRAL_OPS.has(op);
+  };
+  return !neutral(cmd);
+}
