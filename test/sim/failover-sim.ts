@@ -36,7 +36,7 @@
  */
 import { ConfigState, SLOTS, type ApplyResult, type ConfigCommand, type ConfigSnapshot, type NodeRecord } from '../../cluster-node/src/cluster/config-state';
 import { FailoverCoordinator, timingFor, type FailoverTiming } from '../../cluster-node/src/cluster/failover';
-import { WriteLease, leaderMayGrant } from '../../cluster-node/src/cluster/lease';
+import { WriteLease, entryMayChangeRoles, leaderMayGrant } from '../../cluster-node/src/cluster/lease';
 import { planMembership, targetVoters } from '../../cluster-node/src/cluster/membership';
 import type { Entry, Ready } from '../../cluster-node/src/raft';
 import { ConfigOracle } from './config-sim';
@@ -734,11 +734,11 @@ class FailoverSim {
     const raft = n.raft!;
     const st = raft.status();
     const state = this.stateOf(n.id)!;
-    if (!state.nodes.has(n.id)) return;
+    const known = state.nodes.has(n.id);
     const now = this.now(n.id);
-    rt.failover.noteSelf(n.id, rt.log.length, rt.dataless, rt.syncedWith, now);
-    if (rt.dataless && rt.failover.mayServe(n.id)) this.setDataless(n.id, rt, false);
-    if (rt.failoverProposals === 0) {
+    if (known) rt.failover.noteSelf(n.id, rt.log.length, rt.dataless, rt.syncedWith, now);
+    if (known && rt.dataless && rt.failover.mayServe(n.id)) this.setDataless(n.id, rt, false);
+    if (known && rt.failoverProposals === 0) {
       const cmds = rt.failover.decide(now, state, n.id, (id) => rt.lastHeard.get(id) ?? 0, this.N);
       for (const cmd of cmds) {
         rt.failoverProposals++;
@@ -1038,11 +1038,16 @@ class FailoverSim {
         rt.lastHeard.set(from, this.now(id));
         const st = raft.status();
         const leading = st.role === 'leader';
-        const mayGrant = leaderMayGrant({
-          raftLease: this.leaderLeaseValid(n, rt),
-          requesterIsPrimary: this.stateOf(id)!.node(from)?.primary === null,
-          logApplied: st.applied === st.lastIndex,
-        });
+        // cluster.ts mayGrantLease(): only unapplied entries that may change a role hold grants back.
+        let logApplied = st.applied === st.lastIndex;
+        if (!logApplied) {
+          try {
+            logApplied = !raft.inspectLog().entries(st.applied + 1, st.lastIndex + 1).some((e) => entryMayChangeRoles(e.type, e.data));
+          } catch {
+            logApplied = false;
+          }
+        }
+        const mayGrant = leaderMayGrant({ raftLease: this.leaderLeaseValid(n, rt), requesterIsPrimary: this.stateOf(id)!.node(from)?.primary === null, logApplied });
         const now = this.now(id);
         const stream = { syncedWith: b.synced, echo: b.echo ?? -Infinity };
         const grant = leading && rt.failover.onHeartbeat(from, b.offset, now, mayGrant, b.dataless, stream);
