@@ -1086,11 +1086,7 @@ class ConfigSim {
     };
   }
 
-  /**
-   * What the leader's membership duty proposes now, or null: planMembership's change or, when the node
-   * table forgot the leader itself (planMembership never removes the leader), the leader's own removal
-   * once the other voters have a live quorum (promoting a learner first if they do not).
-   */
+  /** What the leader's membership duty proposes now (planMembership's change), or null. */
   plan(l: RaftNode): ConfChange | null | 'not-ready' {
     const st = l.status();
     const since = this.leaderSince.get(l.id);
@@ -1105,22 +1101,7 @@ class ConfigSim {
     // join the leader has not applied yet looks unknown (and gets removed).
     if (!m || m.applied < st.commit) return 'not-ready';
     if (m.state.nodes.size === 0) return 'not-ready'; // founders not in the table yet
-    const facts = this.facts(l);
-    const conf = l.conf();
-    if (!m.state.nodes.has(l.id)) {
-      // Forgotten leader: first the other members it must remove (planMembership step 1), then
-      // remove itself once the remaining voters have a live quorum, else promote a learner first.
-      for (const id of [...conf.learners, ...conf.voters]) {
-        if (id !== l.id && !m.state.nodes.has(id)) return { type: 'remove', nodeId: id };
-      }
-      const rest = conf.voters.filter((id) => id !== l.id);
-      if (rest.length > 0 && rest.filter((id) => facts.alive(id)).length >= quorumSize(rest.length)) {
-        return { type: 'remove', nodeId: l.id };
-      }
-      const cand = conf.learners.filter((id) => m.state.nodes.has(id) && facts.alive(id) && facts.caughtUp(id)).sort();
-      return cand.length > 0 ? { type: 'promote', nodeId: cand[0]! } : null;
-    }
-    return planMembership(conf, m.state, l.id, facts);
+    return planMembership(l.conf(), m.state, l.id, this.facts(l));
   }
 
   driveMembership(force: boolean): void {

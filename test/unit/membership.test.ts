@@ -54,8 +54,19 @@ describe('planMembership', () => {
     const st = table({ a: 'A', b: 'B', c: 'C' });
     expect(planMembership(conf(['a', 'b', 'c', 'x'], ['y']), st, 'a', facts())).toEqual({ type: 'remove', nodeId: 'y' });
     expect(planMembership(conf(['a', 'b', 'c', 'x']), st, 'a', facts())).toEqual({ type: 'remove', nodeId: 'x' });
-    // The leader itself is never removed, even when forgotten.
+    // A lone leader the table does not know (yet) has nothing to do.
     expect(planMembership(conf(['z']), table({}), 'z', facts())).toBeNull();
+  });
+
+  // Open finding of the configuration simulation (its own planner did this; production kept leading and
+  // skipped membership duties): a leader the table forgot leaves the group once the others can go on.
+  it('a forgotten leader removes the other forgotten members, then itself once the other voters have a live quorum', () => {
+    const st = table({ a: 'A', b: 'B', c: 'C' });
+    expect(planMembership(conf(['z', 'a', 'b', 'x'], ['c']), st, 'z', facts())).toEqual({ type: 'remove', nodeId: 'x' });
+    expect(planMembership(conf(['z', 'a', 'b'], ['c']), st, 'z', facts())).toEqual({ type: 'remove', nodeId: 'z' });
+    // {a, b} with b dead has no live quorum: promote a caught-up learner first.
+    expect(planMembership(conf(['z', 'a', 'b'], ['c']), st, 'z', facts(['b']))).toEqual({ type: 'promote', nodeId: 'c' });
+    expect(planMembership(conf(['z', 'a', 'b', 'c']), st, 'z', facts(['b']))).toEqual({ type: 'remove', nodeId: 'z' });
   });
 
   // Found by the configuration simulation (test/sim/config-sim.ts, seed 1225): with voters {a, b, x},

@@ -2,7 +2,8 @@
  * Which Raft membership change the leader should make next so that the consensus group follows the
  * node table: every known node is a member, at most 5 (and an odd number of) voters spread across
  * shards, everyone else a learner, and a voter that stopped answering is replaced by a caught-up
- * learner. Pure: the caller supplies liveness and catch-up facts and proposes the returned change.
+ * learner. A leader the node table forgot (CLUSTER FORGET) removes itself once the other voters have a
+ * live quorum. Pure: the caller supplies liveness and catch-up facts and proposes the returned change.
  */
 import { quorumSize, type ConfChange, type ConfState } from '../raft';
 import type { ConfigState } from './config-state';
@@ -26,6 +27,18 @@ export function planMembership(conf: ConfState, state: ConfigState, self: string
   const voters = new Set(conf.voters);
   const learners = new Set(conf.learners);
   const known = state.nodes;
+
+  // 0. The node table forgot the leader itself: the other forgotten members leave first, then the
+  //    leader, once the other voters have a live quorum (else a caught-up learner is promoted first).
+  if (!known.has(self)) {
+    for (const id of [...conf.learners, ...conf.voters]) {
+      if (id !== self && !known.has(id)) return { type: 'remove', nodeId: id };
+    }
+    const rest = conf.voters.filter((id) => id !== self);
+    if (rest.length > 0 && rest.filter((id) => facts.alive(id)).length >= quorumSize(rest.length)) return { type: 'remove', nodeId: self };
+    const cand = conf.learners.filter((id) => known.has(id) && facts.alive(id) && facts.caughtUp(id)).sort();
+    return cand.length > 0 ? { type: 'promote', nodeId: cand[0]! } : null;
+  }
 
   // 1. Members the configuration no longer knows leave (never the leader itself). A live voter only
   //    while the voters left keep a live quorum; until then dead voters go first (step 4).
