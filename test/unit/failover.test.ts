@@ -87,7 +87,7 @@ describe('FailoverCoordinator: stalls, its own failed flag, restarted primaries 
     expect(fc.decide(100, st, 'L', () => 100, 0)).toContainEqual({ op: 'set-failed', node: 'L', failed: false });
   });
 
-  it('after its own process stalled, the leader gives every node a fresh timeout instead of failing them all', () => {
+  it('after its own process stalled, the leader skips one decision round (messages sent meanwhile are still unread)', () => {
     const st = setup();
     const fc = new FailoverCoordinator(T);
     fc.becameLeader(0, null);
@@ -95,9 +95,13 @@ describe('FailoverCoordinator: stalls, its own failed flag, restarted primaries 
     // Everyone was last heard at 1000; the leader was stopped until 5000 and has not read their messages yet.
     fc.stalled(5000);
     expect(fc.decide(5000, st, 'L', () => 1000, 0)).toEqual([]);
-    expect(fc.decide(5900, st, 'L', () => 1000, 0)).toEqual([]);
-    // Still silent a full timeout after the stall: now they are failed.
-    expect(fc.decide(6100, st, 'L', () => 1000, 0).length).toBeGreaterThan(0);
+    // By the next round their messages were read: nobody is failed.
+    expect(fc.decide(5100, st, 'L', () => 5050, 0)).toEqual([]);
+    // Late ticks in a row (a loaded machine) skip at most one round in two: a silent primary is still replaced.
+    fc.stalled(5500);
+    expect(fc.decide(5500, st, 'L', (id) => (id === 'P' ? 1000 : 5450), 0)).toEqual([]);
+    fc.stalled(5900);
+    expect(fc.decide(5900, st, 'L', (id) => (id === 'P' ? 1000 : 5850), 0).some((c) => c.op === 'batch')).toBe(true);
   });
 
   it('a primary restarted without data gets no lease and is replaced by its replica with data, the most advanced one', () => {

@@ -110,6 +110,13 @@ export class Cluster {
   private dataless = false;
   /** dataless, and the served configuration makes this node a primary owning slots with replicas. */
   amnesiac = false;
+  /**
+   * A dataless node feeds no replica (SYNC/PSYNC refused), whatever its view says: right after a restart
+   * its view is only the snapshot in its node file (often none), until it has applied the log again.
+   */
+  get refusesSync(): boolean {
+    return this.dataless;
+  }
   /** Wall-clock time (ms) of the last ticks of the current RaftNode, by tick number modulo the length. */
   private readonly tickWall = new Array<number>(64).fill(0);
   /** Ticks of the current RaftNode (its clock), and its lease length in ticks. */
@@ -282,9 +289,10 @@ export class Cluster {
     this.ticks++;
     const now = Date.now();
     // Ticks came late: the process was stalled (SIGSTOP, a long pause) and what peers sent meanwhile is
-    // still unread. Failure decisions give everyone a fresh timeout rather than trust that stale view.
+    // still unread. The next failure decision round is skipped rather than made on that stale view.
     if (this.lastTickAt > 0 && now - this.lastTickAt > 3 * TICK_MS) {
-      this.server.log.warning(`cluster: no tick for ${now - this.lastTickAt} ms (process stalled?)`);
+      // Logged only when long: ticks run this late all the time on a loaded machine.
+      if (now - this.lastTickAt > 1000) this.server.log.warning(`cluster: no tick for ${now - this.lastTickAt} ms (process stalled?)`);
       this.failover.stalled(now);
     }
     this.lastTickAt = now;

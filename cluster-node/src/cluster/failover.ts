@@ -29,8 +29,9 @@
  * replica is known, what none of them holds is gone, and the best of them is promoted.
  *
  * Decisions rest on when the leader last heard from each node. After the leader's own process stalled
- * (SIGSTOP, a long pause) the messages that arrived meanwhile are still unread, so `stalled(now)` gives
- * every node a fresh timeout instead of failing them all on the stale view.
+ * (SIGSTOP, a long pause) the messages that arrived meanwhile are still unread at its first tick (timers
+ * run before I/O), so after `stalled()` the next decision round is skipped; it is read by the round after.
+ * Only one round in a row is skipped, so a loaded machine whose ticks are all late still decides.
  *
  * Pure apart from the clock values passed in: the caller supplies `now`, liveness and offsets.
  */
@@ -81,8 +82,9 @@ export class FailoverCoordinator {
   private readonly dataless = new Map<string, boolean>();
   /** Dataless primaries that no reachable replica can replace with data: they serve what they have. */
   private readonly serveEmpty = new Set<string>();
-  /** Our own process was stalled until then: nobody is judged silent from before it. */
-  private resumedAt = Number.NEGATIVE_INFINITY;
+  /** The next decision round is skipped (our process was stalled); the last one was skipped. */
+  private skipNext = false;
+  private skippedLast = false;
   /** Where each node's data comes from, from its last heartbeat (null: a heartbeat without it, from an older version). */
   private readonly streams = new Map<string, StreamReport | null>();
 
@@ -134,9 +136,9 @@ export class FailoverCoordinator {
     return this.serveEmpty.has(id);
   }
 
-  /** Our process was stalled (ticks came late): give every node a full timeout from now. */
-  stalled(now: number): void {
-    this.resumedAt = now;
+  /** Our process was stalled (this tick came late): skip the next decision round, unless the last one was. */
+  stalled(_now: number): void {
+    if (!this.skippedLast) this.skipNext = true;
   }
 
   offsetOf(id: string): number {
@@ -166,8 +168,14 @@ export class FailoverCoordinator {
     // Followers hear only from the leader: a new leader gives everyone else a full timeout from its election.
     // A node that just joined gets a full timeout from when we first saw it in the configuration.
     for (const id of state.nodes.keys()) if (!this.firstSeen.has(id)) this.firstSeen.set(id, now);
+    if (this.skipNext) {
+      this.skipNext = false;
+      this.skippedLast = true;
+      return out;
+    }
+    this.skippedLast = false;
     const heard = (id: string): number =>
-      Math.max(id === this.previousLeader ? lastHeard(id) : Math.max(lastHeard(id), this.leaderSince, this.firstSeen.get(id) ?? now), this.resumedAt);
+      id === this.previousLeader ? lastHeard(id) : Math.max(lastHeard(id), this.leaderSince, this.firstSeen.get(id) ?? now);
     const alive = (n: NodeRecord): boolean => n.id === self || now - heard(n.id) < t.failAfterMs;
     const recentlyProposed = (id: string): boolean => now - (this.proposedAt.get(id) ?? -Infinity) < 1000;
     for (const n of state.nodes.values()) {

@@ -372,8 +372,8 @@ export class Replication {
     const s = this.server;
     if (this.links.has(c)) return;
     if (this.primary !== null && this.primary.state !== 'connected') throw new ReplyError("NOMASTERLINK Can't SYNC while not connected with my master");
-    // A cluster primary restarted without its data must not replace its replicas' copies with nothing.
-    if (s.clusterNode?.amnesiac) throw new ReplyError('LOADING This primary restarted without its data and waits for a replica to take over');
+    // A cluster node restarted without its data must not replace its replicas' copies with nothing.
+    if (s.clusterNode?.refusesSync) throw new ReplyError('LOADING This node restarted without its data and feeds no replica until it has it again');
     if (c.replyMode !== 'on') return;
     const hs = this.handshake(c);
     const link = new ReplicaLink(c, hs);
