@@ -11,13 +11,14 @@
  *   CHAOS_SIDES     ours,redis (default both)
  *   CHAOS_SEED      seed of the fault choices (default random; printed)
  *   CHAOS_WRITERS   writers per shard (default 3); CHAOS_PAUSE_MS pause between a writer's writes (default 2)
+ *   CHAOS_FAULTS    fault kinds to apply, comma-separated (default kill9,stall,partition,restart,failover)
  * Flag: --md adds a dated section to BENCHMARKS.md.
  * Exit status 1 if a run of ours with N >= 1 lost an acknowledged write or produced a duplicate or phantom.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { addSection, machineFacts, type MachineFacts } from './lib';
-import { FAULT_KINDS, runChaos, type ChaosOptions, type ChaosResult } from './chaos-scenario';
+import { FAULT_KINDS, runChaos, type ChaosOptions, type ChaosResult, type FaultKind } from './chaos-scenario';
 
 const ROOT = path.resolve(__dirname, '../..');
 const env = process.env;
@@ -28,6 +29,8 @@ const SIDES = (env.CHAOS_SIDES ?? 'ours,redis').split(',');
 const SEED = env.CHAOS_SEED ? Number(env.CHAOS_SEED) : Math.floor(Math.random() * 2 ** 31);
 const WRITERS = Number(env.CHAOS_WRITERS ?? 3);
 const PAUSE_MS = Number(env.CHAOS_PAUSE_MS ?? 2);
+const FAULTS = (env.CHAOS_FAULTS ?? FAULT_KINDS.join(',')).split(',') as FaultKind[];
+for (const f of FAULTS) if (!FAULT_KINDS.includes(f)) throw new Error(`unknown fault kind ${f} in CHAOS_FAULTS (${FAULT_KINDS.join(', ')})`);
 
 function lostByKind(r: ChaosResult): string {
   return FAULT_KINDS.map((k) => {
@@ -56,7 +59,7 @@ function markdownSection(date: Date, facts: MachineFacts, results: ChaosResult[]
     `## ${date.toISOString().slice(0, 10)} — write-safety chaos test (\`npm run chaos\`, issue 4)`,
     '',
     `- Machine: nproc ${facts.nproc}, CPU ${facts.cpu}, ${facts.memory}, ${facts.os}; Node ${facts.node}. Anchor: ${facts.redis}. Load average at start: ${facts.load}.`,
-    `- Settings: CHAOS_LOOPS=${LOOPS} CHAOS_SECONDS=${SECONDS} CHAOS_WRITERS=${WRITERS} CHAOS_PAUSE_MS=${PAUSE_MS} CHAOS_SEED=${SEED}. Each side: 3 primaries + 3 replicas on loopback ` +
+    `- Settings: CHAOS_LOOPS=${LOOPS} CHAOS_SECONDS=${SECONDS} CHAOS_WRITERS=${WRITERS} CHAOS_PAUSE_MS=${PAUSE_MS} CHAOS_SEED=${SEED} CHAOS_FAULTS=${FAULTS.join(',')}. Each side: 3 primaries + 3 replicas on loopback ` +
       '(`redis-cli --cluster create ... --cluster-replicas 1`); ours with default settings plus `--min-replicas-ack N`, ' +
       "redis-server 7 with its defaults (`--save '' --appendonly no`, cluster-node-timeout 15000).",
     `- Workload: ${WRITERS} writers per shard RPUSH values unique per attempt to 4 lists per shard, following MOVED, one write in flight each, never resending a failed value. ` +
@@ -86,7 +89,7 @@ async function main(): Promise<void> {
   if (SIDES.includes('redis')) runs.push({ side: 'redis', minReplicasAck: 0, loops: LOOPS, seconds: SECONDS });
   const results: ChaosResult[] = [];
   for (const o of runs) {
-    const r = await runChaos({ ...o, seed: SEED, writersPerShard: WRITERS, writePauseMs: PAUSE_MS, log: (l) => console.log(l) });
+    const r = await runChaos({ ...o, seed: SEED, faults: FAULTS, writersPerShard: WRITERS, writePauseMs: PAUSE_MS, log: (l) => console.log(l) });
     results.push(r);
     for (const [k, v] of Object.entries(r.samples)) if (v.length > 0) console.log(`  ${k} examples: ${v.join(' ')}`);
     console.log('');
