@@ -1,0 +1,485 @@
+/**
+ * `npm run bench:gateway`: the gateway's REST throughput and latency side by side with webdis (Debian
+ * package) in front of one redis-server 7, the gateway's overhead over a direct ioredis Cluster call, and
+ * WebSocket pub/sub fan-out to many sockets. Everything runs on free loopback ports and is stopped at the end.
+ *
+ * - webdis side: redis-server (`--save '' --appendonly no`) + webdis with a generated config (threads,
+ *   pool size and an HTTP Basic auth ACL, see WEBDIS_* below); URLs `/SET/k/v`, `/GET/k`.
+ * - gateway side: a 3-primary cluster of ours (bin/start.js, no replicas unless BENCH_REPLICAS=1) + one
+ *   gateway process (bin/cluster-gateway.js, Bearer token); URLs `/set/k/v`, `/get/k`.
+ * - Load: wrk, one thread, 50 keep-alive connections, GET and SET cycling over a fixed key set spread over
+ *   all three shards, after a warm-up; SET runs first so that GET finds every key.
+ * - Overhead: the same workload with ioredis Cluster straight to the cluster, 50 commands in flight (and 1),
+ *   against the gateway at 50 (and 1) connections; overhead = gateway latency - direct latency.
+ * - WebSocket: see bench/gateway-ws.ts.
+ * The load generator shares the machine's cores with the servers on both sides.
+ *
+ * Options (env): BENCH_SECONDS (per run, default 10), BENCH_WARMUP (s, default 3), BENCH_KEYS (default 1000),
+ * BENCH_ROUNDS (default 3: the two sides alternate, medians reported, so drifting load on a shared machine
+ * hits both),
+ * BENCH_PARTS (comma list of rest,overhead,ws; default all), BENCH_REPLICAS (replicas per primary, default 0),
+ * WEBDIS_THREADS (default 2), WEBDIS_POOL (redis connections per webdis thread, default 10),
+ * GATEWAY_CPU_PROF=<dir> (run the gateway under `node --cpu-prof` and leave the profile there),
+ * GATEWAY_BIN=<path> (another gateway entry point, e.g. a patched copy, for A/B runs),
+ * BENCH_WS_CLIENTS / BENCH_WS_RATES / BENCH_WS_SECONDS (see gateway-ws.ts), BENCH_OUT=<file.json>.
+ * Flag: --md adds a dated section to BENCHMARKS.md.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Cluster } from 'ioredis';
+import { keyHashSlot } from '../common/src/slot';
+import { addSection, clusterPorts, exitOf, freePort, machineFacts, waitPort, type MachineFacts } from './lib';
+import { CpuMeter, childPids, runIoredis, runWrk, type LoadResult } from './gateway-load';
+import { runWsBench, wsAvailable, type WsResult } from './gateway-ws';
+
+const ROOT = path.resolve(__dirname, '../..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
+const KEYS = Number(process.env.BENCH_KEYS ?? 1000);
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'rest,overhead,ws').split(','));
+const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 0);
+const WEBDIS_THREADS = Number(process.env.WEBDIS_THREADS ?? 2);
+const WEBDIS_POOL = Number(process.env.WEBDIS_POOL ?? 10);
+const CPU_PROF = process.env.GATEWAY_CPU_PROF;
+/** Another gateway entry point (a patched build elsewhere) for A/B runs; default this checkout's. */
+const GATEWAY_BIN = process.env.GATEWAY_BIN ?? path.join(ROOT, 'bin/cluster-gateway.js');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = 50;
+const TOKEN = 'bench-gateway-token';
+const WEBDIS_USER = 'bench:bench-webdis-password';
+
+/** The fixed key set: `gwbench:<i>` -> a 32-byte value; URL-safe (no '.', which webdis reads as an extension). */
+const keys = Array.from({ length: KEYS }, (_, i) => `gwbench:${i}`);
+const value = (i: number) => `value-${String(i).padStart(6, '0')}-`.padEnd(32, 'x');
+
+interface Proc {
+  proc: ChildProcess;
+  out: () => string;
+}
+
+function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Proc {
+  const proc = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
+  proc.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
+  return { proc, out: () => out };
+}
+
+async function stop(p: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill(signal);
+  const killer = setTimeout(() => p.proc.kill('SIGKILL'), 15_000);
+  await exitOf(p.proc);
+  clearTimeout(killer);
+}
+
+/** Resolves once the process printed a line matching `ready`; rejects if it exits first or after `ms`. */
+function waitOutput(p: Proc, ready: RegExp, what: string, ms = 90_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} not ready within ${ms} ms:\n${p.out()}`)), ms);
+    const check = () => {
+      if (ready.test(p.out())) {
+        clearTimeout(timer);
+        p.proc.stdout!.off('data', check);
+        resolve();
+      }
+    };
+    p.proc.stdout!.on('data', check);
+    p.proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${code ?? signal}) before it was ready:\n${p.out()}`));
+    });
+    check();
+  });
+}
+
+interface WebdisSide {
+  redis: Proc;
+  webdis: Proc;
+  httpPort: number;
+  config: Record<string, unknown>;
+  dir: string;
+}
+
+async function startWebdis(): Promise<WebdisSide> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-gw-webdis-'));
+  const redisPort = await freePort();
+  const httpPort = await freePort();
+  const redis = start('/usr/bin/redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
+  await waitPort(redisPort);
+  const config = {
+    redis_host: '127.0.0.1',
+    redis_port: redisPort,
+    redis_auth: null,
+    http_host: '127.0.0.1',
+    http_port: httpPort,
+    threads: WEBDIS_THREADS,
+    pool_size: WEBDIS_POOL,
+    daemonize: false,
+    database: 0,
+    // Every command needs credentials, as every gateway request needs its token.
+    acl: [{ disabled: ['*'] }, { http_basic_auth: WEBDIS_USER, enabled: ['*'] }],
+    verbosity: 1,
+    logfile: path.join(dir, 'webdis.log'),
+  };
+  const file = path.join(dir, 'webdis.json');
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  const webdis = start('/usr/bin/webdis', [file]);
+  await waitPort(httpPort);
+  return { redis, webdis, httpPort, config, dir };
+}
+
+interface GatewaySide {
+  cluster: Proc;
+  gateway: Proc;
+  ports: number[];
+  httpPort: number;
+  dir: string;
+}
+
+async function startGatewaySide(): Promise<GatewaySide> {
+  if (!existsSync(path.join(ROOT, 'dist/gateway/src/main.js'))) throw new Error('dist/ is missing: run npm run build');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-gw-cluster-'));
+  const ports = await clusterPorts(3 * (1 + REPLICAS));
+  const cluster = start(process.execPath, [path.join(ROOT, 'bin/start.js')], {
+    ...process.env,
+    CLUSTER_PORTS: ports.join(','),
+    CLUSTER_PRIMARIES: '3',
+    CLUSTER_REPLICAS: String(REPLICAS),
+    CLUSTER_DATA_DIR: dir,
+    CLUSTER_START_TIMEOUT: '60',
+    CLUSTER_SERVER: 'cluster-node',
+    GATEWAY_PORT: '0', // bin/start.js's own gateway: off, the bench starts its own
+  });
+  try {
+    await waitOutput(cluster, /^Cluster ready:/m, 'our cluster (bin/start.js)');
+  } catch (e) {
+    await stop(cluster);
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  const httpPort = await freePort();
+  const nodeArgs: string[] = [];
+  if (CPU_PROF) {
+    mkdirSync(CPU_PROF, { recursive: true });
+    nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF));
+  }
+  const gateway = start(process.execPath, [...nodeArgs, GATEWAY_BIN, '--port', String(httpPort), '--seeds', `127.0.0.1:${ports[0]}`, '--token', TOKEN]);
+  try {
+    await waitOutput(gateway, /cluster-gateway listening/, 'the gateway', 30_000);
+  } catch (e) {
+    await stop(gateway);
+    await stop(cluster);
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return { cluster, gateway, ports, httpPort, dir };
+}
+
+type Op = 'set' | 'get';
+
+const webdisPaths = (op: Op) => keys.map((k, i) => (op === 'set' ? `/SET/${k}/${value(i)}` : `/GET/${k}`));
+const gatewayPaths = (op: Op) => keys.map((k, i) => (op === 'set' ? `/set/${k}/${value(i)}` : `/get/${k}`));
+const webdisHeaders = { Authorization: `Basic ${Buffer.from(WEBDIS_USER).toString('base64')}` };
+const gatewayHeaders = { Authorization: `Bearer ${TOKEN}` };
+
+/** One request of each kind through both front ends, checking the answers look right before timing anything. */
+async function sanityCheck(webdisPort: number, gatewayPort: number): Promise<void> {
+  const get = async (url: string, headers: Record<string, string>) => {
+    const r = await fetch(url, { headers });
+    return { status: r.status, body: await r.text() };
+  };
+  const checks: Array<[string, Record<string, string>, number, RegExp]> = [
+    [`http://127.0.0.1:${webdisPort}/SET/${keys[0]}/${value(0)}`, webdisHeaders, 200, /"OK"/],
+    [`http://127.0.0.1:${webdisPort}/GET/${keys[0]}`, webdisHeaders, 200, new RegExp(value(0))],
+    [`http://127.0.0.1:${webdisPort}/GET/${keys[0]}`, {}, 403, /^/],
+    [`http://127.0.0.1:${gatewayPort}/set/${keys[0]}/${value(0)}`, gatewayHeaders, 200, /"OK"/],
+    [`http://127.0.0.1:${gatewayPort}/get/${keys[0]}`, gatewayHeaders, 200, new RegExp(value(0))],
+    [`http://127.0.0.1:${gatewayPort}/get/${keys[0]}`, {}, 401, /./],
+  ];
+  for (const [url, headers, status, body] of checks) {
+    const r = await get(url, headers);
+    if (r.status !== status || !body.test(r.body)) throw new Error(`sanity check failed: GET ${url} -> ${r.status} ${r.body}`);
+  }
+}
+
+function shardSpread(ports: number[]): string {
+  // bin/start.js gives the 3 primaries, in port order, the slot ranges redis-cli picks: 0-5460, 5461-10922, 10923-16383.
+  const counts = [0, 0, 0];
+  for (const k of keys) {
+    const slot = keyHashSlot(k);
+    counts[slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2]!++;
+  }
+  return counts.map((c, i) => `${c} on :${ports[i]}`).join(', ');
+}
+
+interface RestRow {
+  op: Op;
+  webdis: LoadResult;
+  gateway: LoadResult;
+  webdisCpu: number;
+  gatewayCpu: number;
+  nodesCpu: number;
+  /** CPU time per request in µs (median over rounds): a cost that other load on the machine moves less than throughput. */
+  webdisUs: number;
+  gatewayUs: number;
+  nodesUs: number;
+  /** Median of the per-round ratios gateway / webdis (each round runs both sides back to back). */
+  ratio: number;
+  ratios: number[];
+}
+
+interface OverheadRow {
+  op: Op;
+  inFlight: number;
+  direct: LoadResult;
+  gateway: LoadResult;
+}
+
+const ms = (x: number) => (x < 10 ? x.toFixed(3) : x.toFixed(1));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Rounds of one side combined: the median of each figure, errors summed. */
+function combine(rs: LoadResult[]): LoadResult {
+  const med = (f: (r: LoadResult) => number) => median(rs.map(f));
+  return {
+    requests: rs.reduce((a, r) => a + r.requests, 0),
+    seconds: rs.reduce((a, r) => a + r.seconds, 0),
+    rps: med((r) => r.rps),
+    p50: med((r) => r.p50),
+    p90: med((r) => r.p90),
+    p99: med((r) => r.p99),
+    p999: med((r) => r.p999),
+    max: Math.max(...rs.map((r) => r.max)),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
+  };
+}
+
+function printLoad(label: string, r: LoadResult, cpu?: string): void {
+  console.log(
+    `  ${label.padEnd(34)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${ms(r.p50).padStart(6)} ms  p99 ${ms(r.p99).padStart(6)} ms  max ${ms(r.max).padStart(6)} ms  errors ${r.errors} (non-2xx ${r.non2xx})${cpu ? `  ${cpu}` : ''}`,
+  );
+}
+
+async function restPart(w: WebdisSide, g: GatewaySide): Promise<RestRow[]> {
+  const webdisCpu = new CpuMeter(() => [w.webdis.proc.pid!, w.redis.proc.pid!]);
+  // bin/start.js's children are the nodes; the gateway is a separate process.
+  const nodes = childPids(g.cluster.proc.pid!);
+  const gwCpu = new CpuMeter(() => [g.gateway.proc.pid!]);
+  const nodesCpu = new CpuMeter(() => nodes);
+  const rows: RestRow[] = [];
+  for (const op of ['set', 'get'] as const) {
+    const webdisRun = { url: `http://127.0.0.1:${w.httpPort}`, paths: webdisPaths(op), headers: webdisHeaders, connections: CONNECTIONS };
+    const gatewayRun = { url: `http://127.0.0.1:${g.httpPort}`, paths: gatewayPaths(op), headers: gatewayHeaders, connections: CONNECTIONS };
+    console.log(`\n${op.toUpperCase()}: wrk -t1 -c${CONNECTIONS}, ${ROUNDS} rounds of webdis then gateway, ${SECONDS} s each after a ${WARMUP} s warm-up`);
+    const a: LoadResult[] = [];
+    const b: LoadResult[] = [];
+    const cpu = { webdis: [] as number[], gateway: [] as number[], nodes: [] as number[] };
+    const ratios: number[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      await runWrk({ ...webdisRun, seconds: WARMUP });
+      webdisCpu.start();
+      const ra = await runWrk({ ...webdisRun, seconds: SECONDS });
+      cpu.webdis.push(webdisCpu.percent());
+      printLoad(`${round}: webdis + redis-server`, ra, `cpu webdis+redis ${cpu.webdis.at(-1)!.toFixed(0)}%`);
+      await runWrk({ ...gatewayRun, seconds: WARMUP });
+      gwCpu.start();
+      nodesCpu.start();
+      const rb = await runWrk({ ...gatewayRun, seconds: SECONDS });
+      cpu.gateway.push(gwCpu.percent());
+      cpu.nodes.push(nodesCpu.percent());
+      printLoad(`${round}: gateway + 3 cluster-nodes`, rb, `cpu gateway ${cpu.gateway.at(-1)!.toFixed(0)}%, nodes ${cpu.nodes.at(-1)!.toFixed(0)}%, load ${os.loadavg()[0]!.toFixed(1)}`);
+      a.push(ra);
+      b.push(rb);
+      ratios.push(rb.rps / ra.rps);
+    }
+    const us = (pct: number[], rs: LoadResult[]) => median(pct.map((p, i) => (p / 100 / rs[i]!.rps) * 1e6));
+    const row: RestRow = {
+      op,
+      webdis: combine(a),
+      gateway: combine(b),
+      webdisCpu: median(cpu.webdis),
+      gatewayCpu: median(cpu.gateway),
+      nodesCpu: median(cpu.nodes),
+      webdisUs: us(cpu.webdis, a),
+      gatewayUs: us(cpu.gateway, b),
+      nodesUs: us(cpu.nodes, b),
+      ratio: median(ratios),
+      ratios,
+    };
+    console.log(`  median: webdis ${row.webdis.rps.toFixed(0)} req/s, gateway ${row.gateway.rps.toFixed(0)} req/s; ratio gateway / webdis ${row.ratio.toFixed(2)} (rounds: ${ratios.map((r) => r.toFixed(2)).join(', ')})`);
+    console.log(`  CPU per request: webdis+redis ${row.webdisUs.toFixed(1)} µs; gateway ${row.gatewayUs.toFixed(1)} µs + nodes ${row.nodesUs.toFixed(1)} µs`);
+    rows.push(row);
+  }
+  return rows;
+}
+
+async function overheadPart(g: GatewaySide): Promise<OverheadRow[]> {
+  const cluster = new Cluster([{ host: '127.0.0.1', port: g.ports[0]! }], { enableReadyCheck: true, scaleReads: 'master' });
+  await new Promise<void>((resolve, reject) => {
+    cluster.once('ready', () => resolve());
+    cluster.once('error', reject);
+  });
+  const rows: OverheadRow[] = [];
+  try {
+    for (const op of ['set', 'get'] as const) {
+      const run = (c: Cluster, i: number) => {
+        const k = i % KEYS;
+        return op === 'set' ? c.set(keys[k]!, value(k)) : c.get(keys[k]!);
+      };
+      for (const inFlight of [CONNECTIONS, 1]) {
+        console.log(`\n${op.toUpperCase()} overhead, ${inFlight} in flight: ioredis Cluster direct vs wrk through the gateway, ${ROUNDS} rounds of ${SECONDS} s each`);
+        const gatewayRun = { url: `http://127.0.0.1:${g.httpPort}`, paths: gatewayPaths(op), headers: gatewayHeaders, connections: inFlight };
+        const d: LoadResult[] = [];
+        const gw: LoadResult[] = [];
+        for (let round = 1; round <= ROUNDS; round++) {
+          await runIoredis(cluster, run, inFlight, WARMUP);
+          d.push(await runIoredis(cluster, run, inFlight, SECONDS));
+          printLoad(`${round}: ioredis Cluster direct`, d.at(-1)!);
+          await runWrk({ ...gatewayRun, seconds: WARMUP });
+          gw.push(await runWrk({ ...gatewayRun, seconds: SECONDS }));
+          printLoad(`${round}: gateway (wrk)`, gw.at(-1)!, `load ${os.loadavg()[0]!.toFixed(1)}`);
+        }
+        const row: OverheadRow = { op, inFlight, direct: combine(d), gateway: combine(gw) };
+        console.log(`  median overhead: p50 ${ms(row.gateway.p50 - row.direct.p50)} ms, p99 ${ms(row.gateway.p99 - row.direct.p99)} ms`);
+        rows.push(row);
+      }
+    }
+  } finally {
+    cluster.disconnect();
+  }
+  return rows;
+}
+
+function webdisVersion(): string {
+  return spawnSync('dpkg-query', ['-W', '-f=${Version}', 'webdis'], { encoding: 'utf8' }).stdout?.trim() || 'unknown version';
+}
+
+function markdown(date: Date, facts: MachineFacts, loadAfter: string, rest: RestRow[], over: OverheadRow[], ws: WsResult | string | null): string {
+  const L: string[] = [
+    `## ${date.toISOString().slice(0, 10)} — gateway REST vs webdis, gateway overhead, WebSocket fan-out (\`npm run bench:gateway\`)`,
+    '',
+    `- Machine: nproc ${facts.nproc}, CPU ${facts.cpu}, ${facts.memory}, ${facts.os}; Node ${facts.node}. ${facts.redis}. Load average at start: ${facts.load}; at the end: ${loadAfter}.`,
+    `- webdis side: Debian webdis ${webdisVersion()} (threads ${WEBDIS_THREADS}, pool_size ${WEBDIS_POOL} redis connections per thread, HTTP Basic auth ACL, verbosity 1) in front of one redis-server (\`--save '' --appendonly no\`).`,
+    `- gateway side: one gateway process (\`${path.relative(ROOT, GATEWAY_BIN)} --token\`, Bearer auth) in front of 3 cluster-node primaries from \`bin/start.js\` (${REPLICAS ? `${REPLICAS} replica(s) per primary` : 'no replicas'}).`,
+    `- Load: \`wrk -t1 -c${CONNECTIONS}\` (keep-alive), ${SECONDS} s per run after a ${WARMUP} s warm-up, cycling over ${KEYS} keys (spread over the 3 shards) with 32-byte values; SET runs before GET. ` +
+      `${ROUNDS} rounds, the two sides alternating; figures are medians over the rounds, the ratio is the median of the per-round ratios. ` +
+      'wrk, both front ends and all servers share the 2 cores (one side is driven at a time; the other side idles).',
+  ];
+  if (rest.length) {
+    L.push(
+      '',
+      '| op | webdis req/s | gateway req/s | ratio gw / webdis (rounds) | p50 webdis / gw (ms) | p99 webdis / gw (ms) | errors webdis / gw | CPU webdis+redis / gateway / nodes | CPU µs per request: webdis+redis / gateway + nodes |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const r of rest) {
+      L.push(
+        `| ${r.op.toUpperCase()} | ${r.webdis.rps.toFixed(0)} | ${r.gateway.rps.toFixed(0)} | **${r.ratio.toFixed(2)}** (${r.ratios.map((x) => x.toFixed(2)).join(', ')}) | ${ms(r.webdis.p50)} / ${ms(r.gateway.p50)} | ${ms(r.webdis.p99)} / ${ms(r.gateway.p99)} | ${r.webdis.errors} / ${r.gateway.errors} | ${r.webdisCpu.toFixed(0)}% / ${r.gatewayCpu.toFixed(0)}% / ${r.nodesCpu.toFixed(0)}% | ${r.webdisUs.toFixed(1)} / ${r.gatewayUs.toFixed(1)} + ${r.nodesUs.toFixed(1)} |`,
+      );
+    }
+  }
+  if (over.length) {
+    L.push(
+      '',
+      'Gateway overhead over a direct ioredis Cluster call (same keys, same commands; an ioredis 6 Cluster client, default options, closed loop with N commands in flight in the bench process, latency histogram in 10 µs steps, vs wrk with N connections through the gateway; overhead = gateway - direct, medians over the rounds):',
+      '',
+      '| op | in flight | direct req/s | gateway req/s | p50 direct / gw (ms) | p99 direct / gw (ms) | overhead p50 (ms) | overhead p99 (ms) |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const r of over) {
+      L.push(
+        `| ${r.op.toUpperCase()} | ${r.inFlight} | ${r.direct.rps.toFixed(0)} | ${r.gateway.rps.toFixed(0)} | ${ms(r.direct.p50)} / ${ms(r.gateway.p50)} | ${ms(r.direct.p99)} / ${ms(r.gateway.p99)} | ${ms(r.gateway.p50 - r.direct.p50)} | ${ms(r.gateway.p99 - r.direct.p99)} |`,
+      );
+    }
+  }
+  if (typeof ws === 'string') L.push('', `WebSocket pub/sub: ${ws}`);
+  else if (ws) L.push('', ...wsMarkdown(ws));
+  return `${L.join('\n')}\n`;
+}
+
+function wsMarkdown(r: WsResult): string[] {
+  const L = [
+    `WebSocket pub/sub: ${r.clients} \`ws\` clients on the gateway's \`/ws\`, all SUBSCRIBEd to one channel; an ioredis publisher PUBLISHes to a primary at a fixed rate for ${r.seconds} s per step; payload carries a timestamp (end-to-end latency = publish call to the frame's arrival, same process). Baseline: one plain ioredis subscriber on each primary, same messages. Clients, baseline and publisher run in the bench process (one Node thread) on the same 2 cores as the gateway and the nodes; "CPU clients" is that process.`,
+    '',
+    '| publish rate (msg/s) | published | deliveries/s | expected deliveries | delivered | missing | sockets closed | p50 (ms) | p99 (ms) | CPU gateway / clients | gateway CPU µs per delivery | direct subscriber p50 / p99 (ms) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const s of r.steps) {
+    L.push(
+      `| ${s.rate} | ${s.published} | ${s.deliveriesPerSec.toFixed(0)} | ${s.expected} | ${s.delivered} | ${s.expected - s.delivered} | ${s.closed} | ${ms(s.p50)} | ${ms(s.p99)} | ${s.gatewayCpu.toFixed(0)}% / ${s.clientCpu.toFixed(0)}% | ${s.gatewayUs.toFixed(1)} | ${ms(s.direct.p50)} / ${ms(s.direct.p99)} |`,
+    );
+  }
+  return L;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  for (const a of args) if (a !== '--md') throw new Error(`unknown argument ${a} (only --md)`);
+  const date = new Date();
+  const facts = machineFacts();
+  console.log(`date: ${date.toISOString()}\nmachine: nproc ${facts.nproc}, ${facts.cpu}, ${facts.memory}, ${facts.os}, node ${facts.node}, load ${facts.load}\n`);
+  let w: WebdisSide | null = null;
+  let g: GatewaySide | null = null;
+  const cleanup = async () => {
+    if (g) {
+      await stop(g.gateway);
+      await stop(g.cluster);
+      rmSync(g.dir, { recursive: true, force: true });
+    }
+    if (w) {
+      await stop(w.webdis);
+      await stop(w.redis);
+      rmSync(w.dir, { recursive: true, force: true });
+    }
+    g = null;
+    w = null;
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  let rest: RestRow[] = [];
+  let over: OverheadRow[] = [];
+  let ws: WsResult | string | null = null;
+  try {
+    if (PARTS.has('rest')) {
+      w = await startWebdis();
+      console.log(`webdis on :${w.httpPort} (threads ${WEBDIS_THREADS}, pool_size ${WEBDIS_POOL}) -> redis-server :${w.config.redis_port}`);
+    }
+    g = await startGatewaySide();
+    console.log(`gateway on :${g.httpPort} -> cluster ${g.ports.join(', ')} (${REPLICAS ? `${REPLICAS} replica(s) per primary` : 'primaries only'}); keys: ${shardSpread(g.ports)}`);
+    if (w) {
+      await sanityCheck(w.httpPort, g.httpPort);
+      rest = await restPart(w, g);
+    }
+    if (PARTS.has('overhead')) over = await overheadPart(g);
+    if (PARTS.has('ws')) {
+      if (wsAvailable(ROOT)) ws = await runWsBench({ gatewayPort: g.httpPort, gatewayPid: g.gateway.proc.pid!, nodePorts: g.ports.slice(0, 3), token: TOKEN });
+      else {
+        ws = 'pending: the gateway has no /ws endpoint yet (gateway/src/ws/); the measurement is ready in bench/gateway-ws.ts.';
+        console.log(`\nWebSocket: ${ws}`);
+      }
+    }
+  } finally {
+    await cleanup();
+  }
+  const loadAfter = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(`\nload average at the end: ${loadAfter}`);
+  if (CPU_PROF) console.log(`gateway CPU profile written to ${path.resolve(CPU_PROF)}`);
+  const out = process.env.BENCH_OUT;
+  if (out) writeFileSync(out, JSON.stringify({ date: date.toISOString(), machine: facts, loadAfter, seconds: SECONDS, keys: KEYS, connections: CONNECTIONS, rest, overhead: over, ws }, null, 2));
+  if (args.includes('--md')) {
+    const file = path.join(ROOT, 'BENCHMARKS.md');
+    addSection(file, markdown(date, facts, loadAfter, rest, over, ws));
+    console.log(`added a section to ${file}`);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  process.exit(1);
+});
