@@ -62,6 +62,8 @@ export interface ChaosOptions {
   /** Pause of each writer between two writes, ms (default 2). */
   writePauseMs?: number;
   seed?: number;
+  /** Keep the data dirs and node logs even when the run went well. */
+  keepDirs?: boolean;
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -580,6 +582,9 @@ const PENDING = 0;
 interface Attempt {
   list: string;
   st: number;
+  /** The node that answered, and when (ms), for the diagnosis of a lost write. */
+  port: number;
+  at: number;
 }
 
 class Workload {
@@ -642,7 +647,7 @@ class Workload {
         const slot = keyHashSlot(list);
         const port = this.map[slot]!;
         const value = `${w}.${seq}`;
-        const a: Attempt = { list, st: PENDING };
+        const a: Attempt = { list, st: PENDING, port, at: 0 };
         this.attempts.set(value, a);
         let conn: Redis;
         try {
@@ -656,6 +661,7 @@ class Workload {
         try {
           const r = await conn.rpush(list, value);
           a.st = typeof r === 'number' ? ACKED : UNKNOWN;
+          a.at = Date.now();
           if (this.pauseMs > 0) await sleep(this.pauseMs);
         } catch (e) {
           const msg = (e as Error).message;
@@ -830,7 +836,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       faultCounts: counts,
       ms,
       samples: {
-        lost: [...final.lost].slice(0, 10),
+        lost: [...final.lost].slice(0, 10).map((v) => {
+          const a = wl!.attempts.get(v)!;
+          return `${v} (acked by ${a.port} at ${new Date(a.at).toISOString()})`;
+        }),
         duplicate: final.duplicate.slice(0, 10),
         phantom: final.phantom.slice(0, 10),
         refusedPresent: final.refusedPresent.slice(0, 10),
@@ -863,7 +872,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       await wl.stop().catch(() => undefined);
     }
     for (const m of cl.members) if (m.stopped) cl.cont(m);
-    await cl.close(failed);
+    if (opts.keepDirs && !failed) log(`${cl.label}: node logs and data dirs kept in ${cl.root}`);
+    await cl.close(failed || opts.keepDirs === true);
   }
 }
 

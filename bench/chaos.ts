@@ -12,6 +12,7 @@
  *   CHAOS_SEED      seed of the fault choices (default random; printed)
  *   CHAOS_WRITERS   writers per shard (default 3); CHAOS_PAUSE_MS pause between a writer's writes (default 2)
  *   CHAOS_FAULTS    fault kinds to apply, comma-separated (default kill9,stall,partition,restart,failover)
+ *   CHAOS_KEEP=1    keep every run's data dirs and node logs (kept anyway when a run fails)
  * Flag: --md adds a dated section to BENCHMARKS.md.
  * Exit status 1 if a run of ours with N >= 1 lost an acknowledged write or produced a duplicate or phantom.
  */
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
   if (SIDES.includes('redis')) runs.push({ side: 'redis', minReplicasAck: 0, loops: LOOPS, seconds: SECONDS });
   const results: ChaosResult[] = [];
   for (const o of runs) {
-    const r = await runChaos({ ...o, seed: SEED, faults: FAULTS, writersPerShard: WRITERS, writePauseMs: PAUSE_MS, log: (l) => console.log(l) });
+    const r = await runChaos({ ...o, seed: SEED, faults: FAULTS, keepDirs: env.CHAOS_KEEP === '1', writersPerShard: WRITERS, writePauseMs: PAUSE_MS, log: (l) => console.log(l) });
     results.push(r);
     for (const [k, v] of Object.entries(r.samples)) if (v.length > 0) console.log(`  ${k} examples: ${v.join(' ')}`);
     console.log('');
