@@ -41,7 +41,7 @@ async function startOurs(ports: number[]): Promise<Side> {
   if (!existsSync(path.join(ROOT, 'dist/cluster-node/src/main.js'))) throw new Error('dist/ is missing: run npm run build');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-cluster-ours-'));
   const proc = spawn(process.execPath, [path.join(ROOT, 'bin/start.js')], {
-    env: { ...process.env, CLUSTER_PORTS: ports.join(','), CLUSTER_REPLICAS: '0', CLUSTER_DATA_DIR: dir, CLUSTER_START_TIMEOUT: '60', CLUSTER_SERVER: 'cluster-node' },
+    env: { ...process.env, CLUSTER_PORTS: ports.join(','), CLUSTER_REPLICAS: '0', CLUSTER_DATA_DIR: dir, CLUSTER_START_TIMEOUT: '60', CLUSTER_SERVER: 'cluster-node', GATEWAY_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

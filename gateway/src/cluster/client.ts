@@ -254,9 +254,34 @@ export class ClusterClient extends EventEmitter {
   /** Send one command on a connection, raw (no routing). */
   sendRaw(redis: Redis, args: readonly Arg[]): Promise<Reply> {
     const cmd = rawCommand(args);
+    this.cork(redis);
     void redis.sendCommand(cmd);
     return cmd.promise as Promise<Reply>;
   }
+
+  /**
+   * Batch the commands one event-loop turn sends on a connection into one socket write: ioredis's
+   * auto-pipelining covers its named methods only, not sendCommand (one write per command measured
+   * as a third of the gateway's CPU under load). The socket is corked on its first command of the turn
+   * and uncorked in setImmediate, after the turn's other requests have queued theirs.
+   */
+  private cork(redis: Redis): void {
+    const stream = (redis as unknown as { stream?: { cork(): void; uncork(): void; writable?: boolean } }).stream;
+    if (!stream || redis.status !== 'ready' || this.corked.has(stream)) return;
+    stream.cork();
+    this.corked.add(stream);
+    if (!this.uncorkScheduled) {
+      this.uncorkScheduled = true;
+      setImmediate(() => {
+        this.uncorkScheduled = false;
+        for (const s of this.corked) s.uncork();
+        this.corked.clear();
+      });
+    }
+  }
+
+  private readonly corked = new Set<{ cork(): void; uncork(): void }>();
+  private uncorkScheduled = false;
 
   // ---- slot map --------------------------------------------------------------------------------
 
