@@ -1,41 +1,65 @@
 /**
- * Incremental RESP2 reply parser for the client side of a connection (MIGRATE's link to its target).
- *
- * Feed socket chunks, then take complete replies with `next()`. Simple and bulk strings come back as
- * latin1 strings (one char = one byte), integers as numbers, nil bulks/arrays as null, error replies
- * as {@link RespErrorReply} (their text without the leading '-'), arrays as arrays.
+ * Incremental reply parser for the client side of a connection, RESP2 and RESP3 (RESP2 is a subset):
+ * MIGRATE's and the slot hand-off's link to a target node (cluster-node/src/cluster/key-mover.ts) and
+ * the gateway's upstream subscriber connections (which run `HELLO 3` so that pushes and command
+ * replies are told apart by type). Binary safe: strings come back as Buffers. Push frames (`>`) are
+ * marked so a connection can route them; error replies become {@link RespErrorReply}.
  */
 
-/** An error reply ("-ERR ..."): `message` is the text after '-'. */
 export class RespErrorReply {
   constructor(readonly message: string) {}
 }
 
-export type RespReply = string | number | null | RespErrorReply | RespReply[];
+export type RespReply = Buffer | number | bigint | boolean | null | RespErrorReply | RespReply[] | RespPush;
 
-/** The peer sent something that is not RESP2. */
+/** A `>` push frame (pub/sub messages and (un)subscribe confirmations). */
+export class RespPush {
+  constructor(readonly items: RespReply[]) {}
+}
+
 export class ReplyProtocolError extends Error {}
 
-const EMPTY = Buffer.alloc(0);
-/** Marks "reply not complete yet" inside the recursive parse. */
 const INCOMPLETE = Symbol('incomplete');
 type Parsed = { value: RespReply; end: number } | typeof INCOMPLETE;
+const EMPTY = Buffer.alloc(0);
 
 export class ReplyParser {
   private buf: Buffer = EMPTY;
   private pos = 0;
+  /** Chunks held back until `need` bytes are buffered (a large bulk arriving in many pieces). */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private need = 0;
+  /** Largest bulk end seen by an incomplete parse (to avoid re-parsing on every small chunk). */
+  private wantEnd = 0;
 
   feed(chunk: Buffer): void {
-    if (this.pos >= this.buf.length) this.buf = chunk;
-    else this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
+    if (this.need > 0) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+      if (this.buf.length - this.pos + this.heldBytes < this.need) return;
+      this.held.unshift(this.buf.subarray(this.pos));
+      this.buf = Buffer.concat(this.held);
+      this.pos = 0;
+      this.held = [];
+      this.heldBytes = 0;
+      this.need = 0;
+      return;
+    }
+    this.buf = this.pos >= this.buf.length ? chunk : Buffer.concat([this.buf.subarray(this.pos), chunk]);
     this.pos = 0;
   }
 
-  /** The next complete reply, or undefined when more input is needed. Throws ReplyProtocolError. */
+  /** The next complete value, or undefined when more input is needed. Throws ReplyProtocolError. */
   next(): RespReply | undefined {
-    if (this.pos >= this.buf.length) return undefined;
+    if (this.need > 0 || this.pos >= this.buf.length) return undefined;
+    this.wantEnd = 0;
     const r = this.parse(this.pos);
-    if (r === INCOMPLETE) return undefined;
+    if (r === INCOMPLETE) {
+      // A big bulk is on its way: hold chunks until it is all here instead of re-parsing each time.
+      if (this.wantEnd - this.pos > 64 * 1024) this.need = this.wantEnd - this.pos;
+      return undefined;
+    }
     this.pos = r.end;
     if (this.pos >= this.buf.length) {
       this.buf = EMPTY;
@@ -51,27 +75,47 @@ export class ReplyParser {
     if (eol < 0 || eol + 1 >= buf.length) return INCOMPLETE;
     if (buf[eol + 1] !== 0x0a) throw new ReplyProtocolError('Protocol error: expected CRLF');
     const type = buf[p];
-    const line = buf.latin1Slice(p + 1, eol);
     const after = eol + 2;
+    const line = (): string => buf.latin1Slice(p + 1, eol);
     switch (type) {
-      case 0x2b: // +
-        return { value: line, end: after };
-      case 0x2d: // -
-        return { value: new RespErrorReply(line), end: after };
-      case 0x3a: // :
-        return { value: int(line), end: after };
-      case 0x24: {
-        // $
-        const n = int(line);
+      case 0x2b: // + simple string
+        return { value: buf.subarray(p + 1, eol), end: after };
+      case 0x2d: // - error
+        return { value: new RespErrorReply(buf.toString('utf8', p + 1, eol)), end: after };
+      case 0x3a: // : integer
+        return { value: int(line()), end: after };
+      case 0x28: // ( big number
+        return { value: BigInt(line()), end: after };
+      case 0x2c: // , double
+        return { value: Number(line().replace('inf', 'Infinity')), end: after };
+      case 0x23: // # boolean
+        return { value: line() === 't', end: after };
+      case 0x5f: // _ null
+        return { value: null, end: after };
+      case 0x24: // $ bulk
+      case 0x3d: // = verbatim
+      case 0x21: {
+        // ! bulk error
+        const n = int(line());
         if (n < 0) return { value: null, end: after };
-        if (after + n + 2 > buf.length) return INCOMPLETE;
+        if (after + n + 2 > buf.length) {
+          this.wantEnd = Math.max(this.wantEnd, after + n + 2);
+          return INCOMPLETE;
+        }
         if (buf[after + n] !== 0x0d || buf[after + n + 1] !== 0x0a) throw new ReplyProtocolError('Protocol error: bad bulk string end');
-        return { value: buf.latin1Slice(after, after + n), end: after + n + 2 };
+        const body = buf.subarray(after, after + n);
+        if (type === 0x21) return { value: new RespErrorReply(body.toString('utf8')), end: after + n + 2 };
+        return { value: type === 0x3d ? body.subarray(4) : body, end: after + n + 2 };
       }
-      case 0x2a: {
-        // *
-        const n = int(line);
+      case 0x2a: // * array
+      case 0x7e: // ~ set
+      case 0x3e: // > push
+      case 0x25: // % map (flattened)
+      case 0x7c: {
+        // | attribute: parsed and dropped, the value that follows is returned
+        let n = int(line());
         if (n < 0) return { value: null, end: after };
+        if (type === 0x25 || type === 0x7c) n *= 2;
         const items: RespReply[] = [];
         let q = after;
         for (let i = 0; i < n; i++) {
@@ -80,7 +124,8 @@ export class ReplyParser {
           items.push(r.value);
           q = r.end;
         }
-        return { value: items, end: q };
+        if (type === 0x7c) return this.parse(q);
+        return { value: type === 0x3e ? new RespPush(items) : items, end: q };
       }
       default:
         throw new ReplyProtocolError(`Protocol error: unexpected reply type byte ${type}`);

@@ -12,7 +12,7 @@
  */
 import net from 'node:net';
 import { encodeCommand } from '../../../common/src/resp/writer';
-import { Resp3Error, Resp3Parser, Resp3Push, type Resp3Value } from './resp3-parser';
+import { RespErrorReply, ReplyParser, RespPush, type RespReply } from '../../../common/src/resp/reply-parser';
 
 export type SubKind = 'channel' | 'pattern' | 'shard';
 
@@ -47,7 +47,7 @@ interface Pending {
   left: Set<string> | null;
   /** Confirmations still expected (an unsubscribe of a channel may be confirmed once per name). */
   count: number;
-  resolve(v: Resp3Value): void;
+  resolve(v: RespReply): void;
   reject(e: Error): void;
 }
 
@@ -63,7 +63,7 @@ export interface UpstreamOptions {
 
 export class UpstreamConn {
   private readonly sock: net.Socket;
-  private readonly parser = new Resp3Parser();
+  private readonly parser = new ReplyParser();
   private readonly pending: Pending[] = [];
   private closed = false;
   private closing = false;
@@ -114,7 +114,7 @@ export class UpstreamConn {
   }
 
   /** Send a plain command; resolves with its reply (rejects on an error reply or connection loss). */
-  call(args: string[]): Promise<Resp3Value> {
+  call(args: string[]): Promise<RespReply> {
     return this.send(args, null, null);
   }
 
@@ -150,9 +150,9 @@ export class UpstreamConn {
     setTimeout(() => this.destroy('closed by the gateway'), 1000).unref();
   }
 
-  private send(args: string[], push: string | null, left: Set<string> | null): Promise<Resp3Value> {
+  private send(args: string[], push: string | null, left: Set<string> | null): Promise<RespReply> {
     if (this.closed) return Promise.reject(new UpstreamError(`subscriber connection to ${this.addr} is closed`));
-    return new Promise<Resp3Value>((resolve, reject) => {
+    return new Promise<RespReply>((resolve, reject) => {
       this.pending.push({ push, left, count: left ? left.size : 1, resolve, reject });
       this.sock.write(encodeCommand(args.map((a) => Buffer.from(a, 'latin1'))));
     });
@@ -175,7 +175,7 @@ export class UpstreamConn {
       for (;;) {
         const v = this.parser.next();
         if (v === undefined) break;
-        if (v instanceof Resp3Push) this.onPush(v.items);
+        if (v instanceof RespPush) this.onPush(v.items);
         else this.onReply(v);
         if (this.closed) return;
       }
@@ -184,14 +184,14 @@ export class UpstreamConn {
     }
   }
 
-  private onReply(v: Resp3Value): void {
+  private onReply(v: RespReply): void {
     const head = this.pending[0];
     if (!head) {
       this.destroy('reply with no command waiting');
       return;
     }
     // An error answers any command (a subscribe refused with MOVED/CROSSSLOT has no confirmations).
-    if (v instanceof Resp3Error) {
+    if (v instanceof RespErrorReply) {
       this.pending.shift();
       const e = new UpstreamError(v.message);
       e.name = 'ReplyError';
@@ -206,7 +206,7 @@ export class UpstreamConn {
     head.resolve(v);
   }
 
-  private onPush(items: Resp3Value[]): void {
+  private onPush(items: RespReply[]): void {
     const type = Buffer.isBuffer(items[0]) ? items[0].toString('latin1') : '';
     const str = (i: number): string | null => (Buffer.isBuffer(items[i]) ? (items[i] as Buffer).toString('latin1') : null);
     switch (type) {
