@@ -5,6 +5,7 @@
  * {push}). Both record how the socket closed.
  */
 import WebSocket, { type ClientOptions } from 'ws';
+import { parseReply, type Reply } from './raw-conn';
 
 export interface Closed {
   code: number;
@@ -122,7 +123,7 @@ export class JsonWs extends Base {
   }
 }
 
-export type RespValue = string | number | null | { err: string } | { push: RespValue[] } | RespValue[];
+export type RespValue = Reply;
 
 export class RespWs extends Base {
   readonly frames: RespValue[] = [];
@@ -138,7 +139,7 @@ export class RespWs extends Base {
     ws.on('message', (d: Buffer) => {
       this.buf = Buffer.concat([this.buf, d]);
       for (;;) {
-        const r = parseResp(this.buf, 0);
+        const r = parseReply(this.buf, 0);
         if (r === null) break;
         this.frames.push(r.value);
         this.buf = this.buf.subarray(r.end);
@@ -174,58 +175,4 @@ export class RespWs extends Base {
   }
 }
 
-function parseResp(buf: Buffer, at: number): { value: RespValue; end: number } | null {
-  if (at >= buf.length) return null;
-  const type = String.fromCharCode(buf[at]!);
-  const i = buf.indexOf('\r\n', at + 1);
-  if (i < 0) return null;
-  const text = buf.toString('latin1', at + 1, i);
-  const end = i + 2;
-  switch (type) {
-    case '+':
-      return { value: text, end };
-    case '-':
-      return { value: { err: text }, end };
-    case ':':
-      return { value: Number(text), end };
-    case '_':
-      return { value: null, end };
-    case '$': {
-      const n = Number(text);
-      if (n < 0) return { value: null, end };
-      if (buf.length < end + n + 2) return null;
-      return { value: buf.toString('latin1', end, end + n), end: end + n + 2 };
-    }
-    case '*':
-    case '>':
-    case '%': {
-      let n = Number(text);
-      if (n < 0) return { value: null, end };
-      if (type === '%') n *= 2;
-      const items: RespValue[] = [];
-      let p = end;
-      for (let k = 0; k < n; k++) {
-        const r = parseResp(buf, p);
-        if (r === null) return null;
-        items.push(r.value);
-        p = r.end;
-      }
-      return { value: type === '>' ? { push: items } : items, end: p };
-    }
-    default:
-      throw new Error(`unexpected RESP type byte ${JSON.stringify(type)}`);
-  }
-}
-
-/** A gauge or counter value from /metrics text (sum over series matching the labels). */
-export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const ls = m[2] ?? '';
-    if (Object.entries(labels).every(([k, v]) => ls.includes(`${k}="${v}"`))) sum += Number(m[3]);
-  }
-  return sum;
-}
+export { metricValue } from './gateway';

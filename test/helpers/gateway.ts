@@ -104,9 +104,8 @@ export async function cmd(gw: Gateway, args: Array<string | number>, token: stri
   return r.json.result;
 }
 
-/** Sum of a metric's samples whose labels include `labels` (0 when absent). */
-export async function metric(gw: Gateway, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await gw.metrics.registry.metrics();
+/** Sum of a metric's samples in Prometheus text whose labels include `labels` (0 when absent). */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue;
@@ -116,6 +115,11 @@ export async function metric(gw: Gateway, name: string, labels: Record<string, s
     if (Object.entries(labels).every(([k, v]) => ls[k] === v)) sum += Number(m[4]);
   }
   return sum;
+}
+
+/** `metricValue` over an in-process gateway's registry. */
+export async function metric(gw: Gateway, name: string, labels: Record<string, string> = {}): Promise<number> {
+  return metricValue(await gw.metrics.registry.metrics(), name, labels);
 }
 
 /** A node's call count for a command from INFO commandstats. */

@@ -20,7 +20,7 @@ export class RawConn {
       this.bytes += d.toString('latin1');
       this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
       for (;;) {
-        const r = parse(this.buf, 0);
+        const r = parseReply(this.buf, 0);
         if (r === null) break;
         this.frames.push(r.value);
         this.buf = this.buf.subarray(r.end);
@@ -101,7 +101,8 @@ function line(buf: Buffer, at: number): { text: string; end: number } | null {
   return { text: buf.toString('latin1', at, i), end: i + 2 };
 }
 
-function parse(buf: Buffer, at: number): { value: Reply; end: number } | null {
+/** Parse one RESP2/RESP3 value at `at` (null when incomplete): the test helpers' one RESP reader. */
+export function parseReply(buf: Buffer, at: number): { value: Reply; end: number } | null {
   if (at >= buf.length) return null;
   const type = String.fromCharCode(buf[at]!);
   const l = line(buf, at + 1);
@@ -140,7 +141,7 @@ function parse(buf: Buffer, at: number): { value: Reply; end: number } | null {
       const items: Reply[] = [];
       let p = l.end;
       for (let i = 0; i < n; i++) {
-        const r = parse(buf, p);
+        const r = parseReply(buf, p);
         if (r === null) return null;
         items.push(r.value);
         p = r.end;

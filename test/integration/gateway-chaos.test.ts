@@ -18,6 +18,7 @@ import { keyHashSlot } from '../../common/src/slot';
 import { CLUSTER_ARGS, cli, createCluster, startClusterNodes, waitClusterOk, waitFor } from '../helpers/cluster';
 import { clusterCliOk, clusterNodes, expandSlots, myself, sleep } from '../helpers/cluster-cli-util';
 import { freePort, startNode, waitForPort, ROOT, type NodeHandle } from '../helpers/node';
+import { metricValue } from '../helpers/gateway';
 
 const TOKEN = 'chaos-test-token';
 const NODE_ARGS = ['--cluster-node-timeout', '1000', '--min-replicas-ack', '1'];
@@ -59,14 +60,7 @@ async function rest(cmd: (string | number)[]): Promise<{ status: number; body: {
 }
 
 async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${gwPort}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m && m[1] === name) sum += Number(m[3]);
-  }
-  return sum;
+  return metricValue(await (await fetch(`http://127.0.0.1:${gwPort}/metrics`)).text(), name);
 }
 
 /**
