@@ -199,59 +199,18 @@ const LOG_LINE = /^\d+:[A-Z] .*?\d\d:\d\d:\d\d\.\d{3} ([.\-*#]) /;
 const NOISE =
   /Redis is starting|Redis version=|Configuration loaded|Server initialized|overcommit|IP address for this node updated|Cluster state changed: ok|ready to exit|User requested shutdown|Received SIG|signal-handler/;
 
-class Node {
-  constructor(opts, port, index) {
-    this.port = port;
-    this.index = index;
-    this.dir = path.join(opts.dataDir, String(port));
-    this.logPath = path.join(this.dir, 'node.log');
+/** A child process this script started and watches: exit state, its log's tail. Subclasses spawn it. */
+class Child {
+  constructor(logPath) {
+    this.logPath = logPath;
     this.proc = null;
     this.exit = null; // { code, signal } once exited
     this.exited = null; // promise
-    this.opts = opts;
-    this.quiet = () => false;
   }
 
-  spawn(onExit) {
-    fs.mkdirSync(this.dir, { recursive: true });
-    const logFd = fs.openSync(this.logPath, 'a');
-    fs.writeSync(logFd, `--- ${new Date().toISOString()} start.js: starting ${this.opts.server} on ${HOST}:${this.port}\n`);
-    const clusterArgs = ['--port', String(this.port), '--bind', HOST, '--dir', this.dir, '--cluster-enabled', 'yes'];
-    if (this.opts.nodeTimeout !== undefined) clusterArgs.push('--cluster-node-timeout', String(this.opts.nodeTimeout));
-    const [cmd, args] =
-      this.opts.server === 'redis-server'
-        ? ['redis-server', [...clusterArgs, '--cluster-config-file', 'nodes.conf', '--save', '', '--appendonly', 'no']]
-        : [process.execPath, [NODE_BIN, ...clusterArgs]];
-    // Own process group: a terminal Ctrl-C reaches only this script, which then stops the nodes in order.
-    const proc = spawn(cmd, args, { cwd: this.dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Track `proc` (started with its output going to `logFd`); `onExit(this)` once it has exited. */
+  watch(proc, logFd, onExit) {
     this.proc = proc;
-    const onLine = (line) => {
-      try {
-        fs.writeSync(logFd, `${line}\n`);
-      } catch {
-        /* disk full etc.: the console still gets warnings */
-      }
-      // Console: warnings (without the pid/date prefix) and anything not in the log format (a crash's
-      // stack trace, a config error), minus start-up/shutdown chatter that both servers log as warnings.
-      // While stopping, only the unexpected (unformatted) lines.
-      if (NOISE.test(line)) return;
-      const m = LOG_LINE.exec(line);
-      if (!m) process.stderr.write(`[${this.port}] ${line}\n`);
-      else if (m[1] === '#' && !this.quiet()) process.stderr.write(`[${this.port}] ${line.slice(m[0].length)}\n`);
-    };
-    for (const stream of [proc.stdout, proc.stderr]) {
-      let partial = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk) => {
-        const lines = (partial + chunk).split('\n');
-        partial = lines.pop();
-        for (const l of lines) if (l.length) onLine(l);
-      });
-      stream.on('end', () => {
-        if (partial.length) onLine(partial);
-        partial = '';
-      });
-    }
     this.exited = new Promise((resolve) => {
       proc.once('error', (e) => {
         // spawn failure (e.g. redis-server not installed): no 'exit' follows.
@@ -290,6 +249,60 @@ class Node {
     } catch {
       return '    (no log)';
     }
+  }
+}
+
+class Node extends Child {
+  constructor(opts, port, index) {
+    const dir = path.join(opts.dataDir, String(port));
+    super(path.join(dir, 'node.log'));
+    this.port = port;
+    this.index = index;
+    this.dir = dir;
+    this.opts = opts;
+    this.quiet = () => false;
+  }
+
+  spawn(onExit) {
+    fs.mkdirSync(this.dir, { recursive: true });
+    const logFd = fs.openSync(this.logPath, 'a');
+    fs.writeSync(logFd, `--- ${new Date().toISOString()} start.js: starting ${this.opts.server} on ${HOST}:${this.port}\n`);
+    const clusterArgs = ['--port', String(this.port), '--bind', HOST, '--dir', this.dir, '--cluster-enabled', 'yes'];
+    if (this.opts.nodeTimeout !== undefined) clusterArgs.push('--cluster-node-timeout', String(this.opts.nodeTimeout));
+    const [cmd, args] =
+      this.opts.server === 'redis-server'
+        ? ['redis-server', [...clusterArgs, '--cluster-config-file', 'nodes.conf', '--save', '', '--appendonly', 'no']]
+        : [process.execPath, [NODE_BIN, ...clusterArgs]];
+    // Own process group: a terminal Ctrl-C reaches only this script, which then stops the nodes in order.
+    const proc = spawn(cmd, args, { cwd: this.dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const onLine = (line) => {
+      try {
+        fs.writeSync(logFd, `${line}\n`);
+      } catch {
+        /* disk full etc.: the console still gets warnings */
+      }
+      // Console: warnings (without the pid/date prefix) and anything not in the log format (a crash's
+      // stack trace, a config error), minus start-up/shutdown chatter that both servers log as warnings.
+      // While stopping, only the unexpected (unformatted) lines.
+      if (NOISE.test(line)) return;
+      const m = LOG_LINE.exec(line);
+      if (!m) process.stderr.write(`[${this.port}] ${line}\n`);
+      else if (m[1] === '#' && !this.quiet()) process.stderr.write(`[${this.port}] ${line.slice(m[0].length)}\n`);
+    };
+    for (const stream of [proc.stdout, proc.stderr]) {
+      let partial = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => {
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop();
+        for (const l of lines) if (l.length) onLine(l);
+      });
+      stream.on('end', () => {
+        if (partial.length) onLine(partial);
+        partial = '';
+      });
+    }
+    this.watch(proc, logFd, onExit);
   }
 
   async waitPort(timeoutMs) {
@@ -331,16 +344,13 @@ function gatewayTokens(opts) {
 }
 
 /** The gateway process (bin/cluster-gateway.js), logging to <dir>/gateway.log. */
-class GatewayProc {
+class GatewayProc extends Child {
   constructor(opts, seeds, tokens) {
+    super(path.join(opts.dataDir, 'gateway.log'));
     this.opts = opts;
     this.port = opts.gatewayPort;
     this.seeds = seeds;
     this.tokens = tokens;
-    this.logPath = path.join(opts.dataDir, 'gateway.log');
-    this.proc = null;
-    this.exit = null;
-    this.exited = null;
   }
 
   spawn(onExit) {
@@ -354,44 +364,7 @@ class GatewayProc {
       '--token', this.tokens.token,
       '--admin-token', this.tokens.adminToken,
     ];
-    const proc = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd] });
-    this.proc = proc;
-    this.exited = new Promise((resolve) => {
-      proc.once('error', (e) => {
-        this.exit = { code: null, signal: null, error: e };
-        resolve();
-        onExit(this);
-      });
-      proc.once('close', (code, signal) => {
-        if (this.exit) return;
-        this.exit = { code, signal };
-        try {
-          fs.closeSync(logFd);
-        } catch {
-          /* already closed */
-        }
-        resolve();
-        onExit(this);
-      });
-    });
-  }
-
-  get alive() {
-    return this.proc !== null && this.exit === null;
-  }
-
-  describeExit() {
-    if (!this.exit) return 'running';
-    if (this.exit.error) return `could not be started (${this.exit.error.message})`;
-    return this.exit.signal ? `killed by ${this.exit.signal}` : `exit code ${this.exit.code}`;
-  }
-
-  tail(lines = 15) {
-    try {
-      return fs.readFileSync(this.logPath, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `    ${l}`).join('\n');
-    } catch {
-      return '    (no log)';
-    }
+    this.watch(spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd] }), logFd, onExit);
   }
 
   async waitReady(timeoutMs) {

@@ -141,6 +141,22 @@ export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRe
     }
   };
 
+  /** A Redis error reply as REST answers it: 400 {"error": the node's text}. */
+  const redisError = (reply: FastifyReply, ctx: ExecContext, e: Error): FastifyReply => {
+    metrics.errors.inc({ kind: 'redis' });
+    afterWrite(reply, ctx);
+    return reply.code(400).type('application/json').send(JSON.stringify({ error: e.message }));
+  };
+
+  /** The 2-D JSON body of /pipeline and /multi-exec, checked against the pipeline limit. */
+  const commandsOf = (req: FastifyRequest, fmt: Format, route: string): Arg[][] => {
+    jsonOnly(fmt, route);
+    const body = parseJson(req.body);
+    if (!Array.isArray(body)) throw Errors.badRequest(`${route}: expected a 2-D JSON array of commands`);
+    if (body.length > d.maxPipeline) throw Errors.tooLarge(`${route}: ${body.length} commands exceed the limit of ${d.maxPipeline}`);
+    return body.map((c, i) => toArgs(c, `${route} command ${i}`));
+  };
+
   const runOne = async (req: FastifyRequest, reply: FastifyReply, principal: Principal, db: number, args: Arg[]): Promise<FastifyReply> => {
     const fmt = formatOf(req);
     const ctx = ctxOf(req, principal, db);
@@ -149,22 +165,14 @@ export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRe
       afterWrite(reply, ctx);
       return send(reply, fmt, r);
     } catch (e) {
-      if (isReplyError(e)) {
-        metrics.errors.inc({ kind: 'redis' });
-        afterWrite(reply, ctx);
-        return reply.code(400).type('application/json').send(JSON.stringify({ error: e.message }));
-      }
+      if (isReplyError(e)) return redisError(reply, ctx, e);
       throw e;
     }
   };
 
   const pipeline = async (req: FastifyRequest, reply: FastifyReply, principal: Principal, db: number): Promise<FastifyReply> => {
     const fmt = formatOf(req);
-    jsonOnly(fmt, '/pipeline');
-    const body = parseJson(req.body);
-    if (!Array.isArray(body)) throw Errors.badRequest('/pipeline: expected a 2-D JSON array of commands');
-    if (body.length > d.maxPipeline) throw Errors.tooLarge(`/pipeline: ${body.length} commands exceed the limit of ${d.maxPipeline}`);
-    const cmds = body.map((c, i) => toArgs(c, `/pipeline command ${i}`));
+    const cmds = commandsOf(req, fmt, '/pipeline');
     const ctx = ctxOf(req, principal, db);
     // Commands are sent at once, in order: each upstream connection keeps that order, so commands on one
     // slot (and the parts of split and fan-out commands) run in pipeline order. SCAN makes several round
@@ -196,21 +204,13 @@ export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRe
 
   const multiExec = async (req: FastifyRequest, reply: FastifyReply, principal: Principal, db: number): Promise<FastifyReply> => {
     const fmt = formatOf(req);
-    jsonOnly(fmt, '/multi-exec');
-    const body = parseJson(req.body);
-    if (!Array.isArray(body)) throw Errors.badRequest('/multi-exec: expected a 2-D JSON array of commands');
-    if (body.length > d.maxPipeline) throw Errors.tooLarge(`/multi-exec: ${body.length} commands exceed the limit of ${d.maxPipeline}`);
-    const cmds = body.map((c, i) => toArgs(c, `/multi-exec command ${i}`));
+    const cmds = commandsOf(req, fmt, '/multi-exec');
     const ctx = ctxOf(req, principal, db);
     let out: Reply;
     try {
       out = await runTransaction(executor, ctx, cmds);
     } catch (e) {
-      if (isReplyError(e)) {
-        metrics.errors.inc({ kind: 'redis' });
-        afterWrite(reply, ctx);
-        return reply.code(400).type('application/json').send(JSON.stringify({ error: e.message }));
-      }
+      if (isReplyError(e)) return redisError(reply, ctx, e);
       throw e;
     }
     afterWrite(reply, ctx);
