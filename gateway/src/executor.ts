@@ -209,9 +209,9 @@ export class Executor {
   async run(ctx: ExecContext, args: readonly Arg[], prepared?: Prepared): Promise<Reply> {
     const p = prepared ?? this.prepare(ctx, args);
     if (!ctx.rateCharged) this.chargeRate(ctx.principal);
-    const label = GatewayMetrics.cmdLabel(p.name);
-    this.metrics.commands.inc({ frontend: ctx.frontend, cmd: label });
-    const end = this.metrics.commandDuration.startTimer({ cmd: label });
+    const m = this.metrics.forCommand(ctx.frontend, p.name);
+    m.calls.inc();
+    const end = m.duration.startTimer();
     try {
       if (p.slot === -2) return await this.special(ctx, p, args);
       const replica = (ctx.replica ?? ctx.principal.replicaReads) && !p.write;

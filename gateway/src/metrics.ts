@@ -64,6 +64,23 @@ export class GatewayMetrics {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
+  private readonly perCommand = new Map<string, { calls: Counter.Internal; duration: Histogram.Internal<string> }>();
+
+  /**
+   * The labelled children for one (front end, command): resolved once and cached, so the per-command
+   * path does not look labels up on every call (bounded: front ends x command-table names).
+   */
+  forCommand(frontend: string, name: string): { calls: Counter.Internal; duration: Histogram.Internal<string> } {
+    const key = `${frontend}\0${name}`;
+    let m = this.perCommand.get(key);
+    if (!m) {
+      const cmd = GatewayMetrics.cmdLabel(name);
+      m = { calls: this.commands.labels(frontend, cmd), duration: this.commandDuration.labels(cmd) };
+      this.perCommand.set(key, m);
+    }
+    return m;
+  }
+
   /** A bounded command label: a name from the command table, else "other". */
   static cmdLabel(name: string): string {
     const n = name.toLowerCase();
