@@ -12,8 +12,10 @@
  * primary-link.ts (PSYNC2: replication ids, +CONTINUE / +FULLRESYNC, offsets, REPLCONF ACK, chained
  * replicas, min-replicas-ack holding replies until N replicas acknowledged).
  *
- * Time: one simulated tick is one timer period (TICK_MS = 100 ms) of a running node; every node has a
- * clock of its own (an offset from simulated time). Faults: crashes (the in-memory data and every
+ * Time: one simulated tick is one timer period (TICK_MS = 100 ms) of a running node; every node has
+ * clocks of its own (offsets from simulated time): a monotonic one with a new origin for each process,
+ * which times every lease and failover decision as in cluster.ts, and a wall clock that is stepped
+ * (NTP) now and then by up to 10 s either way. Faults: crashes (the in-memory data and every
  * volatile state are lost, the Raft state on disk survives; a restarted node resyncs), restarts,
  * partitions (random splits, one-way cuts, a primary cut off from every node while its clients still
  * reach it), message loss, delay, duplication and reordering, stalled processes (a paused node neither
@@ -36,7 +38,8 @@
  */
 import { ConfigState, SLOTS, type ApplyResult, type ConfigCommand, type ConfigSnapshot, type NodeRecord } from '../../cluster-node/src/cluster/config-state';
 import { FailoverCoordinator, timingFor, type FailoverTiming } from '../../cluster-node/src/cluster/failover';
-import { WriteLease, entryMayChangeRoles, leaderMayGrant } from '../../cluster-node/src/cluster/lease';
+import { RaftLeaseClock, WriteLease, entryMayChangeRoles, leaderMayGrant } from '../../cluster-node/src/cluster/lease';
+import type { Clock, Instant } from '../../cluster-node/src/cluster/clock';
 import { planMembership, targetVoters } from '../../cluster-node/src/cluster/membership';
 import type { Entry, Ready } from '../../cluster-node/src/raft';
 import { ConfigOracle } from './config-sim';
@@ -84,6 +87,8 @@ export interface FailoverSimParams {
   /** A resumed node handles the messages that waited for it before its timer fires. */
   ioFirstRate: number;
   compactRate: number;
+  /** Per tick: some node's wall clock is stepped (NTP) by up to 10 s either way. */
+  clockStepRate: number;
   sim: SimOptions;
 }
 
@@ -99,6 +104,7 @@ export interface FailoverSimStats {
   pauses: number;
   fullSyncs: number;
   partialSyncs: number;
+  clockSteps: number;
   maxTerm: number;
 }
 
@@ -169,6 +175,7 @@ export function failoverSimParams(seed: number): FailoverSimParams {
       maxEntriesPerMessage: p.pick([4, 64]),
       jsonWire: p.chance(0.2),
     },
+    clockStepRate: p.pick([0, 0.005, 0.02]),
   };
 }
 
@@ -176,8 +183,8 @@ export function failoverSimParams(seed: number): FailoverSimParams {
 // Messages other than Raft's (the bus requests of cluster.ts, replication, clients)
 
 type Body =
-  | { t: 'hb'; seq: number; offset: number; dataless: boolean; synced: string | null; echo?: number }
-  | { t: 'hb-reply'; seq: number; grant: boolean; serve: boolean; at: number }
+  | { t: 'hb'; seq: number; offset: number; dataless: boolean; synced: string | null; echo?: number; echoBoot?: number }
+  | { t: 'hb-reply'; seq: number; grant: boolean; serve: boolean; at: number; boot: number }
   | { t: 'propose'; req: string; cmd: ConfigCommand }
   | { t: 'propose-reply'; req: string; ok: boolean }
   | { t: 'psync'; session: number; replId: string; offset: number }
@@ -249,8 +256,9 @@ class NodeRt {
   ok = false;
   okOf: ConfigState | null = null;
   okVersion = -1;
-  readonly lease = new WriteLease();
-  hb: { seq: number; sentAt: number } | null = null;
+  readonly lease: WriteLease;
+  /** A heartbeat in flight: when it was sent (monotonic clock), and the moment a grant would run from. */
+  hb: { seq: number; sentAt: number; sent: Instant } | null = null;
   readonly failover: FailoverCoordinator;
   lastLeader: string | null = null;
   readonly lastHeard = new Map<string, number>();
@@ -262,14 +270,13 @@ class NodeRt {
   dataless: boolean;
   /** dataless while a primary owning slots with replicas: serves nothing, feeds no replica. */
   amnesiac = false;
-  /** Wall-clock time of the RaftNode's recent ticks (leaderLeaseValid), and its tick count. */
-  readonly tickWall = new Array<number>(64);
-  raftNow = 0;
+  /** When the RaftNode ticked (leaderLeaseValid). */
+  readonly raftLeaseClock: RaftLeaseClock;
   lastTickAt = 0;
   /** The primary whose stream our data is a prefix of (synchronized with it since we follow it). */
   syncedWith: string | null = null;
-  /** The leader's clock in its reply to our last heartbeat. */
-  hbEcho: { leader: string; at: number } | null = null;
+  /** The leader's (monotonic) clock in its reply to our last heartbeat, and that leader's incarnation. */
+  hbEcho: { leader: string; at: number; boot: number } | null = null;
   /** A restarted node does not know its role before it replayed its committed log up to here. */
   replayTo = 0;
   // Simulation bookkeeping.
@@ -285,8 +292,11 @@ class NodeRt {
     timing: FailoverTiming,
     shards: number,
     restarted: boolean,
+    readonly clock: Clock,
   ) {
     this.failover = new FailoverCoordinator(timing);
+    this.lease = new WriteLease(clock);
+    this.raftLeaseClock = new RaftLeaseClock(clock, TICK_MS);
     this.unsynced = restarted;
     this.dataless = restarted;
     this.verified = new Array<number>(shards).fill(-1);
@@ -370,9 +380,12 @@ class FailoverSim {
   readonly shardSlot: number[] = [];
   /** Writes acknowledged to clients, per shard, in order. */
   readonly acked: string[][] = [];
-  readonly stats = { writes: 0, acked: 0, refused: 0, failovers: 0, crashes: 0, pauses: 0, fullSyncs: 0, partialSyncs: 0 };
+  readonly stats = { writes: 0, acked: 0, refused: 0, failovers: 0, crashes: 0, pauses: 0, fullSyncs: 0, partialSyncs: 0, clockSteps: 0 };
   private readonly rts = new Map<string, NodeRt>();
-  private readonly clockOffset = new Map<string, number>();
+  /** Each node's wall clock, as an offset from simulated time: random, and stepped now and then. */
+  private readonly wallOffset = new Map<string, number>();
+  /** Each running incarnation's monotonic clock: a random origin per process, as performance.now(). */
+  private readonly monoOrigin = new Map<string, number>();
   private readonly clients: SimClient[] = [];
   private queue: AppMsg[] = [];
   private held: AppMsg[] = [];
@@ -421,9 +434,17 @@ class FailoverSim {
 
   // ------------------------------------------------------------------ clocks and lookups
 
-  /** Node `id`'s clock (ms). */
+  /**
+   * Node `id`'s monotonic clock (ms), the one cluster.ts times everything with; its origin changes when
+   * the node restarts (another process).
+   */
   now(id: string): number {
-    return this.c.time * TICK_MS + (this.clockOffset.get(id) ?? 0);
+    return this.c.time * TICK_MS + (this.monoOrigin.get(id) ?? 0);
+  }
+
+  /** Node `id`'s wall clock (ms): only ever shortens a lease (lease.ts). */
+  wall(id: string): number {
+    return this.c.time * TICK_MS + (this.wallOffset.get(id) ?? 0);
   }
 
   /** The volatile state of `id`'s running incarnation (paused or not), or null when it is down. */
@@ -440,8 +461,10 @@ class FailoverSim {
   }
 
   private startRuntime(node: SimNode): void {
-    const rt = new NodeRt(node.id, node.incarnation, this.newReplId(), this.timing, this.shardNodes.length, node.incarnation > 1);
-    rt.tickWall.fill(this.now(node.id));
+    this.monoOrigin.set(node.id, this.rng.int(0, 1_000_000));
+    const id = node.id;
+    const clock: Clock = { monoMs: () => this.now(id), wallMs: () => this.wall(id) };
+    const rt = new NodeRt(id, node.incarnation, this.newReplId(), this.timing, this.shardNodes.length, node.incarnation > 1, clock);
     if (rt.dataless) rt.replayTo = node.raft!.status().commit;
     this.rts.set(node.id, rt);
   }
@@ -467,7 +490,7 @@ class FailoverSim {
       for (const id of ids) {
         this.shardOf.set(id, s);
         this.allIds.push(id);
-        this.clockOffset.set(id, this.rng.int(0, 1_000_000));
+        this.wallOffset.set(id, this.rng.int(0, 1_000_000));
       }
       this.shardSlot.push(s * per + this.rng.int(0, per - 1));
       this.acked.push([]);
@@ -643,8 +666,7 @@ class FailoverSim {
       this.updateAmnesiac(n.id, rt, this.stateOf(n.id));
     }
     raft.tick();
-    rt.raftNow++;
-    rt.tickWall[rt.raftNow % rt.tickWall.length] = now;
+    rt.raftLeaseClock.ticked();
     this.c.check(n);
     if (rt.hb && now - rt.hb.sentAt >= this.timing.leaseMs) rt.hb = null;
     this.recompute(n.id, rt);
@@ -688,9 +710,9 @@ class FailoverSim {
   private heartbeat(n: SimNode, rt: NodeRt): void {
     const leader = n.raft!.status().leader;
     if (leader === null || rt.hb) return;
-    rt.hb = { seq: ++this.seq, sentAt: this.now(n.id) };
-    const echo = rt.hbEcho?.leader === leader ? rt.hbEcho.at : undefined;
-    this.send(n.id, leader, { t: 'hb', seq: rt.hb.seq, offset: rt.log.length, dataless: rt.dataless, synced: rt.syncedWith, ...(echo !== undefined ? { echo } : {}) });
+    rt.hb = { seq: ++this.seq, sentAt: this.now(n.id), sent: rt.lease.requestSent() };
+    const echo = rt.hbEcho?.leader === leader ? rt.hbEcho : null;
+    this.send(n.id, leader, { t: 'hb', seq: rt.hb.seq, offset: rt.log.length, dataless: rt.dataless, synced: rt.syncedWith, ...(echo ? { echo: echo.at, echoBoot: echo.boot } : {}) });
   }
 
   /** cluster.ts synced(): our data is a prefix of the stream of the primary we follow. */
@@ -711,14 +733,9 @@ class FailoverSim {
     rt.amnesiac = v !== null && rt.dataless && (replaying || (v.node(id)?.primary === null && v.replicasOf(id).length > 0 && v.owners.includes(id)));
   }
 
-  /** cluster.ts leaderLeaseValid(): the Raft lease, bounded by the wall clock of the tick it started at. */
+  /** cluster.ts leaderLeaseValid(): the Raft lease, in ticks and in time (lease.ts RaftLeaseClock). */
   leaderLeaseValid(n: SimNode, rt: NodeRt): boolean {
-    const left = n.raft!.leaseRemaining();
-    if (left <= 0) return false;
-    const leaseTicks = this.params.sim.electionTimeout - 1;
-    const start = rt.raftNow + left - leaseTicks;
-    if (start < 0 || rt.raftNow - start >= rt.tickWall.length) return false;
-    return this.now(n.id) < rt.tickWall[start % rt.tickWall.length]! + leaseTicks * TICK_MS;
+    return rt.raftLeaseClock.valid(n.raft!.leaseRemaining(), this.params.sim.electionTimeout - 1);
   }
 
   /** cluster.ts writeLeaseValid(). */
@@ -726,7 +743,7 @@ class FailoverSim {
     if (!rt.primaryWithReplicas) return true;
     const raft = n.raft!;
     const raftLease = raft.status().role === 'leader' ? this.leaderLeaseValid(n, rt) : null;
-    return rt.lease.allows(this.now(n.id), { primaryWithReplicas: true, raftLease });
+    return rt.lease.allows({ primaryWithReplicas: true, raftLease });
   }
 
   /** cluster.ts leaderDuties(). */
@@ -739,7 +756,7 @@ class FailoverSim {
     if (known) rt.failover.noteSelf(n.id, rt.log.length, rt.dataless, rt.syncedWith, now);
     if (known && rt.dataless && rt.failover.mayServe(n.id)) this.setDataless(n.id, rt, false);
     if (known && rt.failoverProposals === 0) {
-      const cmds = rt.failover.decide(now, state, n.id, (id) => rt.lastHeard.get(id) ?? 0, this.N);
+      const cmds = rt.failover.decide(now, state, n.id, (id) => rt.lastHeard.get(id) ?? -Infinity, this.N);
       for (const cmd of cmds) {
         rt.failoverProposals++;
         this.c.trace(`${n.id} proposes ${JSON.stringify(cmd)}`);
@@ -749,7 +766,7 @@ class FailoverSim {
     if (st.applied < st.commit) return;
     const deadAfter = Math.max(2000, this.params.nodeTimeoutMs);
     const change = planMembership({ voters: st.voters, learners: st.learners }, state, n.id, {
-      alive: (id) => id === n.id || now - (rt.lastHeard.get(id) ?? 0) < deadAfter,
+      alive: (id) => id === n.id || now - (rt.lastHeard.get(id) ?? -Infinity) < deadAfter,
       caughtUp: (id) => raft.isCaughtUp(id, 5),
     });
     if (change) {
@@ -1049,9 +1066,10 @@ class FailoverSim {
         }
         const mayGrant = leaderMayGrant({ raftLease: this.leaderLeaseValid(n, rt), requesterIsPrimary: this.stateOf(id)!.node(from)?.primary === null, logApplied });
         const now = this.now(id);
-        const stream = { syncedWith: b.synced, echo: b.echo ?? -Infinity };
+        // cluster.ts: the echo is a time on our monotonic clock only if this very incarnation sent it.
+        const stream = { syncedWith: b.synced, echo: b.echo !== undefined && b.echoBoot === n.incarnation ? b.echo : -Infinity };
         const grant = leading && rt.failover.onHeartbeat(from, b.offset, now, mayGrant, b.dataless, stream);
-        this.send(id, from, { t: 'hb-reply', seq: b.seq, grant, serve: leading && b.dataless && rt.failover.mayServe(from), at: now });
+        this.send(id, from, { t: 'hb-reply', seq: b.seq, grant, serve: leading && b.dataless && rt.failover.mayServe(from), at: now, boot: n.incarnation });
         return;
       }
       case 'hb-reply': {
@@ -1059,8 +1077,8 @@ class FailoverSim {
         const hb = rt.hb;
         if (!hb || hb.seq !== b.seq || this.now(id) - hb.sentAt >= this.timing.leaseMs) return;
         rt.hb = null;
-        rt.hbEcho = { leader: from, at: b.at };
-        if (b.grant) rt.lease.granted(hb.sentAt, this.timing.leaseMs);
+        rt.hbEcho = { leader: from, at: b.at, boot: b.boot };
+        if (b.grant) rt.lease.granted(hb.sent, this.timing.leaseMs);
         if (b.serve && rt.dataless) this.setDataless(id, rt, false);
         return;
       }
@@ -1223,7 +1241,7 @@ class FailoverSim {
     const rt = this.rtOf(id)!;
     const st = n.raft!.status();
     const v = this.stateOf(id)!;
-    const lease = st.role === 'leader' ? `raft lease ${st.leaseRemaining} ticks` : `lease ${JSON.stringify(rt.lease)}, clock ${this.now(id)}`;
+    const lease = st.role === 'leader' ? `raft lease ${st.leaseRemaining} ticks` : `lease ${JSON.stringify(rt.lease)}, clock ${this.now(id)} wall ${this.wall(id)}`;
     return `${id} (${this.c.paused.has(id) ? 'paused, ' : ''}${st.role} term ${st.term}, applied ${st.applied}, epoch ${v.node(id)?.configEpoch}, ${lease})`;
   }
 
@@ -1288,7 +1306,11 @@ class FailoverSim {
     }
     if (rng.chance(p.isolatePrimaryRate)) {
       const ps = this.primaries();
-      if (ps.length > 0) this.c.isolate(rng.pick(ps));
+      if (ps.length > 0) {
+        const id = rng.pick(ps);
+        this.c.isolate(id);
+        if (p.clockStepRate > 0 && rng.chance(0.3)) this.stepWallClock(id, -rng.int(1, 100) * TICK_MS);
+      }
     }
     if (rng.chance(p.healRate) && (this.c.group.size > 0 || this.c.cut.size > 0)) this.c.heal();
     if (rng.chance(p.pauseRate)) {
@@ -1303,11 +1325,25 @@ class FailoverSim {
       }
     }
     for (const [id, at] of [...this.resumeAt]) if (this.c.time >= at) this.resume(id);
+    if (rng.chance(p.clockStepRate)) {
+      // NTP steps a node's wall clock: nothing may depend on it but what users see and the lease's cap.
+      // Half of the time a node that believes it is a primary (a step back would extend a lease read
+      // on the wall clock).
+      const ps = this.primaries();
+      const id = rng.chance(0.5) && ps.length > 0 ? rng.pick(ps) : rng.pick(this.allIds);
+      this.stepWallClock(id, (rng.chance(0.5) ? -1 : 1) * rng.int(1, 100) * TICK_MS);
+    }
     if (rng.chance(p.compactRate) && up.length > 0) {
       const id = rng.pick(up);
       const n = this.c.node(id);
       if (n.raft && !this.c.paused.has(id) && n.app.applied - n.storage.firstIndex() >= 8) this.c.compact(id, n.app.applied);
     }
+  }
+
+  private stepWallClock(id: string, step: number): void {
+    this.wallOffset.set(id, (this.wallOffset.get(id) ?? 0) + step);
+    this.stats.clockSteps++;
+    this.c.trace(`CLOCK STEP ${id} ${step > 0 ? '+' : ''}${step} ms (wall clock)`);
   }
 
   resume(id: string): void {
@@ -1373,7 +1409,7 @@ export function runFailoverSeed(seed: number, options: FailoverSimOptions = {}):
       stats: {
         ticks: c?.time ?? 0,
         nodes: c?.nodes.size ?? 0,
-        ...(sim?.stats ?? { writes: 0, acked: 0, refused: 0, failovers: 0, crashes: 0, pauses: 0, fullSyncs: 0, partialSyncs: 0 }),
+        ...(sim?.stats ?? { writes: 0, acked: 0, refused: 0, failovers: 0, crashes: 0, pauses: 0, fullSyncs: 0, partialSyncs: 0, clockSteps: 0 }),
         elections: c?.stats.elections ?? 0,
         maxTerm,
       },

@@ -9,6 +9,7 @@
  * memory; a link that breaks the framing is closed.
  */
 import net from 'node:net';
+import { systemClock, type Clock } from './clock';
 
 export const BUS_MAX_LINE = 64 * 1024 * 1024;
 
@@ -173,8 +174,9 @@ export class ClusterBus {
   private server: net.Server | null = null;
   private readonly peers = new Map<string, Peer>();
   private readonly inbound = new Set<Link>();
-  /** Last time (ms) anything arrived from a node id. */
+  /** When anything last arrived from a node id: wall clock (shown to users) and monotonic (decisions). */
   private readonly lastHeard = new Map<string, number>();
+  private readonly lastHeardMono = new Map<string, number>();
   readonly stats = { sent: 0, received: 0 };
   private closed = false;
   private dropping = false;
@@ -183,6 +185,7 @@ export class ClusterBus {
     private readonly myId: () => string,
     readonly handlers: BusHandlers,
     readonly log: (line: string) => void,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /**
@@ -320,11 +323,18 @@ export class ClusterBus {
   }
 
   heard(id: string): void {
-    this.lastHeard.set(id, Date.now());
+    this.lastHeard.set(id, this.clock.wallMs());
+    this.lastHeardMono.set(id, this.clock.monoMs());
   }
 
+  /** Wall-clock time (ms) anything last arrived from `id`, 0 if never: for display (CLUSTER NODES). */
   lastHeardFrom(id: string): number {
     return this.lastHeard.get(id) ?? 0;
+  }
+
+  /** When anything last arrived from `id` on the monotonic clock (clock.ts), -Infinity if never: for decisions. */
+  lastHeardMs(id: string): number {
+    return this.lastHeardMono.get(id) ?? Number.NEGATIVE_INFINITY;
   }
 
   linkState(id: string): 'connected' | 'disconnected' {

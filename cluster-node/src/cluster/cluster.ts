@@ -26,7 +26,8 @@ import { planMembership } from './membership';
 import { DOWN, DOWN_UNBOUND, routeCommand } from './router';
 import { moveKeys } from './key-mover';
 import { FailoverCoordinator, timingFor } from './failover';
-import { WriteLease, entryMayChangeRoles, leaderMayGrant } from './lease';
+import { RaftLeaseClock, WriteLease, entryMayChangeRoles, leaderMayGrant } from './lease';
+import { systemClock, type Clock } from './clock';
 
 /** Raft drives its clock in ticks of this many ms. */
 export const TICK_MS = 100;
@@ -94,7 +95,12 @@ export class Cluster {
   /** Leader side: failure detection, write leases, failover decisions. */
   readonly failover: FailoverCoordinator;
   /** The write lease granted by the leader (used when this node is a primary with replicas, not the leader). */
-  private readonly lease = new WriteLease();
+  private readonly lease: WriteLease;
+  /**
+   * Tags this process's monotonic clock readings sent to other nodes (the leader's time in heartbeat
+   * replies, echoed back): another process of the same node id has another clock origin.
+   */
+  private readonly boot = randomHex(16);
   private hbInFlight = false;
   /** This node is a primary with at least one replica (derived on each configuration change). */
   private primaryWithReplicas = false;
@@ -117,10 +123,8 @@ export class Cluster {
   get refusesSync(): boolean {
     return this.dataless;
   }
-  /** Wall-clock time (ms) of the last ticks of the current RaftNode, by tick number modulo the length. */
-  private readonly tickWall = new Array<number>(64).fill(0);
-  /** Ticks of the current RaftNode (its clock), and its lease length in ticks. */
-  private raftNow = 0;
+  /** When the current RaftNode ticked (its lease in time), and its lease length in ticks. */
+  private readonly raftLeaseClock: RaftLeaseClock;
   private leaseTicks = 1;
   private lastTickAt = 0;
   /**
@@ -128,14 +132,20 @@ export class Cluster {
    * with it since we started following it (a failover promotes such a replica first; see failover.ts).
    */
   private syncedWith: string | null = null;
-  /** The leader's clock in its reply to our last heartbeat: echoed, it dates our next report. */
-  private hbEcho: { leader: string; at: number } | null = null;
+  /** The leader's (monotonic) clock in its reply to our last heartbeat: echoed, it dates our next report. */
+  private hbEcho: { leader: string; at: number; boot: string } | null = null;
   /** A restarted node does not know its role before it replayed its committed log up to here. */
   private replayTo = 0;
   readonly handoffs = new Map<number, Promise<void>>();
 
-  constructor(readonly server: Server) {
+  /** `clock`: the time source of every lease and failover decision (clock.ts); injectable for tests. */
+  constructor(
+    readonly server: Server,
+    private readonly clock: Clock = systemClock,
+  ) {
     const cfg = server.config;
+    this.lease = new WriteLease(clock);
+    this.raftLeaseClock = new RaftLeaseClock(clock, TICK_MS);
     this.failover = new FailoverCoordinator(timingFor(cfg.int('cluster-node-timeout')));
     this.file = path.resolve(cfg.str('dir'), cfg.str('cluster-config-file'));
     this.bus = new ClusterBus(
@@ -145,6 +155,7 @@ export class Cluster {
         onRequest: (from, body) => this.onBusRequest(from, body),
       },
       (line) => server.log.warning(line),
+      clock,
     );
   }
 
@@ -196,8 +207,7 @@ export class Cluster {
     const et = Math.max(3, Math.min(30, Math.round(this.server.config.int('cluster-node-timeout') / 2 / TICK_MS)));
     // RaftNode's default lease margin is 1 tick.
     this.leaseTicks = et - 1;
-    this.raftNow = 0;
-    this.tickWall.fill(Date.now());
+    this.raftLeaseClock.reset();
     return new RaftNode(
       { id: this.myId, electionTimeout: et, heartbeatTimeout: 1, rand: Math.random, applied },
       storage,
@@ -287,7 +297,7 @@ export class Cluster {
 
   private tick(): void {
     this.ticks++;
-    const now = Date.now();
+    const now = this.clock.monoMs();
     // Ticks came late: the process was stalled (SIGSTOP, a long pause) and what peers sent meanwhile is
     // still unread. The next failure decision round is skipped rather than made on that stale view.
     if (this.lastTickAt > 0 && now - this.lastTickAt > 3 * TICK_MS) {
@@ -307,8 +317,7 @@ export class Cluster {
     this.recompute();
     if (wasOk && !this.ok) this.redirectBlocked();
     this.raft.tick();
-    this.raftNow++;
-    this.tickWall[this.raftNow % this.tickWall.length] = Date.now();
+    this.raftLeaseClock.ticked();
     this.bus.reconnect();
     this.failover.timing = timingFor(this.server.config.int('cluster-node-timeout'));
     if (this.raft.status().role === 'leader') this.leaderDuties();
@@ -346,7 +355,7 @@ export class Cluster {
       }
       this.raft.advance(rd);
       if (rd.softState) {
-        if (rd.softState.role === 'leader') this.failover.becameLeader(Date.now(), this.lastLeader);
+        if (rd.softState.role === 'leader') this.failover.becameLeader(this.clock.monoMs(), this.lastLeader);
         else this.failover.steppedDown();
         if (rd.softState.leader !== null && rd.softState.leader !== this.myId) this.lastLeader = rd.softState.leader;
       }
@@ -377,7 +386,7 @@ export class Cluster {
       return false;
     }
     const res = this.state.apply(cmd);
-    if (cmd.op === 'forget' && res.ok) this.forgotten.set(cmd.id, Date.now());
+    if (cmd.op === 'forget' && res.ok) this.forgotten.set(cmd.id, this.clock.monoMs());
     if (cmd.req) {
       const p = this.pending.get(cmd.req);
       if (p) {
@@ -536,16 +545,17 @@ export class Cluster {
     const leader = this.raft.status().leader;
     if (leader === null || this.joining || this.hbInFlight) return;
     this.hbInFlight = true;
-    const sentAt = Date.now();
+    // Before the request leaves: a lease granted in reply runs from this moment.
+    const sent = this.lease.requestSent();
     const leaseMs = this.failover.timing.leaseMs;
-    const echo = this.hbEcho?.leader === leader ? this.hbEcho.at : undefined;
-    const hb = { op: 'hb', offset: this.replication?.offset() ?? 0, dataless: this.dataless, synced: this.syncedWith, echo };
+    const echo = this.hbEcho?.leader === leader ? this.hbEcho : null;
+    const hb = { op: 'hb', offset: this.replication?.offset() ?? 0, dataless: this.dataless, synced: this.syncedWith, echo: echo?.at, echoBoot: echo?.boot };
     this.bus.request(leader, hb, leaseMs).then(
       (r) => {
         this.hbInFlight = false;
-        const reply = r as { grant?: boolean; serve?: boolean; at?: number } | null;
-        if (typeof reply?.at === 'number') this.hbEcho = { leader, at: reply.at };
-        if (reply?.grant) this.lease.granted(sentAt, leaseMs);
+        const reply = r as { grant?: boolean; serve?: boolean; at?: number; boot?: string } | null;
+        if (typeof reply?.at === 'number' && typeof reply.boot === 'string') this.hbEcho = { leader, at: reply.at, boot: reply.boot };
+        if (reply?.grant) this.lease.granted(sent, leaseMs);
         if (reply?.serve && this.dataless) this.setDataless(false, 'the leader found no replica holding data');
       },
       () => (this.hbInFlight = false),
@@ -576,18 +586,9 @@ export class Cluster {
     }
   }
 
-  /**
-   * The Raft leader's lease, bounded by the wall clock too. RaftNode counts it in ticks from the tick its
-   * quorum-acknowledged heartbeat was sent at; after a stall (SIGSTOP, a long pause) requests read before
-   * the first late tick would still see a lease that ran out long ago, while followers, counting their own
-   * ticks, may have elected another leader. So the lease also ends L ticks of wall time after that tick.
-   */
+  /** The Raft leader's lease, in ticks and in time (lease.ts RaftLeaseClock). */
   private leaderLeaseValid(): boolean {
-    const left = this.raft.leaseRemaining();
-    if (left <= 0) return false;
-    const start = this.raftNow + left - this.leaseTicks;
-    if (start < 0 || this.raftNow - start >= this.tickWall.length) return false;
-    return Date.now() < this.tickWall[start % this.tickWall.length]! + this.leaseTicks * TICK_MS;
+    return this.raftLeaseClock.valid(this.raft.leaseRemaining(), this.leaseTicks);
   }
 
   /** The leader's rule for granting `id` a write lease (lease.ts leaderMayGrant). */
@@ -612,18 +613,19 @@ export class Cluster {
   writeLeaseValid(): boolean {
     if (!this.primaryWithReplicas) return true;
     const raftLease = this.raft.status().role === 'leader' ? this.leaderLeaseValid() : null;
-    return this.lease.allows(Date.now(), { primaryWithReplicas: true, raftLease });
+    return this.lease.allows({ primaryWithReplicas: true, raftLease });
   }
 
   private leaderDuties(): void {
     const st = this.raft.status();
     // A leader the node table forgot has one duty left: leaving the Raft group (planMembership).
     const known = this.state.nodes.has(this.myId);
-    if (known) this.failover.noteSelf(this.myId, this.replication?.offset() ?? 0, this.dataless, this.syncedWith, Date.now());
+    // Every time below is this node's monotonic clock (clock.ts), as are the bus's lastHeardMs.
+    if (known) this.failover.noteSelf(this.myId, this.replication?.offset() ?? 0, this.dataless, this.syncedWith, this.clock.monoMs());
     if (known && this.dataless && this.failover.mayServe(this.myId)) this.setDataless(false, 'no replica holds data');
     if (known && this.failoverProposals === 0) {
-      const now = Date.now();
-      const cmds = this.failover.decide(now, this.state, this.myId, (id) => this.bus.lastHeardFrom(id), this.server.config.int('min-replicas-ack'));
+      const now = this.clock.monoMs();
+      const cmds = this.failover.decide(now, this.state, this.myId, (id) => this.bus.lastHeardMs(id), this.server.config.int('min-replicas-ack'));
       for (const cmd of cmds) {
         this.failoverProposals++;
         this.server.log.notice(`cluster: proposing ${JSON.stringify(cmd)}`);
@@ -637,9 +639,9 @@ export class Cluster {
     // applied a learner's join yet would otherwise remove that learner.
     if (st.applied < st.commit) return;
     const deadAfter = Math.max(2000, this.server.config.int('cluster-node-timeout'));
-    const now = Date.now();
+    const now = this.clock.monoMs();
     const change = planMembership({ voters: st.voters, learners: st.learners }, this.state, this.myId, {
-      alive: (id) => id === this.myId || now - this.bus.lastHeardFrom(id) < deadAfter,
+      alive: (id) => id === this.myId || now - this.bus.lastHeardMs(id) < deadAfter,
       caughtUp: (id) => this.raft.isCaughtUp(id, 5),
     });
     if (change) {
@@ -758,11 +760,13 @@ export class Cluster {
       case 'hb': {
         const leading = this.raft.status().role === 'leader';
         const dataless = body.dataless === true;
-        const now = Date.now();
-        // Where the sender's data comes from, dated by the echo of our previous reply (none from older nodes).
-        const stream = 'synced' in body ? { syncedWith: typeof body.synced === 'string' ? body.synced : null, echo: typeof body.echo === 'number' ? body.echo : -Infinity } : null;
+        const now = this.clock.monoMs();
+        // Where the sender's data comes from, dated by the echo of our previous reply: a time on our own
+        // monotonic clock, so only if this very process sent it (none from older nodes).
+        const echo = typeof body.echo === 'number' && body.echoBoot === this.boot ? body.echo : -Infinity;
+        const stream = 'synced' in body ? { syncedWith: typeof body.synced === 'string' ? body.synced : null, echo } : null;
         const grant = leading && this.failover.onHeartbeat(_from, Number(body.offset) || 0, now, this.mayGrantLease(_from), dataless, stream);
-        return { grant, serve: leading && dataless && this.failover.mayServe(_from), at: now };
+        return { grant, serve: leading && dataless && this.failover.mayServe(_from), at: now, boot: this.boot };
       }
       case 'manual-failover':
         return this.leaderManualFailover(body.replica as string);
@@ -879,9 +883,9 @@ export class Cluster {
       } catch (e) {
         throw new Error(`Master is down or failed, please use CLUSTER FAILOVER FORCE (${(e as Error).message})`);
       }
-      const deadline = Date.now() + 5000;
+      const deadline = this.clock.monoMs() + 5000;
       while ((this.replication?.offset() ?? target) < target) {
-        if (Date.now() > deadline) throw new Error('Manual failover timed out: the replica did not catch up with its primary');
+        if (this.clock.monoMs() > deadline) throw new Error('Manual failover timed out: the replica did not catch up with its primary');
         await new Promise((r) => setTimeout(r, 10));
       }
     }
@@ -898,7 +902,7 @@ export class Cluster {
     if (!r || r.primary === null) throw new Error('ERR You should send CLUSTER FAILOVER to a replica');
     const st = this.raft.status();
     if (st.role !== 'leader') throw new Error('ERR not the Raft leader any more, retry');
-    const wait = this.failover.fenceForManualFailover(r.primary, Date.now());
+    const wait = this.failover.fenceForManualFailover(r.primary, this.clock.monoMs());
     if (wait > 0) await new Promise((res) => setTimeout(res, wait));
     // The fence and the wait for the old primary's lease hold only for this leader's term.
     const res = await this.propose({ op: 'batch', cmds: [{ op: 'failover', replica }] }, COMMIT_TIMEOUT_MS, st.term);
@@ -908,7 +912,7 @@ export class Cluster {
 
   wasForgotten(id: string): boolean {
     const t = this.forgotten.get(id);
-    return t !== undefined && Date.now() - t < 60_000;
+    return t !== undefined && this.clock.monoMs() - t < 60_000;
   }
 
   // ------------------------------------------------------------------ slot hand-off

@@ -33,7 +33,9 @@
  * run before I/O), so after `stalled()` the next decision round is skipped; it is read by the round after.
  * Only one round in a row is skipped, so a loaded machine whose ticks are all late still decides.
  *
- * Pure apart from the clock values passed in: the caller supplies `now`, liveness and offsets.
+ * Pure apart from the clock values passed in: the caller supplies `now`, liveness and offsets. Every time
+ * is the leader's own monotonic clock (clock.ts): grants, elections, last-heard times and the echoes of
+ * its replies, so a wall-clock step cannot shorten the wait for a lease to run out.
  */
 import type { ConfigCommand, ConfigState, NodeRecord } from './config-state';
 
@@ -59,7 +61,10 @@ export interface StreamReport {
    * with since it started, while it still follows it (null: none).
    */
   syncedWith: string | null;
-  /** When this leader answered the node's previous heartbeat (this leader's clock; -Infinity: unknown). */
+  /**
+   * When this leader answered the node's previous heartbeat (this leader's monotonic clock; -Infinity:
+   * unknown, or answered by another process of the leader, whose clock has another origin).
+   */
   echo: number;
 }
 

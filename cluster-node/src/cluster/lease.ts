@@ -1,15 +1,23 @@
 /**
- * The write lease of a primary: the pure decision behind fencing. cluster.ts feeds it Date.now() and
- * the replies to its heartbeats; test/sim/failover-sim.ts runs the same code on simulated clocks.
+ * The write lease of a primary: the pure decision behind fencing. cluster.ts feeds it its clock
+ * (clock.ts) and the replies to its heartbeats; test/sim/failover-sim.ts runs the same code on simulated
+ * clocks.
  *
  * A failover can start another primary for a shard only while the old one may not accept writes, so a
  * primary with replicas writes only under a lease:
- *  - on the Raft leader, its Raft lease (no other node can be leader, hence none can fail it over);
- *  - elsewhere, a lease granted by the leader in reply to a heartbeat, valid until the heartbeat's SEND
- *    time + leaseMs on the primary's own clock (so a slow reply never extends it). The leader waits
- *    leaseMs + marginMs after its last grant (and after its own election) before promoting a replica.
+ *  - on the Raft leader, its Raft lease (no other node can be leader, hence none can fail it over),
+ *    counted in ticks and bounded in time by {@link RaftLeaseClock};
+ *  - elsewhere, a lease granted by the leader in reply to a heartbeat, valid for leaseMs from the moment
+ *    the primary SENT that heartbeat, on the primary's own monotonic clock (so a slow reply never extends
+ *    it). The leader waits leaseMs + marginMs on its own monotonic clock after its last grant (and after
+ *    its own election) before promoting a replica. Only durations are compared, each on one node's clock:
+ *    the two nodes' clocks need not agree, only run at about the same rate (the margin covers the rest).
  * A primary without replicas needs none: no failover can replace it.
+ *
+ * The monotonic clock decides; a wall-clock step cannot extend a lease. The wall clock can only end one
+ * sooner (see clock.ts: a suspended host's monotonic clock stands still).
  */
+import { instant, type Clock, type Instant } from './clock';
 
 /** What the node knows about itself when a write arrives. */
 export interface LeaseFacts {
@@ -20,19 +28,76 @@ export interface LeaseFacts {
 }
 
 export class WriteLease {
-  /** Writes are allowed before this time (ms, the primary's clock) on a non-leader primary. */
-  private until = Number.NEGATIVE_INFINITY;
+  /** Writes are allowed before this moment (on both clocks) on a non-leader primary. */
+  private until: Instant = { mono: Number.NEGATIVE_INFINITY, wall: Number.NEGATIVE_INFINITY };
 
-  /** The leader granted the heartbeat this node sent at `sentAtMs`. */
-  granted(sentAtMs: number, leaseMs: number): void {
-    this.until = Math.max(this.until, sentAtMs + leaseMs);
+  constructor(private readonly clock: Clock) {}
+
+  /** Read when a heartbeat (a lease request) is sent: a grant in reply runs from this moment. */
+  requestSent(): Instant {
+    return instant(this.clock);
   }
 
-  /** Whether this node may accept a write at `nowMs`. */
-  allows(nowMs: number, facts: LeaseFacts): boolean {
+  /** The leader granted the heartbeat this node sent at `sent` (from requestSent()). */
+  granted(sent: Instant, leaseMs: number): void {
+    this.until = {
+      mono: Math.max(this.until.mono, sent.mono + leaseMs),
+      wall: Math.max(this.until.wall, sent.wall + leaseMs),
+    };
+  }
+
+  /** Whether this node may accept a write now. */
+  allows(facts: LeaseFacts): boolean {
     if (!facts.primaryWithReplicas) return true;
     if (facts.raftLease !== null) return facts.raftLease;
-    return nowMs < this.until;
+    return before(instant(this.clock), this.until);
+  }
+}
+
+/** `now` is before `until` on the monotonic clock, and the wall clock does not say it has passed. */
+function before(now: Instant, until: Instant): boolean {
+  return now.mono < until.mono && now.wall < until.wall;
+}
+
+/**
+ * The Raft leader's lease in time. RaftNode counts it in ticks from the tick its quorum-acknowledged
+ * heartbeat was sent at; ticks stop while the process is stalled (SIGSTOP, a long pause), so requests
+ * read before the first late tick would still see a lease that ran out long ago, while followers,
+ * counting their own ticks, may have elected another leader. So the lease also ends leaseTicks x tickMs
+ * after the moment of that tick (monotonic clock; the wall clock may only end it sooner).
+ */
+export class RaftLeaseClock {
+  /** When each of the last ticks of the current RaftNode happened, by tick number modulo the length. */
+  private readonly at = new Array<Instant>(64);
+  /** Ticks of the current RaftNode (its clock). */
+  private now = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly tickMs: number,
+  ) {
+    this.reset();
+  }
+
+  /** A new RaftNode: its tick count starts again at 0, now. */
+  reset(): void {
+    this.now = 0;
+    this.at.fill(instant(this.clock));
+  }
+
+  /** The RaftNode ticked. */
+  ticked(): void {
+    this.now++;
+    this.at[this.now % this.at.length] = instant(this.clock);
+  }
+
+  /** Whether a Raft lease with `remaining` of its `leaseTicks` ticks left (RaftNode.leaseRemaining()) holds in time too. */
+  valid(remaining: number, leaseTicks: number): boolean {
+    if (remaining <= 0) return false;
+    const start = this.now + remaining - leaseTicks;
+    if (start < 0 || this.now - start >= this.at.length) return false;
+    const t = this.at[start % this.at.length]!;
+    return before(instant(this.clock), { mono: t.mono + leaseTicks * this.tickMs, wall: t.wall + leaseTicks * this.tickMs });
   }
 }
 
