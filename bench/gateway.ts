@@ -19,6 +19,7 @@
  * hits both),
  * BENCH_PARTS (comma list of rest,overhead,ws; default all), BENCH_REPLICAS (replicas per primary, default 0),
  * WEBDIS_THREADS (default 2), WEBDIS_POOL (redis connections per webdis thread, default 10),
+ * GATEWAY_WORKERS (the gateway's --workers, default 2),
  * GATEWAY_CPU_PROF=<dir> (run the gateway under `node --cpu-prof` and leave the profile there),
  * GATEWAY_BIN=<path> (another gateway entry point, e.g. a patched copy, for A/B runs),
  * BENCH_WS_CLIENTS / BENCH_WS_RATES / BENCH_WS_SECONDS (see gateway-ws.ts), BENCH_OUT=<file.json>.
@@ -43,6 +44,8 @@ const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 0);
 const WEBDIS_THREADS = Number(process.env.WEBDIS_THREADS ?? 2);
 const WEBDIS_POOL = Number(process.env.WEBDIS_POOL ?? 10);
 const CPU_PROF = process.env.GATEWAY_CPU_PROF;
+/** Gateway worker processes (`--workers`); default 2, one per core of this 2-core machine, as webdis runs 2 threads. */
+const GATEWAY_WORKERS = process.env.GATEWAY_WORKERS ?? '2';
 /** Another gateway entry point (a patched build elsewhere) for A/B runs; default this checkout's. */
 const GATEWAY_BIN = process.env.GATEWAY_BIN ?? path.join(ROOT, 'bin/cluster-gateway.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -165,7 +168,7 @@ async function startGatewaySide(): Promise<GatewaySide> {
     mkdirSync(CPU_PROF, { recursive: true });
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF));
   }
-  const gateway = start(process.execPath, [...nodeArgs, GATEWAY_BIN, '--port', String(httpPort), '--seeds', `127.0.0.1:${ports[0]}`, '--token', TOKEN]);
+  const gateway = start(process.execPath, [...nodeArgs, GATEWAY_BIN, '--port', String(httpPort), '--seeds', `127.0.0.1:${ports[0]}`, '--token', TOKEN, '--workers', GATEWAY_WORKERS]);
   try {
     await waitOutput(gateway, /cluster-gateway listening/, 'the gateway', 30_000);
   } catch (e) {
@@ -272,7 +275,8 @@ async function restPart(w: WebdisSide, g: GatewaySide): Promise<RestRow[]> {
   const webdisCpu = new CpuMeter(() => [w.webdis.proc.pid!, w.redis.proc.pid!]);
   // bin/start.js's children are the nodes; the gateway is a separate process.
   const nodes = childPids(g.cluster.proc.pid!);
-  const gwCpu = new CpuMeter(() => [g.gateway.proc.pid!]);
+  // The gateway process and its workers (--workers N > 1).
+  const gwCpu = new CpuMeter(() => [g.gateway.proc.pid!, ...childPids(g.gateway.proc.pid!)]);
   const nodesCpu = new CpuMeter(() => nodes);
   const rows: RestRow[] = [];
   for (const op of ['set', 'get'] as const) {
@@ -451,7 +455,7 @@ async function main(): Promise<void> {
       console.log(`webdis on :${w.httpPort} (threads ${WEBDIS_THREADS}, pool_size ${WEBDIS_POOL}) -> redis-server :${w.config.redis_port}`);
     }
     g = await startGatewaySide();
-    console.log(`gateway on :${g.httpPort} -> cluster ${g.ports.join(', ')} (${REPLICAS ? `${REPLICAS} replica(s) per primary` : 'primaries only'}); keys: ${shardSpread(g.ports)}`);
+    console.log(`gateway on :${g.httpPort} (--workers ${GATEWAY_WORKERS}) -> cluster ${g.ports.join(', ')} (${REPLICAS ? `${REPLICAS} replica(s) per primary` : 'primaries only'}); keys: ${shardSpread(g.ports)}`);
     if (w) {
       await sanityCheck(w.httpPort, g.httpPort);
       rest = await restPart(w, g);

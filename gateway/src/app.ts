@@ -38,6 +38,11 @@ export interface GatewayOptions {
   upstreamTimeoutMs?: number;
   retryWindowMs?: number;
   watchIntervalMs?: number;
+  /**
+   * The /metrics text (default: this process's registry). A worker of a multi-process gateway answers
+   * with every worker's metrics, aggregated by the primary process (see workers.ts).
+   */
+  metricsText?: () => Promise<string>;
   /** Collect Node process metrics (default true; tests running many gateways in one process turn it off). */
   processMetrics?: boolean;
   logger?: boolean;
@@ -51,7 +56,7 @@ export interface Gateway {
   executor: Executor;
   /** Upstream pub/sub multiplexing shared by WebSocket sessions and SSE streams. */
   hub: PubSubHub;
-  opts: Required<Omit<GatewayOptions, 'upstreamPassword' | 'origins'>> & Pick<GatewayOptions, 'upstreamPassword' | 'origins'>;
+  opts: Required<Omit<GatewayOptions, 'upstreamPassword' | 'origins' | 'metricsText'>> & Pick<GatewayOptions, 'upstreamPassword' | 'origins'>;
   /** Hooks run by close() (WebSocket server, pub/sub hub, ...). */
   onClose: Array<() => Promise<void> | void>;
   close(): Promise<void>;
@@ -59,10 +64,17 @@ export interface Gateway {
 
 /** The metrics route label for a URL (bounded set). */
 export function routeLabel(url: string): string {
+  // The first path segment after an optional /db/<n>, found without splitting (runs on every request).
   const q = url.indexOf('?');
-  let path = q < 0 ? url : url.slice(0, q);
-  if (path.startsWith('/db/')) path = path.replace(/^\/db\/[^/]*/, '');
-  const first = path.split('/')[1] ?? '';
+  const limit = q < 0 ? url.length : q;
+  let start = 1;
+  if (url.startsWith('/db/')) {
+    const slash = url.indexOf('/', 4);
+    start = slash < 0 || slash >= limit ? limit : slash + 1;
+  }
+  let end = url.indexOf('/', start);
+  if (end < 0 || end > limit) end = limit;
+  const first = start >= limit ? '' : url.slice(start, end);
   switch (first) {
     case '':
       return 'command';
@@ -128,8 +140,9 @@ export function buildGateway(options: GatewayOptions): Gateway {
     return opts.origins.includes(origin) ? origin : null;
   };
 
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    (req as unknown as { startedAt: bigint }).startedAt = process.hrtime.bigint();
+  // Callback-style hooks (no promise per request and hook): they run on every request.
+  app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    (req as unknown as { startedAt: number }).startedAt = performance.now();
     const origin = allowedOrigin(req.headers.origin);
     if (origin) {
       reply.header('access-control-allow-origin', origin);
@@ -141,20 +154,22 @@ export function buildGateway(options: GatewayOptions): Gateway {
       reply.header('access-control-allow-methods', 'HEAD, GET, POST, PUT');
       reply.header('access-control-allow-headers', 'authorization, content-type, upstash-encoding, upstash-response-format, upstash-sync-token, upstash-replica-read, ' + String(req.headers['access-control-request-headers'] ?? ''));
       reply.header('access-control-max-age', '600');
-      return reply.code(204).send();
+      void reply.code(204).send();
+      return;
     }
-    if (!['HEAD', 'GET', 'POST', 'PUT'].includes(req.method)) {
+    const m = req.method;
+    if (m !== 'GET' && m !== 'POST' && m !== 'HEAD' && m !== 'PUT') {
       metrics.errors.inc({ kind: 'bad_request' });
-      return reply.code(405).header('allow', 'HEAD, GET, POST, PUT').type('application/json').send(JSON.stringify({ error: `method ${req.method} not allowed: use HEAD, GET, POST or PUT` }));
+      void reply.code(405).header('allow', 'HEAD, GET, POST, PUT').type('application/json').send(JSON.stringify({ error: `method ${req.method} not allowed: use HEAD, GET, POST or PUT` }));
+      return;
     }
-    return undefined;
+    done();
   });
 
-  app.addHook('onResponse', async (req: FastifyRequest, reply: FastifyReply) => {
-    const route = routeLabel(req.url);
-    const started = (req as unknown as { startedAt?: bigint }).startedAt;
-    metrics.httpRequests.inc({ route, method: req.method, status: String(reply.statusCode) });
-    if (started !== undefined) metrics.httpDuration.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+  app.addHook('onResponse', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const started = (req as unknown as { startedAt?: number }).startedAt;
+    metrics.httpDone(routeLabel(req.url), req.method, reply.statusCode, started === undefined ? 0 : (performance.now() - started) / 1000);
+    done();
   });
 
   app.setErrorHandler((e: unknown, _req, reply) => {
@@ -199,7 +214,8 @@ export function buildGateway(options: GatewayOptions): Gateway {
       .type('application/json')
       .send(JSON.stringify({ status: ok ? 'ready' : 'not ready', slotsCovered: t.covered(), nodes: t.nodes.size, lastRefreshMsAgo: client.lastRefreshOk ? Date.now() - client.lastRefreshOk : null }));
   });
-  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  const metricsText = options.metricsText ?? (() => metrics.registry.metrics());
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metricsText()));
   /** The live cluster as JSON (the browser page polls it); any valid token. */
   app.get('/cluster', async (req, reply) => {
     const q = req.query as Record<string, string | undefined>;

@@ -4,8 +4,10 @@
  *   cluster-gateway --port 8080 --seeds ... --tokens tokens.json
  * Every option also reads an environment variable (GATEWAY_PORT, GATEWAY_SEEDS, GATEWAY_TOKEN, ...).
  */
+import os from 'node:os';
 import { loadTokenFile, type TokenConfig } from './auth';
 import { startGateway, type Gateway } from './app';
+import { isWorker, runPrimary, serveWorkerMetrics, workerMetrics, workerReady } from './workers';
 
 interface OptDef {
   flag: string;
@@ -30,6 +32,7 @@ const OPTS: OptDef[] = [
   { flag: 'origins', env: 'GATEWAY_ORIGINS', help: 'allowed Origins for WebSocket/CORS, comma separated (default: any)' },
   { flag: 'upstream-timeout', env: 'GATEWAY_UPSTREAM_TIMEOUT_MS', help: 'per upstream command timeout (ms)', def: '5000' },
   { flag: 'databases', env: 'GATEWAY_DATABASES', help: 'databases per node', def: '16' },
+  { flag: 'workers', env: 'GATEWAY_WORKERS', help: "worker processes sharing the port (a number, or 'auto' for one per CPU)", def: '1' },
 ];
 
 function usage(): string {
@@ -58,7 +61,16 @@ function int(o: Record<string, string | undefined>, k: string): number {
   return v;
 }
 
-export async function main(argv: string[]): Promise<Gateway> {
+/** --workers: a positive integer, or 'auto' (one per CPU the process may use). */
+export function workerCount(v: string | undefined): number {
+  if (v === 'auto') return os.availableParallelism();
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`--workers must be a number from 1 to 256 or 'auto', got ${v}`);
+  return n;
+}
+
+/** Starts the gateway; with --workers N > 1 this process supervises N workers and returns null. */
+export async function main(argv: string[]): Promise<Gateway | null> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(usage());
     process.exit(0);
@@ -77,6 +89,12 @@ export async function main(argv: string[]): Promise<Gateway> {
   if (o['admin-token']) tokens.push({ token: o['admin-token'], name: 'admin', role: 'admin' });
   if (o['readonly-token']) tokens.push({ token: o['readonly-token'], name: 'read-only', role: 'read-only' });
   if (!tokens.length) throw new Error('no token configured: pass --token SECRET or --tokens FILE (every request must authenticate)');
+  const workers = workerCount(o.workers);
+  if (workers > 1 && !isWorker()) {
+    await runPrimary(workers);
+    return null;
+  }
+  if (isWorker()) serveWorkerMetrics(null);
   const gw = await startGateway({
     port: int(o, 'port'),
     host: o.host,
@@ -90,11 +108,19 @@ export async function main(argv: string[]): Promise<Gateway> {
     origins: o.origins ? o.origins.split(',').map((s) => s.trim()).filter(Boolean) : null,
     upstreamTimeoutMs: int(o, 'upstream-timeout'),
     databases: int(o, 'databases'),
+    metricsText: isWorker() ? workerMetrics() : undefined,
   });
   const addr = gw.app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.port;
-  process.stdout.write(`cluster-gateway listening on http://${o.host}:${port} (cluster: ${gw.client.topology.nodes.size} nodes, ${gw.client.topology.covered()} slots covered)\n`);
+  const line = `cluster-gateway listening on http://${o.host}:${port} (cluster: ${gw.client.topology.nodes.size} nodes, ${gw.client.topology.covered()} slots covered)`;
+  if (isWorker()) {
+    serveWorkerMetrics(gw.metrics.registry);
+    workerReady(line);
+  } else process.stdout.write(line + '\n');
+  let stopping = false;
   const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
     gw.close().then(
       () => process.exit(0),
       () => process.exit(1),
@@ -102,6 +128,8 @@ export async function main(argv: string[]): Promise<Gateway> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // A worker whose primary is gone (killed) stops too instead of serving on unsupervised.
+  if (isWorker()) process.once('disconnect', stop);
   return gw;
 }
 

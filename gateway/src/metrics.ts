@@ -4,6 +4,12 @@
  * over summaries, and bounded label values only: route names, command names from the command table
  * (unknown commands count as "other"), error kinds, node addresses and shard ids (bounded by cluster
  * size) — never keys, channels, tokens or slot numbers.
+ *
+ * With `--workers N` every worker process has its own registry and /metrics answers the sum over the
+ * workers (prom-client's AggregatorRegistry). Metrics that count what each worker does (requests,
+ * commands, errors, redirects, connections, WebSocket traffic) add up; metrics of what every worker sees
+ * the same way (the slot map, migrations, failovers) take the largest value (the smallest for slot
+ * coverage and node up), so one failover counts once, not N times.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { COMMANDS } from '../../common/src/commands/table';
@@ -23,25 +29,28 @@ export class GatewayMetrics {
   /** Errors by kind: auth, forbidden, rate_limited, bad_request, limit, redis (an error reply), upstream (connection/timeout), internal. */
   readonly errors = new Counter({ name: 'gateway_errors_total', help: 'Errors returned to clients, by kind', labelNames: ['kind'], registers: [this.registry] });
 
+  /** 1 per gateway process; with --workers N the sum over the workers: fewer than N means a worker is down or restarting. */
+  readonly workerProcesses = new Gauge({ name: 'gateway_worker_processes', help: 'Gateway processes answering requests (the worker count with --workers N)', registers: [this.registry] });
+
   // --- cluster client -------------------------------------------------------------------------------
   readonly redirects = new Counter({ name: 'gateway_redirects_total', help: 'MOVED/ASK redirects followed', labelNames: ['type'], registers: [this.registry] });
   readonly retries = new Counter({ name: 'gateway_upstream_retries_total', help: 'Upstream retries after TRYAGAIN, CLUSTERDOWN, a lost lease or a connection error', labelNames: ['reason'], registers: [this.registry] });
   readonly slotMapRefreshes = new Counter({ name: 'gateway_slot_map_refreshes_total', help: 'Slot map refreshes, by trigger (start, moved, watch, error) and outcome', labelNames: ['trigger', 'outcome'], registers: [this.registry] });
-  readonly slotsCovered = new Gauge({ name: 'gateway_slots_covered', help: 'Hash slots with a known primary in the current slot map (16384 when complete)', registers: [this.registry] });
-  readonly shards = new Gauge({ name: 'gateway_cluster_shards', help: 'Shards (primaries owning slots) in the current slot map', registers: [this.registry] });
-  readonly nodeUp = new Gauge({ name: 'gateway_node_up', help: '1 when the gateway can reach the node, by node address and role', labelNames: ['node', 'role'], registers: [this.registry] });
+  readonly slotsCovered = new Gauge({ name: 'gateway_slots_covered', help: 'Hash slots with a known primary in the current slot map (16384 when complete)', aggregator: 'min', registers: [this.registry] });
+  readonly shards = new Gauge({ name: 'gateway_cluster_shards', help: 'Shards (primaries owning slots) in the current slot map', aggregator: 'max', registers: [this.registry] });
+  readonly nodeUp = new Gauge({ name: 'gateway_node_up', help: '1 when the gateway can reach the node, by node address and role', labelNames: ['node', 'role'], aggregator: 'min', registers: [this.registry] });
   readonly upstreamConnections = new Gauge({ name: 'gateway_upstream_connections', help: 'Open upstream connections to cluster nodes, by kind (command, subscriber)', labelNames: ['kind'], registers: [this.registry] });
 
   // --- migrations -----------------------------------------------------------------------------------
-  readonly migrationsStarted = new Counter({ name: 'gateway_slot_migrations_started_total', help: 'Slot migrations seen starting (a slot marked migrating/importing)', registers: [this.registry] });
-  readonly migrationsCompleted = new Counter({ name: 'gateway_slot_migrations_completed_total', help: 'Slot migrations seen completing (a slot changing owner)', registers: [this.registry] });
+  readonly migrationsStarted = new Counter({ name: 'gateway_slot_migrations_started_total', help: 'Slot migrations seen starting (a slot marked migrating/importing)', aggregator: 'max', registers: [this.registry] });
+  readonly migrationsCompleted = new Counter({ name: 'gateway_slot_migrations_completed_total', help: 'Slot migrations seen completing (a slot changing owner)', aggregator: 'max', registers: [this.registry] });
   readonly migrationKeysMoved = new Counter({ name: 'gateway_slot_migration_keys_moved_total', help: 'Keys seen moving between nodes: ASK redirects and MOVED redirects for migrated slots', registers: [this.registry] });
-  readonly migrationDuration = new Histogram({ name: 'gateway_slot_migration_duration_seconds', help: 'Time from a slot first seen migrating to its owner change', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers: [this.registry] });
-  readonly slotsMigrating = new Gauge({ name: 'gateway_slots_migrating', help: 'Slots marked migrating or importing right now', registers: [this.registry] });
+  readonly migrationDuration = new Histogram({ name: 'gateway_slot_migration_duration_seconds', help: 'Time from a slot first seen migrating to its owner change', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], aggregator: 'max', registers: [this.registry] });
+  readonly slotsMigrating = new Gauge({ name: 'gateway_slots_migrating', help: 'Slots marked migrating or importing right now', aggregator: 'max', registers: [this.registry] });
 
   // --- failovers ------------------------------------------------------------------------------------
-  readonly failovers = new Counter({ name: 'gateway_failovers_total', help: 'Primary changes seen, by shard', labelNames: ['shard'], registers: [this.registry] });
-  readonly failoverDuration = new Histogram({ name: 'gateway_failover_duration_seconds', help: 'How long a shard had no writable primary, as the gateway saw it (first failure to new primary)', labelNames: ['shard'], buckets: [0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 30, 60], registers: [this.registry] });
+  readonly failovers = new Counter({ name: 'gateway_failovers_total', help: 'Primary changes seen, by shard', labelNames: ['shard'], aggregator: 'max', registers: [this.registry] });
+  readonly failoverDuration = new Histogram({ name: 'gateway_failover_duration_seconds', help: 'How long a shard had no writable primary, as the gateway saw it (first failure to new primary)', labelNames: ['shard'], buckets: [0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 30, 60], aggregator: 'max', registers: [this.registry] });
 
   // --- WebSocket and pub/sub ------------------------------------------------------------------------
   readonly wsConnections = new Gauge({ name: 'gateway_ws_connections', help: 'Open WebSocket connections, by protocol (json, resp)', labelNames: ['protocol'], registers: [this.registry] });
@@ -62,6 +71,30 @@ export class GatewayMetrics {
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.workerProcesses.set(1);
+  }
+
+  private readonly perRoute = new Map<string, Histogram.Internal<string>>();
+  private readonly perResponse = new Map<string, Counter.Internal>();
+
+  /**
+   * Count one finished HTTP request: the labelled children are resolved once per (route, method,
+   * status) and cached (bounded: routes x methods x status codes the gateway answers).
+   */
+  httpDone(route: string, method: string, status: number, seconds: number): void {
+    const key = `${route} ${method} ${status}`;
+    let c = this.perResponse.get(key);
+    if (!c) {
+      c = this.httpRequests.labels(route, method, String(status));
+      this.perResponse.set(key, c);
+    }
+    c.inc();
+    let h = this.perRoute.get(route);
+    if (!h) {
+      h = this.httpDuration.labels(route);
+      this.perRoute.set(route, h);
+    }
+    h.observe(seconds);
   }
 
   private readonly perCommand = new Map<string, { calls: Counter.Internal; duration: Histogram.Internal<string> }>();
