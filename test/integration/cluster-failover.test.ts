@@ -1,13 +1,14 @@
 /**
  * Failover decided by the Raft leader, with real processes: a killed primary's replica takes its
  * slots; a primary cut off from the cluster (bus traffic dropped, clients still connected) stops
- * accepting writes before its replica starts accepting them, and comes back as a replica.
+ * accepting writes before its replica starts accepting them, and comes back as a replica; so does a
+ * primary that had no replica when it was cut off and got one meanwhile.
  * (Data replication is not asserted here: this file checks the control path.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Redis from 'ioredis';
 import { keyHashSlot } from '../../common/src/slot';
-import { createCluster, startClusterNodes, waitClusterOk, waitFor } from '../helpers/cluster';
+import { cli, createCluster, startClusterNodes, waitClusterOk, waitFor } from '../helpers/cluster';
 import { clusterNodes, expandSlots, myself, sleep } from '../helpers/cluster-cli-util';
 import type { NodeHandle } from '../helpers/node';
 
@@ -190,5 +191,70 @@ describe('failover', () => {
     await expect(p.call('cluster', 'failover')).rejects.toThrow('ERR You should send CLUSTER FAILOVER to a replica');
     const anyReplica = nodes.filter(isAlive).find((n) => myself(n.port).flags.includes('slave') && !myself(n.port).flags.includes('fail'))!;
     await expect(conn(anyReplica.port).call('cluster', 'failover', 'bogus')).rejects.toThrow('ERR Invalid CLUSTER FAILOVER option.');
+  }, 60_000);
+});
+
+// Issue 4: a primary whose configuration lists no replica used to write without a lease. Cut off, it
+// cannot learn that a replica was added to its shard, nor that the shard then failed over to it.
+describe('a primary without replicas', () => {
+  let small: NodeHandle[] = [];
+
+  beforeAll(async () => {
+    small = await startClusterNodes(4, ARGS);
+    createCluster(small.slice(0, 3));
+    await waitClusterOk(small.slice(0, 3).map((n) => n.port));
+    // The fourth node joins as a primary without slots: the spare.
+    cli(small[3]!.port, 'cluster', 'meet', '127.0.0.1', String(small[0]!.port));
+    await waitClusterOk(small.map((n) => n.port));
+  }, 60_000);
+
+  it('cut off while a replica is added to its shard: it stops accepting writes before that replica, promoted, starts', async () => {
+    const leaderId = /raft_leader:(\w+)/.exec(cli(small[0]!.port, 'cluster', 'info'))![1]!;
+    // A primary serving slots that is not the Raft leader (the leader's Raft lease would fence it too).
+    const primary = small.slice(0, 3).find((n) => myself(n.port).id !== leaderId)!;
+    const spare = small[3]!;
+    const primaryId = myself(primary.port).id;
+    expect(clusterNodes(primary.port).some((l) => l.primary === primaryId)).toBe(false);
+    const key = keyServedBy(primary.port, 'fo-lonely-');
+    const p = conn(primary.port);
+    const s = conn(spare.port);
+    expect(await p.set(key, 'before')).toBe('OK');
+
+    let lastAckOld = 0;
+    let firstAckNew = 0;
+    let oldRefusal = '';
+    let stop = false;
+    const writerA = (async () => {
+      for (let i = 0; !stop; i++) {
+        const res = await p.set(key, `a${i}`).catch((e: Error) => e.message);
+        if (res === 'OK') lastAckOld = Date.now();
+        else if (!oldRefusal && res.startsWith('CLUSTERDOWN')) oldRefusal = res;
+        await sleep(2);
+      }
+    })();
+    const writerB = (async () => {
+      for (let i = 0; !stop; i++) {
+        const res = await s.set(key, `b${i}`).catch((e: Error) => e.message);
+        if (res === 'OK' && firstAckNew === 0) firstAckNew = Date.now();
+        await sleep(2);
+      }
+    })();
+    await sleep(300);
+    expect(lastAckOld).toBeGreaterThan(0);
+    expect(await p.call('debug', 'cluster-bus-drop', '1')).toBe('OK');
+    // Committed by the majority; the cut-off primary does not apply it and still lists no replica.
+    expect(await s.call('cluster', 'replicate', primaryId)).toBe('OK');
+    await waitFor('the spare, promoted in its place, to accept writes', () => firstAckNew > 0, 20_000);
+    await sleep(300);
+    stop = true;
+    await Promise.all([writerA, writerB]);
+    console.log(`replica-less primary cut off: its last ack ${firstAckNew - lastAckOld} ms before its successor's first ack`);
+    expect(oldRefusal).toMatch(/^CLUSTERDOWN Write refused: this primary lost its lease/);
+    expect(lastAckOld).toBeLessThan(firstAckNew);
+
+    // Heal: the old primary learns the configuration and follows its successor.
+    expect(await p.call('debug', 'cluster-bus-drop', '0')).toBe('OK');
+    await waitFor('the old primary to become a replica', () => myself(primary.port).primary === myself(spare.port).id);
+    expect(await p.set(key, 'x').catch((e: Error) => e.message)).toBe(`MOVED ${keyHashSlot(key)} 127.0.0.1:${spare.port}`);
   }, 60_000);
 });

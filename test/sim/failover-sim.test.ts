@@ -27,8 +27,10 @@ const CHUNK = 25;
  *  66: the replica to promote was chosen on offsets reported before a partition healed
  *  126: a restarted primary served a full sync before replaying its configuration log
  *  167: a completed sync did not clear "restarted without data" when the link broke before the next tick
+ *  79: a primary cut off while a replica was added to its shard (its configuration still listed none)
+ *      wrote without a lease next to the replica promoted in its place
  */
-const REGRESSION_SEEDS = [3, 11, 14, 44, 66, 126, 167];
+const REGRESSION_SEEDS = [3, 11, 14, 44, 66, 79, 126, 167];
 
 function report(r: FailoverSimResult): string {
   return [

@@ -89,6 +89,11 @@ export interface FailoverSimParams {
   compactRate: number;
   /** Per tick: some node's wall clock is stepped (NTP) by up to 10 s either way. */
   clockStepRate: number;
+  /**
+   * Per tick (N = 0, two shards or more): an operator moves a replica of another shard to some primary
+   * (CLUSTER REPLICATE), often right after cutting that primary off, so that it misses the change.
+   */
+  adoptRate: number;
   sim: SimOptions;
 }
 
@@ -105,6 +110,7 @@ export interface FailoverSimStats {
   fullSyncs: number;
   partialSyncs: number;
   clockSteps: number;
+  adoptions: number;
   maxTerm: number;
 }
 
@@ -176,6 +182,7 @@ export function failoverSimParams(seed: number): FailoverSimParams {
       jsonWire: p.chance(0.2),
     },
     clockStepRate: p.pick([0, 0.005, 0.02]),
+    adoptRate: minReplicasAck === 0 && shards > 1 ? p.pick([0, 0.005, 0.02]) : 0,
   };
 }
 
@@ -252,7 +259,8 @@ class NodeRt {
   lastAckAt = 0;
   // Cluster layer (cluster.ts).
   followed: string | null | undefined = undefined;
-  primaryWithReplicas = false;
+  /** A primary in its applied configuration: it needs a write lease. */
+  primary = false;
   ok = false;
   okOf: ConfigState | null = null;
   okVersion = -1;
@@ -380,7 +388,7 @@ class FailoverSim {
   readonly shardSlot: number[] = [];
   /** Writes acknowledged to clients, per shard, in order. */
   readonly acked: string[][] = [];
-  readonly stats = { writes: 0, acked: 0, refused: 0, failovers: 0, crashes: 0, pauses: 0, fullSyncs: 0, partialSyncs: 0, clockSteps: 0 };
+  readonly stats = { writes: 0, acked: 0, refused: 0, failovers: 0, crashes: 0, pauses: 0, fullSyncs: 0, partialSyncs: 0, clockSteps: 0, adoptions: 0 };
   private readonly rts = new Map<string, NodeRt>();
   /** Each node's wall clock, as an offset from simulated time: random, and stepped now and then. */
   private readonly wallOffset = new Map<string, number>();
@@ -740,10 +748,10 @@ class FailoverSim {
 
   /** cluster.ts writeLeaseValid(). */
   writeLeaseValid(n: SimNode, rt: NodeRt): boolean {
-    if (!rt.primaryWithReplicas) return true;
+    if (!rt.primary) return true;
     const raft = n.raft!;
     const raftLease = raft.status().role === 'leader' ? this.leaderLeaseValid(n, rt) : null;
-    return rt.lease.allows({ primaryWithReplicas: true, raftLease });
+    return rt.lease.allows({ primary: true, raftLease });
   }
 
   /** cluster.ts leaderDuties(). */
@@ -843,7 +851,7 @@ class FailoverSim {
     if (v === rt.lastView && v.version === rt.lastVersion) return;
     rt.lastView = v;
     rt.lastVersion = v.version;
-    rt.primaryWithReplicas = v.node(n.id)?.primary === null && v.replicasOf(n.id).length > 0;
+    rt.primary = v.node(n.id)?.primary === null;
     this.updateAmnesiac(n.id, rt, v);
     this.roleChanged(n.id, rt, v);
     this.recompute(n.id, rt);
@@ -1312,6 +1320,7 @@ class FailoverSim {
         if (p.clockStepRate > 0 && rng.chance(0.3)) this.stepWallClock(id, -rng.int(1, 100) * TICK_MS);
       }
     }
+    if (rng.chance(p.adoptRate)) this.adopt();
     if (rng.chance(p.healRate) && (this.c.group.size > 0 || this.c.cut.size > 0)) this.c.heal();
     if (rng.chance(p.pauseRate)) {
       const cands = up.filter((id) => !this.c.paused.has(id));
@@ -1338,6 +1347,35 @@ class FailoverSim {
       const n = this.c.node(id);
       if (n.raft && !this.c.paused.has(id) && n.app.applied - n.storage.firstIndex() >= 8) this.c.compact(id, n.app.applied);
     }
+  }
+
+  /**
+   * CLUSTER REPLICATE of a replica of another shard to a primary, proposed at the leader; 60% of the time
+   * that primary is cut off from every node first (its clients still reach it), so it keeps serving from
+   * a configuration that lists fewer replicas (often none) while its shard can now fail over. Only with
+   * N = 0: the crash budget of N >= 1 counts the founding shards.
+   */
+  private adopt(): void {
+    const rng = this.rng;
+    const l = this.c.leader();
+    if (!l || this.c.paused.has(l.id)) return;
+    const st = this.stateOf(l.id);
+    if (!st) return;
+    const ps = [...st.nodes.values()].filter((n) => n.primary === null && st.owners.includes(n.id));
+    if (ps.length === 0) return;
+    // Mostly a primary whose own configuration lists no replica.
+    const lonely = ps.filter((n) => this.stateOf(n.id)?.replicasOf(n.id).length === 0);
+    const target = rng.chance(0.7) && lonely.length > 0 ? rng.pick(lonely) : rng.pick(ps);
+    const donors = [...st.nodes.values()].filter((n) => n.primary !== null && n.primary !== target.id);
+    if (donors.length === 0) return;
+    const donor = rng.pick(donors);
+    const cut = target.id !== l.id && rng.chance(0.6);
+    if (cut) this.c.isolate(target.id);
+    const r = l.propose(JSON.stringify({ op: 'replicate', node: donor.id, primary: target.id }));
+    this.c.check(this.c.node(l.id));
+    if (!r.ok) return;
+    this.stats.adoptions++;
+    this.c.trace(`ADOPT ${donor.id} (replica of ${donor.primary}) -> replica of ${target.id}${cut ? ' (cut off)' : ''}`);
   }
 
   private stepWallClock(id: string, step: number): void {
@@ -1409,7 +1447,7 @@ export function runFailoverSeed(seed: number, options: FailoverSimOptions = {}):
       stats: {
         ticks: c?.time ?? 0,
         nodes: c?.nodes.size ?? 0,
-        ...(sim?.stats ?? { writes: 0, acked: 0, refused: 0, failovers: 0, crashes: 0, pauses: 0, fullSyncs: 0, partialSyncs: 0, clockSteps: 0 }),
+        ...(sim?.stats ?? { writes: 0, acked: 0, refused: 0, failovers: 0, crashes: 0, pauses: 0, fullSyncs: 0, partialSyncs: 0, clockSteps: 0, adoptions: 0 }),
         elections: c?.stats.elections ?? 0,
         maxTerm,
       },

@@ -28,7 +28,7 @@ class FakeClock implements Clock {
 }
 
 describe('WriteLease', () => {
-  const facts = { primaryWithReplicas: true, raftLease: null };
+  const facts = { primary: true, raftLease: null };
 
   it('runs leaseMs from when the granted heartbeat was sent, never shortened by an older grant', () => {
     const clock = new FakeClock();
@@ -84,12 +84,14 @@ describe('WriteLease', () => {
     expect(l.allows(facts)).toBe(false);
   });
 
-  it('a primary without replicas needs no lease; the leader uses its Raft lease', () => {
+  it('every primary needs a lease, whether or not its configuration lists replicas; the leader uses its Raft lease', () => {
     const l = new WriteLease(new FakeClock());
-    expect(l.allows({ primaryWithReplicas: false, raftLease: null })).toBe(true);
-    expect(l.allows({ primaryWithReplicas: true, raftLease: true })).toBe(true);
+    // A primary whose configuration lists no replica: one may have been added while it was cut off.
+    expect(l.allows({ primary: true, raftLease: null })).toBe(false);
+    expect(l.allows({ primary: false, raftLease: null })).toBe(true); // a replica: READONLY elsewhere
+    expect(l.allows({ primary: true, raftLease: true })).toBe(true); // e.g. a one-node cluster
     l.granted(l.requestSent(), 500);
-    expect(l.allows({ primaryWithReplicas: true, raftLease: false })).toBe(false);
+    expect(l.allows({ primary: true, raftLease: false })).toBe(false);
   });
 });
 

@@ -94,7 +94,7 @@ export class Cluster {
   private ticks = 0;
   /** Leader side: failure detection, write leases, failover decisions. */
   readonly failover: FailoverCoordinator;
-  /** The write lease granted by the leader (used when this node is a primary with replicas, not the leader). */
+  /** The write lease granted by the leader (used when this node is a primary, not the leader). */
   private readonly lease: WriteLease;
   /**
    * Tags this process's monotonic clock readings sent to other nodes (the leader's time in heartbeat
@@ -102,8 +102,8 @@ export class Cluster {
    */
   private readonly boot = randomHex(16);
   private hbInFlight = false;
-  /** This node is a primary with at least one replica (derived on each configuration change). */
-  private primaryWithReplicas = false;
+  /** This node is a primary in the configuration it serves from (derived on each configuration change). */
+  private isPrimary = false;
   /** Replication, plugged in by the replication layer: offsets for heartbeats, follow/promote on role changes. */
   replication: ReplicationHooks | null = null;
   /** Set while the node has joined a cluster and waits for its log. */
@@ -433,7 +433,7 @@ export class Cluster {
     if (v === this.lastView && v.version === this.lastVersion) return;
     this.lastView = v;
     this.lastVersion = v.version;
-    this.primaryWithReplicas = v.node(this.myId)?.primary === null && v.replicasOf(this.myId).length > 0;
+    this.isPrimary = v.node(this.myId)?.primary === null;
     this.updateAmnesiac();
     this.roleChanged();
     const peers = new Map<string, Addr>();
@@ -540,10 +540,14 @@ export class Cluster {
   /** The last leader other than us (for failure detection after we take over). */
   private lastLeader: string | null = null;
 
-  /** Send the leader our heartbeat (replication offset); a primary with replicas gets its write lease back. */
+  /**
+   * Send the leader our heartbeat (replication offset); a primary gets its write lease back. Also while
+   * joining: the node serves its slots from the configuration it had, and the cluster, which admitted it
+   * as their primary, can give it replicas and fail it over.
+   */
   private heartbeat(): void {
     const leader = this.raft.status().leader;
-    if (leader === null || this.joining || this.hbInFlight) return;
+    if (leader === null || this.hbInFlight) return;
     this.hbInFlight = true;
     // Before the request leaves: a lease granted in reply runs from this moment.
     const sent = this.lease.requestSent();
@@ -607,13 +611,14 @@ export class Cluster {
   }
 
   /**
-   * Whether this node may accept a write now. Only a primary with replicas needs a lease (only then
-   * can a failover start another primary for its slots); the leader's own Raft lease serves for it.
+   * Whether this node may accept a write now. Every primary needs a lease, with or without replicas in
+   * its configuration: replicas may have been added to its shard while it was cut off, and the shard
+   * failed over. The Raft leader's own Raft lease serves for it (a lone node is its own leader).
    */
   writeLeaseValid(): boolean {
-    if (!this.primaryWithReplicas) return true;
+    if (!this.isPrimary) return true;
     const raftLease = this.raft.status().role === 'leader' ? this.leaderLeaseValid() : null;
-    return this.lease.allows({ primaryWithReplicas: true, raftLease });
+    return this.lease.allows({ primary: true, raftLease });
   }
 
   private leaderDuties(): void {

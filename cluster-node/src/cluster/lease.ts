@@ -3,8 +3,8 @@
  * (clock.ts) and the replies to its heartbeats; test/sim/failover-sim.ts runs the same code on simulated
  * clocks.
  *
- * A failover can start another primary for a shard only while the old one may not accept writes, so a
- * primary with replicas writes only under a lease:
+ * A failover can start another primary for a shard only while the old one may not accept writes, so
+ * every primary writes only under a lease:
  *  - on the Raft leader, its Raft lease (no other node can be leader, hence none can fail it over),
  *    counted in ticks and bounded in time by {@link RaftLeaseClock};
  *  - elsewhere, a lease granted by the leader in reply to a heartbeat, valid for leaseMs from the moment
@@ -12,7 +12,9 @@
  *    it). The leader waits leaseMs + marginMs on its own monotonic clock after its last grant (and after
  *    its own election) before promoting a replica. Only durations are compared, each on one node's clock:
  *    the two nodes' clocks need not agree, only run at about the same rate (the margin covers the rest).
- * A primary without replicas needs none: no failover can replace it.
+ * That includes a primary whose configuration lists no replicas: replicas may have been added to its
+ * shard after it was cut off (it has not applied that), and the shard failed over to one of them. In a
+ * one-node cluster the node is its own Raft leader, so its Raft lease serves.
  *
  * The monotonic clock decides; a wall-clock step cannot extend a lease. The wall clock can only end one
  * sooner (see clock.ts: a suspended host's monotonic clock stands still).
@@ -21,8 +23,8 @@ import { instant, type Clock, type Instant } from './clock';
 
 /** What the node knows about itself when a write arrives. */
 export interface LeaseFacts {
-  /** This node is a primary with at least one replica in its applied configuration. */
-  primaryWithReplicas: boolean;
+  /** This node is a primary in the configuration it serves from (a replica accepts no writes anyway). */
+  primary: boolean;
   /** Null unless this node is the Raft leader; then whether its Raft lease is valid now. */
   raftLease: boolean | null;
 }
@@ -48,7 +50,7 @@ export class WriteLease {
 
   /** Whether this node may accept a write now. */
   allows(facts: LeaseFacts): boolean {
-    if (!facts.primaryWithReplicas) return true;
+    if (!facts.primary) return true;
     if (facts.raftLease !== null) return facts.raftLease;
     return before(instant(this.clock), this.until);
   }
