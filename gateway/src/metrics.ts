@@ -13,6 +13,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { COMMANDS } from '../../common/src/commands/table';
+import { HotCounter, HotHistogram, type HotCounterChild, type HotHistogramChild } from './hot-metrics';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
@@ -21,11 +22,11 @@ export class GatewayMetrics {
 
   // --- requests -------------------------------------------------------------------------------------
   /** HTTP requests by route (rest, pipeline, multi-exec, subscribe, metrics, ...), method and status code. */
-  readonly httpRequests = new Counter({ name: 'gateway_http_requests_total', help: 'HTTP requests by route, method and status code', labelNames: ['route', 'method', 'status'], registers: [this.registry] });
-  readonly httpDuration = new Histogram({ name: 'gateway_http_request_duration_seconds', help: 'HTTP request latency by route', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly httpRequests = new HotCounter({ name: 'gateway_http_requests_total', help: 'HTTP requests by route, method and status code', labelNames: ['route', 'method', 'status'], registers: [this.registry] });
+  readonly httpDuration = new HotHistogram({ name: 'gateway_http_request_duration_seconds', help: 'HTTP request latency by route', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   /** Commands executed by the gateway for any front end (rest, ws-json, ws-resp), by command name. */
-  readonly commands = new Counter({ name: 'gateway_commands_total', help: 'Commands executed, by front end and command', labelNames: ['frontend', 'cmd'], registers: [this.registry] });
-  readonly commandDuration = new Histogram({ name: 'gateway_command_duration_seconds', help: 'Command latency through the gateway (upstream round trips, redirects and fan-out included), by command', labelNames: ['cmd'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly commands = new HotCounter({ name: 'gateway_commands_total', help: 'Commands executed, by front end and command', labelNames: ['frontend', 'cmd'], registers: [this.registry] });
+  readonly commandDuration = new HotHistogram({ name: 'gateway_command_duration_seconds', help: 'Command latency through the gateway (upstream round trips, redirects and fan-out included), by command', labelNames: ['cmd'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   /** Errors by kind: auth, forbidden, rate_limited, bad_request, limit, redis (an error reply), upstream (connection/timeout), internal. */
   readonly errors = new Counter({ name: 'gateway_errors_total', help: 'Errors returned to clients, by kind', labelNames: ['kind'], registers: [this.registry] });
 
@@ -54,14 +55,14 @@ export class GatewayMetrics {
 
   // --- WebSocket and pub/sub ------------------------------------------------------------------------
   readonly wsConnections = new Gauge({ name: 'gateway_ws_connections', help: 'Open WebSocket connections, by protocol (json, resp)', labelNames: ['protocol'], registers: [this.registry] });
-  readonly wsMessages = new Counter({ name: 'gateway_ws_messages_total', help: 'WebSocket messages, by direction (in, out)', labelNames: ['direction'], registers: [this.registry] });
+  readonly wsMessages = new HotCounter({ name: 'gateway_ws_messages_total', help: 'WebSocket messages, by direction (in, out)', labelNames: ['direction'], registers: [this.registry] });
   readonly wsClosed = new Counter({ name: 'gateway_ws_closed_total', help: 'WebSocket connections closed, by reason (client, slow_consumer, heartbeat, frame_too_large, auth, server)', labelNames: ['reason'], registers: [this.registry] });
   readonly droppedMessages = new Counter({ name: 'gateway_dropped_messages_total', help: 'Outgoing messages dropped, by reason (slow_consumer, closed)', labelNames: ['reason'], registers: [this.registry] });
   readonly sseConnections = new Gauge({ name: 'gateway_sse_connections', help: 'Open Server-Sent Events streams', registers: [this.registry] });
   readonly subscriptions = new Gauge({ name: 'gateway_subscriptions', help: 'Client subscriptions (browser sockets and SSE streams), by kind (channel, pattern, shard)', labelNames: ['kind'], registers: [this.registry] });
   readonly upstreamSubscriptions = new Gauge({ name: 'gateway_upstream_subscriptions', help: 'Distinct upstream subscriptions after multiplexing, by kind (channel, pattern, shard)', labelNames: ['kind'], registers: [this.registry] });
   readonly pubsubMessages = new Counter({ name: 'gateway_pubsub_messages_total', help: 'Pub/sub messages received from upstream (before fan-out to clients)', labelNames: ['kind'], registers: [this.registry] });
-  readonly pubsubDeliveries = new Counter({ name: 'gateway_pubsub_deliveries_total', help: 'Pub/sub messages delivered to client sockets and streams (after fan-out)', registers: [this.registry] });
+  readonly pubsubDeliveries = new HotCounter({ name: 'gateway_pubsub_deliveries_total', help: 'Pub/sub messages delivered to client sockets and streams (after fan-out)', registers: [this.registry] });
 
   // --- fan-out --------------------------------------------------------------------------------------
   readonly fanouts = new Counter({ name: 'gateway_fanout_requests_total', help: 'Cluster-wide fan-out operations (scan, keys, dbsize, flushdb, ..., split multi-key commands), by command', labelNames: ['cmd'], registers: [this.registry] });
@@ -74,8 +75,8 @@ export class GatewayMetrics {
     this.workerProcesses.set(1);
   }
 
-  private readonly perRoute = new Map<string, Histogram.Internal<string>>();
-  private readonly perResponse = new Map<string, Counter.Internal>();
+  private readonly perRoute = new Map<string, HotHistogramChild>();
+  private readonly perResponse = new Map<string, HotCounterChild>();
 
   /**
    * Count one finished HTTP request: the labelled children are resolved once per (route, method,
@@ -97,13 +98,13 @@ export class GatewayMetrics {
     h.observe(seconds);
   }
 
-  private readonly perCommand = new Map<string, { calls: Counter.Internal; duration: Histogram.Internal<string> }>();
+  private readonly perCommand = new Map<string, { calls: HotCounterChild; duration: HotHistogramChild }>();
 
   /**
    * The labelled children for one (front end, command): resolved once and cached, so the per-command
    * path does not look labels up on every call (bounded: front ends x command-table names).
    */
-  forCommand(frontend: string, name: string): { calls: Counter.Internal; duration: Histogram.Internal<string> } {
+  forCommand(frontend: string, name: string): { calls: HotCounterChild; duration: HotHistogramChild } {
     const key = `${frontend}\0${name}`;
     let m = this.perCommand.get(key);
     if (!m) {
