@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { keyHashSlot } from '../../common/src/slot';
 import type { Gateway } from '../../gateway/src/app';
 import { slotOf } from '../../gateway/src/executor';
+import { Topology } from '../../gateway/src/cluster/topology';
 import { cli, waitFor } from '../helpers/cluster';
 import type { NodeHandle } from '../helpers/node';
 import { TOKENS, baseUrl, calls, cmd, gateway, http, metric, scanAll, startReplicatedCluster } from '../helpers/gateway';
@@ -36,6 +37,27 @@ async function nodeError(args: string[]): Promise<string> {
     r.disconnect();
   }
 }
+
+describe('slot map', () => {
+  it('the map loaded from CLUSTER SHARDS at start equals the one read from CLUSTER NODES', async () => {
+    const r = new Redis({ port: nodes[0]!.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+    try {
+      const fromShards = Topology.fromShards(await r.callBuffer('CLUSTER', 'SHARDS'));
+      const fromNodes = Topology.parse(String(await r.call('CLUSTER', 'NODES')));
+      expect(fromShards.covered()).toBe(16384);
+      expect(fromShards.owners).toEqual(fromNodes.owners);
+      const view = (t: Topology) => [...t.nodes.values()].map((n) => [n.id, n.addr, n.primary, n.primaryId, n.failed]).sort();
+      expect(view(fromShards)).toEqual(view(fromNodes));
+      expect(fromShards.shardPrimaries().length).toBe(3);
+      expect([...fromShards.nodes.values()].filter((n) => !n.primary).every((n) => fromShards.nodes.get(n.primaryId!)?.primary)).toBe(true);
+      // The gateway started from CLUSTER SHARDS: its start refresh is counted, and it routes like the nodes.
+      expect(await metric(gw, 'gateway_slot_map_refreshes_total', { trigger: 'start', outcome: 'ok' })).toBe(1);
+      expect(gw.client.topology.owners).toEqual(fromNodes.owners);
+    } finally {
+      r.disconnect();
+    }
+  });
+});
 
 describe('endpoint shapes', () => {
   it('POST / with a JSON array, numbers and booleans as strings, sync token on writes', async () => {

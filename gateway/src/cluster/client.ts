@@ -3,7 +3,8 @@
  * routing a command to the node that owns its slot, and the redirect/retry rules of a Redis Cluster
  * client (ioredis lib/cluster, ../shared/ENGINEERING.md pattern 7):
  *
- * - The map comes from CLUSTER NODES of a seed at start, is refreshed single-flight after a MOVED or a
+ * - The map comes from CLUSTER SHARDS of a seed at start (CLUSTER NODES on servers without it), is
+ *   refreshed (CLUSTER NODES) single-flight after a MOVED or a
  *   connection failure, and is watched: every `watchIntervalMs` every primary's CLUSTER NODES is read,
  *   so owner changes, open (migrating/importing) slots and failovers are seen without a redirect.
  * - MOVED patches the slot at once and schedules a refresh; ASK sends ASKING + the command on the
@@ -148,7 +149,8 @@ export class ClusterClient extends EventEmitter {
     let trigger: 'start' | 'error' = 'start';
     for (;;) {
       try {
-        await this.refresh(trigger);
+        // The first map from CLUSTER SHARDS; a server without it (Redis < 7) is read with CLUSTER NODES.
+        if (!(await this.loadShards())) await this.refresh(trigger);
         if (this.topology.nodes.size > 0) break;
       } catch {
         /* retried below */
@@ -349,6 +351,29 @@ export class ClusterClient extends EventEmitter {
         }
       }),
     );
+  }
+
+  /** The slot map from the first known node answering CLUSTER SHARDS; false when none does. */
+  private async loadShards(): Promise<boolean> {
+    for (const addr of this.knownAddrs) {
+      try {
+        const r = await Promise.race([
+          this.sendRaw(this.connection(addr, 0), ['CLUSTER', 'SHARDS']),
+          sleep(this.opts.connectTimeoutMs).then(() => {
+            throw Errors.timeout(`CLUSTER SHARDS on ${addr} timed out`);
+          }),
+        ]);
+        const t = Topology.fromShards(r);
+        if (t.nodes.size === 0) continue;
+        this.apply(t);
+        this.lastRefreshOk = Date.now();
+        this.metrics.slotMapRefreshes.inc({ trigger: 'start', outcome: 'ok' });
+        return true;
+      } catch {
+        /* the next address */
+      }
+    }
+    return false;
   }
 
   private async nodesOf(addr: string): Promise<string> {

@@ -1,5 +1,6 @@
 /**
- * The cluster as the gateway last saw it, parsed from CLUSTER NODES: nodes (id, address, role, primary,
+ * The cluster as the gateway last saw it, from CLUSTER SHARDS (at start) or CLUSTER NODES (the watch and
+ * refreshes, which also show migrating/importing slots and config epochs): nodes (id, address, role, primary,
  * flags), the slot -> primary map, and open slots (migrating/importing, which Redis shows only on the
  * owning node's own line, so the watcher merges every primary's view). Immutable once built (the
  * client patches MOVED slots on a `clone`); `diff`
@@ -102,6 +103,56 @@ export class Topology {
     scan(text, true);
     for (const e of extra) scan(e, false);
     return new Topology(nodes, owners, open);
+  }
+
+  /**
+   * Build from a CLUSTER SHARDS reply (RESP2 shape: flat [name, value, ...] arrays; strings as Buffers or
+   * strings, integers as numbers). CLUSTER SHARDS has no migrating/importing states: open slots come
+   * from the CLUSTER NODES watch.
+   */
+  static fromShards(reply: unknown): Topology {
+    const nodes = new Map<string, NodeInfo>();
+    const owners = new Array<string>(SLOT_COUNT).fill('');
+    const str = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString() : String(v));
+    const fields = (v: unknown): Map<string, unknown> => {
+      const m = new Map<string, unknown>();
+      if (Array.isArray(v)) for (let i = 0; i + 1 < v.length; i += 2) m.set(str(v[i]), v[i + 1]);
+      return m;
+    };
+    if (!Array.isArray(reply)) throw new Error('CLUSTER SHARDS: expected an array');
+    for (const shardReply of reply) {
+      const shard = fields(shardReply);
+      const slots = shard.get('slots');
+      const members = (shard.get('nodes') as unknown[] | undefined ?? []).map(fields);
+      const primary = members.find((n) => str(n.get('role')) === 'master');
+      for (const n of members) {
+        const id = str(n.get('id'));
+        const host = str(n.get('ip') ?? n.get('endpoint') ?? '');
+        const port = Number(str(n.get('port') ?? n.get('tls-port') ?? 0));
+        if (id.length !== 40 || !host || !port) continue;
+        const health = str(n.get('health') ?? 'online');
+        const isPrimary = n === primary;
+        nodes.set(id, {
+          id,
+          host,
+          port,
+          addr: `${host}:${port}`,
+          primary: isPrimary,
+          primaryId: isPrimary || !primary ? null : str(primary.get('id')),
+          failed: health === 'fail' || health === 'failed',
+          connected: health === 'online',
+        });
+      }
+      if (!primary || !Array.isArray(slots)) continue;
+      const owner = str(primary.get('id'));
+      for (let i = 0; i + 1 < slots.length; i += 2) {
+        const a = Number(str(slots[i]));
+        const b = Number(str(slots[i + 1]));
+        if (!(a >= 0 && b < SLOT_COUNT && a <= b)) continue;
+        for (let x = a; x <= b; x++) owners[x] = owner;
+      }
+    }
+    return new Topology(nodes, owners, new Map());
   }
 
   /** A copy with its own slot-owner array (the client patches slots after MOVED on the copy). */
