@@ -454,7 +454,7 @@ function gatewayDashboard() {
     variables: [instanceVariable('instance', 'Gateway', 'label_values(gateway_slots_covered, instance)')],
     rows: [
       row('Overview', [
-        stat('Gateways up', [['sum(up{job="gateway"})', 'up'], ['count(up{job="gateway"})', 'scraped']], { textMode: 'value_and_name' }),
+        stat('Gateways up', [['sum(up{job="gateway"})', 'up'], ['count(up{job="gateway"})', 'scraped'], [`sum(gateway_worker_processes{${G}})`, 'worker processes']], { textMode: 'value_and_name', description: 'Gateway processes Prometheus reaches, and the worker processes answering behind them (--workers N: fewer than N while one restarts).' }),
         stat('HTTP requests/s', [[`sum(rate(gateway_http_requests_total{${G}}[${RATE}]))`]], { unit: 'reqps', graph: true }),
         stat('Commands/s', [[`sum(rate(gateway_commands_total{${G}}[${RATE}]))`]], { unit: 'ops', graph: true }),
         stat(
