@@ -23,8 +23,11 @@ const CHUNK = 25;
  *  380: membership — removed a forgotten live voter while another voter was dead: no live quorum left
  *  6789: checker — a lone voter lost its unpersisted term and entries in a crash and led the same term
  *        again with other data at the same index (no violation: nobody saw them; see sim-checker.test.ts)
+ *  500, 925: membership (finding (b)) — a voter made slow when another was lost for good was removed
+ *        while the lost one still counted as alive: a two-voter group with one voter gone, no leader
+ *        ever again (the planner now counts only voters heard from within an election timeout)
  */
-const REGRESSION_SEEDS = [15, 380, 6789];
+const REGRESSION_SEEDS = [15, 380, 500, 925, 6789];
 
 function report(r: ConfigSimResult): string {
   return [

@@ -83,6 +83,11 @@ export interface ConfigSimParams {
   compactRate: number;
   /** The leader runs the membership planner every this many ticks. */
   planEvery: number;
+  /**
+   * Of the nodes lost for good, the share lost while another voter turns slow: its messages to the
+   * leader are cut from that moment for 2-4 election timeouts (see loseNode).
+   */
+  slowVoterRate: number;
   sim: SimOptions;
 }
 
@@ -115,6 +120,7 @@ export interface ConfigSimStats {
   restarts: number;
   compactions: number;
   decommissioned: number;
+  slowVoters: number;
   maxTerm: number;
   nodes: number;
 }
@@ -163,6 +169,7 @@ export function configSimParams(seed: number): ConfigSimParams {
       maxEntriesPerMessage: p.pick([1, 4, 64]),
       jsonWire: p.chance(0.2),
     },
+    slowVoterRate: p.pick([0, 0.5, 1]),
   };
 }
 
@@ -614,7 +621,11 @@ class ConfigSim {
   /** The network options in force before a quiet period. */
   private savedNet: NetworkOptions | null = null;
   private nextIp = 1;
-  stats = { joins: 0, joinsRefused: 0, forgets: 0, confChanges: 0, restarts: 0, compactions: 0, decommissioned: 0 };
+  stats = { joins: 0, joinsRefused: 0, forgets: 0, confChanges: 0, restarts: 0, compactions: 0, decommissioned: 0, slowVoters: 0 };
+  /** A voter made slow at a loss (its link to the leader cut) and when the cut ends. */
+  private slowVoter: { from: string; to: string; until: number } | null = null;
+  /** A node to lose for good a few ticks after a voter was made slow. */
+  private deferredLoss: { id: string; at: number } | null = null;
 
   constructor(
     readonly seed: number,
@@ -926,10 +937,27 @@ class ConfigSim {
    *     is stuck). The quiet lasts three more election timeouts, while the leader learns the loss.
    *
    * Outside these conditions, lagging facts can make the planner remove a voter that is only slow
-   * while the lost node still counts as alive, and leave the lost node in a two-voter group for good:
-   * the liveness check (not safety) would fail for a reason no planner can know.
+   * while the lost node still counts as alive, and leave the lost node in a two-voter group for good.
+   * The planner counts only voters heard from within an election timeout ("fresh") toward the majority
+   * a change must leave (finding (b)), which narrows that to a lost node that still looks fresh; so at
+   * some losses (`slowVoterRate`) another running voter is made slow on purpose, its messages to the
+   * leader cut for 2-4 election timeouts, and the node is lost at once or up to `slack` ticks later: the
+   * slow voter looks dead (not heard for two election timeouts) only after the lost node stopped
+   * looking fresh, as long as election timeout > slack + heartbeat + 2 x maxDelay + 1 ticks (how much
+   * earlier the slow voter can have been heard from last, and how much later the lost node); it is not
+   * done when no slack is left (no planner can tell a node that just stopped from a live one).
+   * A planner that counted the lost node while it still looked alive removes the slow voter and, in a
+   * three-voter group, is stuck for good (the liveness phase fails).
    */
   maybeDecommission(): void {
+    if (this.deferredLoss !== null) {
+      if (this.c.time >= this.deferredLoss.at) {
+        const id = this.deferredLoss.id;
+        this.deferredLoss = null;
+        if (!this.c.node(id).retired) this.loseNow(id);
+      }
+      return;
+    }
     if (this.lossAt !== null) {
       if (this.c.time >= this.lossAt) {
         this.lossAt = null;
@@ -980,19 +1008,46 @@ class ConfigSim {
       const promotable = ghosts.filter((id) => !voters.includes(id)).length;
       if (running < quorumSize(voters.length + promotable)) return;
     }
+    const et = this.params.sim.electionTimeout;
+    // How much later than the slow voter's last message the lost node's may be heard (see above).
+    const slack = et - this.params.sim.heartbeatTimeout - 2 * this.c.net.maxDelay - 2;
+    if (this.rng.chance(this.params.slowVoterRate) && slack >= 0) {
+      const slow = conf.voters.filter((id) => id !== v.l.id && id !== victim.id && !this.c.node(id).retired);
+      if (slow.length > 0) {
+        const s = this.rng.pick(slow);
+        this.slowVoter = { from: s, to: v.l.id, until: this.c.time + this.rng.int(2 * et + 2, 4 * et) };
+        this.quietUntil = Math.max(this.quietUntil, this.slowVoter.until + 3 * et);
+        this.c.cutOneWay(s, v.l.id);
+        this.stats.slowVoters++;
+        this.c.trace(`SLOW voter ${s}: its messages to the leader ${v.l.id} are cut until ${this.slowVoter.until}`);
+        // The node is lost a little later (within the slack): the slow voter then looks dead for
+        // longer while the lost node still looks alive, but still only once it no longer looks fresh.
+        const later = this.rng.int(0, slack);
+        if (later > 0) {
+          this.deferredLoss = { id: victim.id, at: this.c.time + later };
+          return;
+        }
+      }
+    }
+    this.loseNow(victim.id);
+  }
+
+  /** `id` stops for good (its disk is lost); maybe it comes back under a new id. */
+  private loseNow(id: string): void {
     this.stats.decommissioned++;
-    this.info.get(victim.id)!.decommissioned = true;
-    this.c.retire(victim.id, true);
-    this.c.trace(`DECOMMISSION ${victim.id} (disk lost)`);
+    this.info.get(id)!.decommissioned = true;
+    this.c.retire(id, true);
+    this.c.trace(`DECOMMISSION ${id} (disk lost)`);
+    const st = this.leaderView()?.st ?? this.oracle.ref;
     if (this.rng.chance(this.params.rebirthRate) && this.live().length < this.params.maxLive) {
       // It comes back with an empty disk under a new id, at a new port on the same host.
       const info = this.newInfo();
-      const old = this.info.get(victim.id)!;
+      const old = this.info.get(id)!;
       info.ip = old.ip;
       info.port = old.port + 1;
       this.c.addEmptyNode(info.id);
-      this.c.trace(`REBIRTH ${victim.id} as ${info.id} at ${info.ip}:${info.port}`);
-      this.clients.submit(this.joinCommand(info, v.st, 0), { kind: 'join', nodeId: info.id, tries: 0 }, true);
+      this.c.trace(`REBIRTH ${id} as ${info.id} at ${info.ip}:${info.port}`);
+      this.clients.submit(this.joinCommand(info, st, 0), { kind: 'join', nodeId: info.id, tries: 0 }, true);
     }
   }
 
@@ -1000,10 +1055,18 @@ class ConfigSim {
   endQuiet(): void {
     this.savedNet = null;
     this.lossAt = null;
+    this.slowVoter = null;
+    this.deferredLoss = null;
   }
 
-  /** Per tick: faults (outside quiet periods) and the end of a quiet period. */
+  /** Per tick: faults (outside quiet periods), the end of a slow voter's cut and of a quiet period. */
   faults(): void {
+    const sv = this.slowVoter;
+    if (sv && this.c.time >= sv.until) {
+      this.c.cut.delete(`${sv.from}>${sv.to}`);
+      this.slowVoter = null;
+      this.c.trace(`SLOW voter ${sv.from} heard again by ${sv.to}`);
+    }
     if (this.c.time < this.quietUntil) return;
     if (this.savedNet) {
       this.c.net = this.savedNet;
@@ -1077,11 +1140,16 @@ class ConfigSim {
 
   // ------------------------------------------------------------------ membership
 
-  /** Liveness facts as the leader sees them: it received a message from the node recently. */
+  /**
+   * Liveness facts as the leader sees them: it received a message from the node within two election
+   * timeouts (alive), within one (fresh).
+   */
   facts(l: RaftNode): PeerFacts {
-    const window = 2 * this.params.sim.electionTimeout;
+    const et = this.params.sim.electionTimeout;
+    const since = (id: string): number => this.c.time - (this.heard.get(`${l.id}<${id}`) ?? -Infinity);
     return {
-      alive: (id) => id === l.id || this.c.time - (this.heard.get(`${l.id}<${id}`) ?? -Infinity) <= window,
+      alive: (id) => id === l.id || since(id) <= 2 * et,
+      fresh: (id) => id === l.id || since(id) <= et,
       caughtUp: (id) => l.isCaughtUp(id, 5),
     };
   }
@@ -1110,14 +1178,17 @@ class ConfigSim {
     if (!l) return;
     const change = this.plan(l);
     if (change === null || change === 'not-ready') return;
-    // The planner must never cost the group its live quorum (as the leader's facts have it).
-    const alive = this.facts(l).alive;
-    const liveQuorum = (c: ConfState) => c.voters.filter((id) => alive(id)).length >= quorumSize(c.voters.length);
+    // The planner must never cost the group its live quorum (as the leader's facts have it), and a change
+    // of the voters must leave them a majority heard from within an election timeout (finding (b)).
+    const f = this.facts(l);
+    const liveQuorum = (c: ConfState, live: (id: string) => boolean) => c.voters.filter((id) => live(id)).length >= quorumSize(c.voters.length);
     const before = l.conf();
-    if (liveQuorum(before) && !liveQuorum(applyConfChange(before, change))) {
-      throw new InvariantViolation(
-        `membership: ${l.id} plans ${JSON.stringify(change)}, which leaves voters [${applyConfChange(before, change).voters}] without a live quorum`,
-      );
+    const after = applyConfChange(before, change);
+    if (liveQuorum(before, f.alive) && !liveQuorum(after, f.alive)) {
+      throw new InvariantViolation(`membership: ${l.id} plans ${JSON.stringify(change)}, which leaves voters [${after.voters}] without a live quorum`);
+    }
+    if (after.voters.join() !== before.voters.join() && !liveQuorum(after, (id) => f.alive(id) && f.fresh(id))) {
+      throw new InvariantViolation(`membership: ${l.id} plans ${JSON.stringify(change)}, which leaves voters [${after.voters}] without a majority heard from lately`);
     }
     const res = l.proposeConfChange(change);
     this.c.check(this.c.node(l.id));
@@ -1215,7 +1286,7 @@ export function runConfigSeed(seed: number, options: ConfigSimOptions = {}): Con
         commands: sim?.oracle.commands ?? 0,
         refused: sim?.oracle.refused ?? 0,
         observed: sim?.clients.observed ?? 0,
-        ...(sim?.stats ?? { joins: 0, joinsRefused: 0, forgets: 0, confChanges: 0, restarts: 0, compactions: 0, decommissioned: 0 }),
+        ...(sim?.stats ?? { joins: 0, joinsRefused: 0, forgets: 0, confChanges: 0, restarts: 0, compactions: 0, decommissioned: 0, slowVoters: 0 }),
         maxTerm,
         nodes: c?.nodes.size ?? 0,
       },

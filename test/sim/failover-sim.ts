@@ -773,8 +773,10 @@ class FailoverSim {
     }
     if (st.applied < st.commit) return;
     const deadAfter = Math.max(2000, this.params.nodeTimeoutMs);
+    const freshFor = this.params.sim.electionTimeout * TICK_MS;
     const change = planMembership({ voters: st.voters, learners: st.learners }, state, n.id, {
       alive: (id) => id === n.id || now - (rt.lastHeard.get(id) ?? -Infinity) < deadAfter,
+      fresh: (id) => id === n.id || now - (rt.lastHeard.get(id) ?? -Infinity) < freshFor,
       caughtUp: (id) => raft.isCaughtUp(id, 5),
     });
     if (change) {

@@ -1,7 +1,8 @@
 /**
  * planMembership: the next Raft membership change so voters follow the node table (at most 5, odd,
  * spread over shards, learners otherwise, dead voters replaced), step by step and as a property
- * (repeatedly applying its changes converges, and never leaves a group that had a live quorum without one).
+ * (repeatedly applying its changes converges, and no change leaves the voters without a majority of
+ * members heard from recently: a slow voter is not removed while another one has just died).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -36,8 +37,16 @@ function table(spec: Record<string, string>): ConfigState {
   return c;
 }
 
-function facts(dead: string[] = [], behind: string[] = []): PeerFacts {
-  return { alive: (id) => !dead.includes(id), caughtUp: (id) => !behind.includes(id) };
+/**
+ * `dead`: not heard from for the long window (not alive, not fresh); `stale`: heard from within the long
+ * window but not the short one (alive, not fresh: it may have just died); `behind`: not caught up.
+ */
+function facts(dead: string[] = [], behind: string[] = [], stale: string[] = []): PeerFacts {
+  return {
+    alive: (id) => !dead.includes(id),
+    fresh: (id) => !dead.includes(id) && !stale.includes(id),
+    caughtUp: (id) => !behind.includes(id),
+  };
 }
 
 const conf = (voters: string[], learners: string[] = []): ConfState => ({ voters, learners });
@@ -78,8 +87,44 @@ describe('planMembership', () => {
     const first = planMembership(conf(['a', 'b', 'x']), st, 'a', f);
     expect(first).toEqual({ type: 'remove', nodeId: 'b' });
     expect(planMembership(conf(['a', 'x']), st, 'a', f)).toEqual({ type: 'remove', nodeId: 'x' });
-    // A dead forgotten voter can always go.
-    expect(planMembership(conf(['a', 'b', 'x']), st, 'a', facts(['b', 'x']))).toEqual({ type: 'remove', nodeId: 'x' });
+    // A dead forgotten voter goes as soon as the voters left have a majority heard from recently...
+    expect(planMembership(conf(['a', 'b', 'x']), st, 'a', facts(['x']))).toEqual({ type: 'remove', nodeId: 'x' });
+    // ...not while b looks dead too: b may be only slow, and {a, b} would then need it (as {a, b, x} does).
+    expect(planMembership(conf(['a', 'b', 'x']), st, 'a', facts(['b', 'x']))).toBeNull();
+  });
+
+  // Finding (b) of the membership review: liveness facts lag. A voter that is only slow (c: nothing
+  // from it for the long window) looks dead while voters that have just died (d, e: heard from within
+  // the long window, not within the short one) still look alive. Removing c would leave {a, b, d, e}
+  // with a and b alone live: no quorum, while {a, b, c, d, e} keeps one with c.
+  it('does not remove a slow voter while other voters may have just died (5 voters)', () => {
+    const st = table({ a: 'A', b: 'B', c: 'C', d: 'D', e: 'E' });
+    // Before the fix: { type: 'remove', nodeId: 'c' } (4 live nodes -> 3 voters wanted, c looks dead).
+    expect(planMembership(conf(['a', 'b', 'c', 'd', 'e']), st, 'a', facts(['c'], [], ['d', 'e']))).toBeNull();
+    // Only e stale: {a, b, d, e} keeps a fresh majority (a, b, d) without c.
+    expect(planMembership(conf(['a', 'b', 'c', 'd', 'e']), st, 'a', facts(['c'], [], ['e']))).toEqual({ type: 'remove', nodeId: 'c' });
+    // Once d and e are past the long window too, c is no worse a candidate than them, but removing
+    // any of the three still leaves {a, b} and two silent voters: nothing to do but wait.
+    expect(planMembership(conf(['a', 'b', 'c', 'd', 'e']), st, 'a', facts(['c', 'd', 'e']))).toBeNull();
+  });
+
+  it('does not remove a slow voter of three while the other one may have just died', () => {
+    // s looks dead (it may be only slow), v looks alive but was not heard from lately (it may be gone
+    // for good): {a, v} would need v.
+    const st = table({ a: 'A', s: 'S', v: 'V' });
+    // Before the fix: { type: 'remove', nodeId: 's' } (2 live nodes -> 1 voter wanted).
+    expect(planMembership(conf(['a', 's', 'v']), st, 'a', facts(['s'], [], ['v']))).toBeNull();
+    // v heard from lately: {a, v} has a fresh majority.
+    expect(planMembership(conf(['a', 's', 'v']), st, 'a', facts(['s']))).toEqual({ type: 'remove', nodeId: 's' });
+  });
+
+  it('promotes only a learner heard from lately, and only if the voters then have a fresh majority', () => {
+    const st = table({ a: 'A', b: 'B', c: 'C', d: 'D' });
+    // c is dead; d is the replacement but was not heard from lately.
+    expect(planMembership(conf(['a', 'b', 'c'], ['d']), st, 'a', facts(['c'], [], ['d']))).toBeNull();
+    // d fresh, but b stale: {a, b, c, d} would have a and d fresh only (2 of 4).
+    expect(planMembership(conf(['a', 'b', 'c'], ['d']), st, 'a', facts(['c'], [], ['b']))).toBeNull();
+    expect(planMembership(conf(['a', 'b', 'c'], ['d']), st, 'a', facts(['c']))).toEqual({ type: 'promote', nodeId: 'd' });
   });
 
   it('adds known non-members as learners, in id order', () => {
@@ -119,7 +164,7 @@ describe('planMembership', () => {
   it('keeps a dead voter when there is no one to replace it and the group is not too big', () => {
     const st = table({ a: 'A', b: 'B', c: 'C', d: 'D' });
     // 3 live known nodes (a, b, d) -> target 3; d is not caught up: c stays a voter for now.
-    expect(planMembership(conf(['a', 'b', 'c'], ['d']), st, 'a', { alive: (id) => id !== 'c', caughtUp: (id) => id !== 'd' })).toBeNull();
+    expect(planMembership(conf(['a', 'b', 'c'], ['d']), st, 'a', { alive: (id) => id !== 'c', fresh: (id) => id !== 'c', caughtUp: (id) => id !== 'd' })).toBeNull();
   });
 
   it('too many voters: removes one from the most represented shard, never the leader', () => {
@@ -159,7 +204,7 @@ describe('planMembership as a process (property)', () => {
   it('converges to: every live known node a member, no unknown members, voters live and targetVoters(live known) many', () => {
     fc.assert(
       fc.property(world, ({ st, me, start, deadSet }) => {
-        const f: PeerFacts = { alive: (id) => !deadSet.has(id), caughtUp: () => true };
+        const f: PeerFacts = { alive: (id) => !deadSet.has(id), fresh: (id) => !deadSet.has(id), caughtUp: () => true };
         const liveQuorum = (c: ConfState) => c.voters.filter((v) => f.alive(v)).length >= quorumSize(c.voters.length);
         let c = start;
         const hadQuorum = liveQuorum(c);
@@ -170,10 +215,14 @@ describe('planMembership as a process (property)', () => {
           expect(change).not.toEqual({ type: 'remove', nodeId: me });
           const next = applyConfChange(c, change);
           expect(next).not.toBe(c); // every planned change is valid
+          const touchesVoters = change.type === 'promote' || (change.type === 'remove' && c.voters.includes(change.nodeId));
           c = next;
-          if (hadQuorum) expect(liveQuorum(c)).toBe(true);
+          // A change of the voters always leaves them a live majority, whatever the group started from.
+          if (touchesVoters || hadQuorum) expect(liveQuorum(c)).toBe(true);
         }
         expect(change).toBeNull();
+        // A group without a live majority cannot commit a change anyway: the planner only waits.
+        if (!hadQuorum) return;
         const liveKnown = [...st.nodes.keys()].filter((id) => f.alive(id));
         const members = new Set([...c.voters, ...c.learners]);
         for (const id of st.nodes.keys()) expect(members.has(id)).toBe(true);

@@ -126,6 +126,8 @@ export class Cluster {
   /** When the current RaftNode ticked (its lease in time), and its lease length in ticks. */
   private readonly raftLeaseClock: RaftLeaseClock;
   private leaseTicks = 1;
+  /** The current RaftNode's election timeout in ticks (the membership planner's `fresh` window). */
+  private electionTicks = 3;
   private lastTickAt = 0;
   /**
    * The primary whose replication stream our data is a prefix of: the one we follow, once synchronized
@@ -207,6 +209,7 @@ export class Cluster {
     const et = Math.max(3, Math.min(30, Math.round(this.server.config.int('cluster-node-timeout') / 2 / TICK_MS)));
     // RaftNode's default lease margin is 1 tick.
     this.leaseTicks = et - 1;
+    this.electionTicks = et;
     this.raftLeaseClock.reset();
     return new RaftNode(
       { id: this.myId, electionTimeout: et, heartbeatTimeout: 1, rand: Math.random, applied },
@@ -644,9 +647,12 @@ export class Cluster {
     // applied a learner's join yet would otherwise remove that learner.
     if (st.applied < st.commit) return;
     const deadAfter = Math.max(2000, this.server.config.int('cluster-node-timeout'));
+    // Voters answer every heartbeat (each tick): one not heard from for an election timeout may be gone.
+    const freshFor = this.electionTicks * TICK_MS;
     const now = this.clock.monoMs();
     const change = planMembership({ voters: st.voters, learners: st.learners }, this.state, this.myId, {
       alive: (id) => id === this.myId || now - this.bus.lastHeardMs(id) < deadAfter,
+      fresh: (id) => id === this.myId || now - this.bus.lastHeardMs(id) < freshFor,
       caughtUp: (id) => this.raft.isCaughtUp(id, 5),
     });
     if (change) {
