@@ -5,6 +5,7 @@ import { Config, ConfigError } from './server/config';
 import { Server } from './server/server';
 import { REDIS_VERSION, VERSION } from './version';
 import { Cluster } from './cluster/cluster';
+import { loadLua } from './scripting/lua';
 
 export async function main(argv: string[]): Promise<Server> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<Server> {
     }
     throw e;
   }
+  await loadLua();
   const server = new Server(config);
   await server.listen();
   if (config.bool('cluster-enabled')) {

@@ -187,8 +187,19 @@ const LEAVES = [
   'hset',
   'bitop',
   'object|encoding',
+  // Scripting family.
+  'eval',
+  'evalsha',
+  'eval_ro',
+  'evalsha_ro',
+  'script|load',
+  'script|exists',
+  'script|flush',
+  'script|kill',
+  'script|debug',
+  'script|help',
 ];
-const CONTAINERS = ['config', 'command', 'slowlog', 'memory', 'latency'];
+const CONTAINERS = ['config', 'command', 'slowlog', 'memory', 'latency', 'script'];
 
 describe('COMMAND INFO', () => {
   it('gives the same 10-element entries as redis-server, with RESP3 sets and maps', async () => {

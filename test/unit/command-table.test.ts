@@ -26,6 +26,7 @@ import { handlers as cluster } from '../../cluster-node/src/commands/cluster';
 import { handlers as migrate } from '../../cluster-node/src/commands/migrate';
 import { handlers as replication } from '../../cluster-node/src/commands/replication';
 import { handlers as clusterscan } from '../../cluster-node/src/commands/clusterscan';
+import { handlers as scripting } from '../../cluster-node/src/commands/scripting';
 
 const FAMILIES: Record<string, HandlerMap> = {
   strings,
@@ -44,6 +45,7 @@ const FAMILIES: Record<string, HandlerMap> = {
   migrate,
   replication,
   clusterscan,
+  scripting,
 };
 
 /** Every spec, subcommands included. */

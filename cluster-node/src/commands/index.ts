@@ -18,6 +18,7 @@ import { handlers as server } from './server';
 import { handlers as cluster } from './cluster';
 import { handlers as migrate } from './migrate';
 import { handlers as clusterscan } from './clusterscan';
+import { handlers as scripting } from './scripting';
 
 export const HANDLERS: HandlerMap = Object.assign(
   Object.create(null) as HandlerMap,
@@ -37,4 +38,5 @@ export const HANDLERS: HandlerMap = Object.assign(
   cluster,
   migrate,
   clusterscan,
+  scripting,
 );

@@ -44,6 +44,9 @@ const F_SKIP_SLOWLOG = 16;
 const F_SKIP_MONITOR = 32; // skip_monitor or admin
 const F_FAST = 64;
 const F_STALE = 128;
+/** EXEC and scripts propagate the writes they ran (wrapped in MULTI/EXEC), never their own argv. */
+const F_OWN_EFFECTS = 256;
+const OWN_EFFECTS = new Set(['exec', 'eval', 'evalsha', 'eval_ro', 'evalsha_ro']);
 
 function flagBits(spec: CommandSpec): number {
   const f = spec.flags;
@@ -55,7 +58,8 @@ function flagBits(spec: CommandSpec): number {
     (f.includes('skip_slowlog') ? F_SKIP_SLOWLOG : 0) |
     (f.includes('skip_monitor') || f.includes('admin') ? F_SKIP_MONITOR : 0) |
     (f.includes('fast') ? F_FAST : 0) |
-    (f.includes('stale') ? F_STALE : 0)
+    (f.includes('stale') ? F_STALE : 0) |
+    (OWN_EFFECTS.has(spec.name) ? F_OWN_EFFECTS : 0)
   );
 }
 
@@ -539,7 +543,7 @@ export class Server {
    */
   private holdForAcks(c: Client, h: Handled, w: RespWriter, mark: number): void {
     if (c.blocked !== null || c.inExec || c.isPrimaryLink || c.isReplicaLink || this.isReplica) return;
-    if (!(h.bits & F_WRITE) && h.spec.name !== 'exec') return;
+    if (!(h.bits & (F_WRITE | F_OWN_EFFECTS))) return;
     const need = this.hot.minReplicasAck;
     const repl = this.replication;
     const offset = repl.offset();
@@ -605,7 +609,7 @@ export class Server {
       w.truncate(mark);
       if (c.replyMode === 'skip' && spec.name !== 'client|reply') c.replyMode = 'on';
     }
-    if (this.dirty !== dirty && spec.name !== 'exec') {
+    if (this.dirty !== dirty && !(h.bits & F_OWN_EFFECTS)) {
       if (this.txBuffer !== null) {
         for (const a of this.rewritten ?? [argv]) this.txBuffer.push({ db: c.dbIndex, argv: a });
       } else if (this.propagators.length > 0) {

@@ -17,6 +17,7 @@ import { specs as connectionSpecs } from './specs/connection';
 import { specs as serverSpecs } from './specs/server';
 import { specs as clusterSpecs } from './specs/cluster';
 import { specs as replicationSpecs } from './specs/replication';
+import { specs as scriptingSpecs } from './specs/scripting';
 
 export type { CommandSpec, KeySpec } from './types';
 
@@ -35,6 +36,7 @@ export const ALL_SPECS: readonly CommandSpec[] = [
   ...serverSpecs,
   ...clusterSpecs,
   ...replicationSpecs,
+  ...scriptingSpecs,
 ];
 
 export const COMMANDS: ReadonlyMap<string, CommandSpec> = (() => {
