@@ -38,6 +38,11 @@ export interface Principal {
 
 const ROLES: Role[] = ['read-write', 'read-only', 'admin'];
 
+/** Scripting commands a read-only token may run (EVAL_RO/EVALSHA_RO are flagged readonly). */
+const SCRIPTING_READS = new Set(['script|exists', 'script|help']);
+/** Commands that run a script: the keys a script touches need not be the ones it declares. */
+const SCRIPT_RUNS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
+
 /** Commands that publish (not flagged write, but not reads either). */
 const PUBLISHES = new Set(['publish', 'spublish']);
 /** Channel-argument commands: channels start at argv[1]. */
@@ -128,6 +133,8 @@ export class Auth {
   static isRead(spec: CommandSpec): boolean {
     if (PUBLISHES.has(spec.name)) return false;
     if (hasFlag(spec, 'readonly')) return true;
+    // EVAL, EVALSHA and SCRIPT LOAD/FLUSH/KILL carry no write flag but a script may write.
+    if (spec.group === 'scripting' && !SCRIPTING_READS.has(spec.name)) return false;
     return !hasFlag(spec, 'write') && !hasFlag(spec, 'admin') && !hasFlag(spec, 'may_replicate');
   }
 
@@ -142,6 +149,9 @@ export class Auth {
       if (p.role === 'read-only' && !Auth.isRead(spec)) throw Errors.forbidden(`command ${name.toUpperCase()} is not allowed for a read-only token`);
     }
     if (p.keys) {
+      if (SCRIPT_RUNS.has(spec.name)) {
+        throw Errors.forbidden(`token ${p.name} is limited to key patterns ${p.keys.join(', ')}: ${name.toUpperCase()} is refused because a script can access keys it does not declare`);
+      }
       for (const k of commandKeys(spec, argv)) {
         if (!p.keys.some((pat) => globMatch(pat, k))) throw Errors.forbidden(`token ${p.name} may not access key '${k}' (command ${name.toUpperCase()})`);
       }

@@ -431,6 +431,21 @@ describe('real clients', () => {
     }
   });
 
+  it('CLIENT PAUSE WRITE holds EVAL (a script may write) but not EVAL_RO', async () => {
+    const other = new Redis({ port: node.port, enableReadyCheck: false });
+    try {
+      await other.ping();
+      await r.client('PAUSE', '400', 'WRITE');
+      const t0 = Date.now();
+      expect(await other.eval_ro("return 'ro'", 0)).toBe('ro');
+      expect(Date.now() - t0).toBeLessThan(300);
+      expect(await other.eval("return 'rw'", 0)).toBe('rw');
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(350);
+    } finally {
+      other.disconnect();
+    }
+  });
+
   it('stops a runaway script at lua-time-limit with an error (pcall cannot catch it); the node stays up', async () => {
     await r.config('SET', 'lua-time-limit', '200');
     try {
@@ -525,6 +540,19 @@ describe('effects replication', () => {
       expect(await rep2.get('rep:d2')).toBe('v');
     } finally {
       rep2.disconnect();
+    }
+  });
+
+  it("min-replicas-ack: a script's writes are acknowledged like any write; refused when too few replicas", async () => {
+    await p.config('SET', 'min-replicas-ack', '1');
+    try {
+      expect(await p.eval("return redis.call('set', KEYS[1], 'acked')", 1, 'rep:ack')).toBe('OK');
+      expect(await rep.get('rep:ack')).toBe('acked');
+      await p.config('SET', 'min-replicas-ack', '2');
+      await expect(p.eval("return redis.call('set', KEYS[1], 'no')", 1, 'rep:ack')).rejects.toThrow(/^NOREPLICAS Not enough good replicas to write\. script: /);
+      expect(await p.eval("return redis.call('get', KEYS[1])", 1, 'rep:ack')).toBe('acked');
+    } finally {
+      await p.config('SET', 'min-replicas-ack', '0');
     }
   });
 

@@ -437,7 +437,9 @@ export class Server {
     if (!spec) return false;
     const name = spec.spec.name;
     if (!paused && name === 'restore-asking') return false;
-    return (spec.bits & F_WRITE) !== 0 || name === 'exec' || name === 'publish' || name === 'spublish' || (c.multi !== null && name !== 'discard');
+    // EXEC and scripts that may write (not EVAL_RO/EVALSHA_RO) wait too, as in Redis.
+    const mayWrite = (spec.bits & F_WRITE) !== 0 || ((spec.bits & F_OWN_EFFECTS) !== 0 && !spec.spec.flags.includes('readonly'));
+    return mayWrite || name === 'publish' || name === 'spublish' || (c.multi !== null && name !== 'discard');
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -508,8 +510,9 @@ export class Server {
     if (this.hot.minReplicasAck === 0) this.call(c, h, argv);
     else {
       const mark = c.w.len;
+      const offsetBefore = this.replication.offset();
       this.call(c, h, argv);
-      this.holdForAcks(c, h, c.w, mark);
+      this.holdForAcks(c, h, c.w, mark, offsetBefore);
     }
     if (this.readyKeys.length > 0 && !c.inExec) this.serveBlockedClients();
   }
@@ -536,17 +539,18 @@ export class Server {
   }
 
   /**
-   * min-replicas-ack N >= 1: after a write (or EXEC) from a normal client on a primary, hold its reply
+   * min-replicas-ack N >= 1: after a write (or an EXEC or script that wrote) from a normal client on a primary, hold its reply
    * (bytes from `mark` in `w`) and the rest of its pipeline until N replicas acknowledged the stream
    * offset right after it (GETACK is sent once per event-loop turn by waitForAcks), or reply NOREPLICAS
    * after hot.ackTimeoutMs. Nothing is held when the acks are already there.
    */
-  private holdForAcks(c: Client, h: Handled, w: RespWriter, mark: number): void {
+  private holdForAcks(c: Client, h: Handled, w: RespWriter, mark: number, offsetBefore = -1): void {
     if (c.blocked !== null || c.inExec || c.isPrimaryLink || c.isReplicaLink || this.isReplica) return;
-    if (!(h.bits & (F_WRITE | F_OWN_EFFECTS))) return;
     const need = this.hot.minReplicasAck;
     const repl = this.replication;
     const offset = repl.offset();
+    // EXEC and scripts are held only when they propagated writes (offsetBefore: the stream offset before them).
+    if (!(h.bits & F_WRITE) && !(h.bits & F_OWN_EFFECTS && offsetBefore >= 0 && offset !== offsetBefore)) return;
     if (repl.ackedReplicas(offset) >= need) return;
     const held = Buffer.from(w.buf.subarray(mark, w.len));
     w.truncate(mark);
