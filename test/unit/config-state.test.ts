@@ -295,6 +295,19 @@ describe('ConfigState: replicas, epochs, failover', () => {
     refused(c, { op: 'failover', replica: 'b' }, 'ERR You should send CLUSTER FAILOVER to a replica');
   });
 
+  // Found by the failover simulation: the leader decided to promote s in place of its failed primary a,
+  // but a CLUSTER REPLICATE moving s to b was ordered before that entry; unpinned, s took over b, whose
+  // write lease nobody had waited out (two writable primaries).
+  it('failover pinned to a primary: refused once the replica follows another one', () => {
+    const c = cluster();
+    expect(c.apply({ op: 'join', node: rec('s', { primary: 'a' }), slots: [] })).toEqual(OK);
+    expect(c.apply({ op: 'replicate', node: 's', primary: 'b' })).toEqual(OK);
+    refused(c, { op: 'batch', cmds: [{ op: 'failover', replica: 's', primary: 'a' }, { op: 'set-failed', node: 'a', failed: true }] }, 'ERR Failover of s in place of a refused: it now replicates b');
+    expect(c.node('s')!.primary).toBe('b');
+    expect(c.apply({ op: 'failover', replica: 's', primary: 'b' })).toEqual(OK);
+    expect(c.node('b')!.primary).toBe('s');
+  });
+
   it('an unknown command is refused', () => {
     refused(cluster(), { op: 'nonsense' } as unknown as ConfigCommand, 'ERR unknown cluster configuration command');
   });

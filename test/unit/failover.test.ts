@@ -43,7 +43,7 @@ describe('FailoverCoordinator', () => {
     fc.onHeartbeat('R1', 7, 2950, true);
     fc.onHeartbeat('R2', 9, 2950, true);
     const cmds = fc.decide(3050, st, 'L', (id) => heard[id] ?? 0, 0);
-    expect(cmds).toEqual([{ op: 'batch', cmds: [{ op: 'failover', replica: 'R2' }, { op: 'set-failed', node: 'P', failed: true }] }]);
+    expect(cmds).toEqual([{ op: 'batch', cmds: [{ op: 'failover', replica: 'R2', primary: 'P' }, { op: 'set-failed', node: 'P', failed: true }] }]);
     // Fenced: P gets no more leases even if it speaks again before the entry commits.
     expect(fc.onHeartbeat('P', 11, 3060, true)).toBe(false);
   });
@@ -112,7 +112,7 @@ describe('FailoverCoordinator: stalls, its own failed flag, restarted primaries 
     fc.onHeartbeat('R1', 900, 5000, true, false);
     fc.onHeartbeat('R2', 0, 5000, true, true); // R2 restarted too: no data
     expect(fc.onHeartbeat('P', 0, 5000, true, true)).toBe(false);
-    expect(fc.decide(5000, st, 'L', heard, 1)).toEqual([{ op: 'batch', cmds: [{ op: 'failover', replica: 'R1' }] }]);
+    expect(fc.decide(5000, st, 'L', heard, 1)).toEqual([{ op: 'batch', cmds: [{ op: 'failover', replica: 'R1', primary: 'P' }] }]);
     expect(fc.mayServe('P')).toBe(false);
   });
 
@@ -147,7 +147,7 @@ describe('FailoverCoordinator: which replica holds the acknowledged writes (foun
     fc.onHeartbeat('R2', 5, 5000, true, false, fresh('P', 4900));
     fc.noteSelf('L', 9, false, 'P', 5000);
     const heard = (id: string) => (id === 'P' ? 0 : 5000);
-    expect(fc.decide(5000, st, 'L', heard, 1)).toContainEqual({ op: 'batch', cmds: [{ op: 'failover', replica: 'L' }, { op: 'set-failed', node: 'P', failed: true }] });
+    expect(fc.decide(5000, st, 'L', heard, 1)).toContainEqual({ op: 'batch', cmds: [{ op: 'failover', replica: 'L', primary: 'P' }, { op: 'set-failed', node: 'P', failed: true }] });
   });
 
   it('trusts only reports sent after the primary could no longer acknowledge writes (its leases ran out)', () => {
@@ -163,7 +163,7 @@ describe('FailoverCoordinator: which replica holds the acknowledged writes (foun
     expect(fc.decide(4000, st, 'L', heard, 1).some((c) => c.op === 'batch')).toBe(false);
     fc.onHeartbeat('R2', 9, 5050, true, false, fresh('P', 3950));
     heard = (id: string) => (id === 'P' ? 2000 : 5050);
-    expect(fc.decide(5100, st, 'L', heard, 1)).toContainEqual({ op: 'batch', cmds: [{ op: 'failover', replica: 'R2' }, { op: 'set-failed', node: 'P', failed: true }] });
+    expect(fc.decide(5100, st, 'L', heard, 1)).toContainEqual({ op: 'batch', cmds: [{ op: 'failover', replica: 'R2', primary: 'P' }, { op: 'set-failed', node: 'P', failed: true }] });
   });
 
   it("a replica whose data comes from another primary's stream is no holder, whatever its offset", () => {
@@ -174,7 +174,7 @@ describe('FailoverCoordinator: which replica holds the acknowledged writes (foun
     fc.onHeartbeat('R1', 5, 5000, true, false, fresh('P', 4900));
     fc.onHeartbeat('R2', 9, 5000, true, false, fresh('Q', 4900)); // e.g. an old primary not resynced yet
     const heard = (id: string) => (id === 'P' ? 0 : 5000);
-    expect(fc.decide(5000, st, 'L', heard, 2)).toContainEqual({ op: 'batch', cmds: [{ op: 'failover', replica: 'R1' }, { op: 'set-failed', node: 'P', failed: true }] });
+    expect(fc.decide(5000, st, 'L', heard, 2)).toContainEqual({ op: 'batch', cmds: [{ op: 'failover', replica: 'R1', primary: 'P' }, { op: 'set-failed', node: 'P', failed: true }] });
     // N = 1 needs two holders: wait.
     const fc1 = new FailoverCoordinator(T);
     fc1.becameLeader(0, null);

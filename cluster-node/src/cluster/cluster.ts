@@ -916,7 +916,8 @@ export class Cluster {
     const wait = this.failover.fenceForManualFailover(r.primary, this.clock.monoMs());
     if (wait > 0) await new Promise((res) => setTimeout(res, wait));
     // The fence and the wait for the old primary's lease hold only for this leader's term.
-    const res = await this.propose({ op: 'batch', cmds: [{ op: 'failover', replica }] }, COMMIT_TIMEOUT_MS, st.term);
+    // Pinned to the primary fenced above (refused if a CLUSTER REPLICATE moved the replica meanwhile).
+    const res = await this.propose({ op: 'batch', cmds: [{ op: 'failover', replica, primary: r.primary }] }, COMMIT_TIMEOUT_MS, st.term);
     if (!res.ok) throw new Error(res.error);
     return 'OK';
   }

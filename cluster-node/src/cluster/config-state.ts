@@ -56,7 +56,13 @@ export type ConfigCommand = { req?: string } & (
   | { op: 'bump-epoch'; node: string }
   | { op: 'node-info'; node: string; ip: string; port: number; cport: number; hostname: string }
   | { op: 'set-failed'; node: string; failed: boolean }
-  | { op: 'failover'; replica: string }
+  /**
+   * `primary`: the primary the decision was made for (fenced, its lease waited out). Refused if the
+   * replica follows another node when the entry applies: a CLUSTER REPLICATE ordered before it in the
+   * log moved it, and it must not take over a primary whose lease nobody waited out. Absent in entries
+   * of older nodes: whichever primary the replica follows then.
+   */
+  | { op: 'failover'; replica: string; primary?: string }
   | { op: 'batch'; cmds: ConfigCommand[] }
 );
 
@@ -159,7 +165,7 @@ export class ConfigState {
       case 'set-failed':
         return this.setFailed(cmd.node, cmd.failed);
       case 'failover':
-        return this.failover(cmd.replica);
+        return this.failover(cmd.replica, cmd.primary);
       case 'batch':
         return this.batch(cmd.cmds);
       default:
@@ -407,10 +413,13 @@ export class ConfigState {
   }
 
   /** Promote a replica: it takes its primary's slots (and open states) and the old primary becomes its replica. */
-  private failover(replica: string): ApplyResult {
+  private failover(replica: string, primary: string | undefined): ApplyResult {
     const r = this.nodes.get(replica);
     if (!r) return err(`ERR Unknown node ${replica}`);
     if (r.primary === null) return err("ERR You should send CLUSTER FAILOVER to a replica");
+    if (primary !== undefined && r.primary !== primary) {
+      return err(`ERR Failover of ${replica} in place of ${primary} refused: it now replicates ${r.primary}`);
+    }
     const old = this.nodes.get(r.primary);
     if (!old) return err(`ERR Unknown node ${r.primary}`);
     for (let s = 0; s < SLOTS; s++) if (this.owners[s] === old.id) this.owners[s] = r.id;

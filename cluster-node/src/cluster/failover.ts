@@ -220,7 +220,8 @@ export class FailoverCoordinator {
         }
         continue;
       }
-      out.push({ op: 'batch', cmds: [{ op: 'failover', replica: best.node.id }, { op: 'set-failed', node: n.id, failed: true }] });
+      // Pinned to n: a replica moved to another primary before this entry applies is not promoted.
+      out.push({ op: 'batch', cmds: [{ op: 'failover', replica: best.node.id, primary: n.id }, { op: 'set-failed', node: n.id, failed: true }] });
       this.proposedAt.set(n.id, now);
     }
     return out;
@@ -249,7 +250,7 @@ export class FailoverCoordinator {
       return null;
     }
     this.proposedAt.set(n.id, now);
-    return { op: 'batch', cmds: [{ op: 'failover', replica: best.node.id }] };
+    return { op: 'batch', cmds: [{ op: 'failover', replica: best.node.id, primary: n.id }] };
   }
 
   /** When every write lease `id` may hold has run out (leader clock): ours and our predecessors'. */
