@@ -772,6 +772,9 @@ class FailoverSim {
       }
     }
     if (st.applied < st.commit) return;
+    // Before the founders' batch the node table is empty (a state of the simulation's bootstrap only:
+    // a real cluster's first voter is in its own table): every member would look forgotten.
+    if (state.nodes.size === 0) return;
     const deadAfter = Math.max(2000, this.params.nodeTimeoutMs);
     const freshFor = this.params.sim.electionTimeout * TICK_MS;
     const change = planMembership({ voters: st.voters, learners: st.learners }, state, n.id, {
