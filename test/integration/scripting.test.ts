@@ -169,7 +169,7 @@ const SCRIPT_RESP2: string[][] = [
   e("return 'a' .. 1"),
   e("return type(loadstring) .. type(print) .. type(io) .. type(require) .. type(debug) .. type(dofile)"),
   e('return type(setfenv)'),
-  e('return type(gcinfo) .. type(coroutine) .. type(cjson) .. type(bit)'),
+  e('return type(gcinfo) .. type(coroutine) .. type(cjson) .. type(bit) .. type(cmsgpack)'),
   // cjson.
   e("return cjson.encode({1,2,3,'x'})"),
   e("return cjson.encode({a={b='c'}})"),
@@ -192,6 +192,44 @@ const SCRIPT_RESP2: string[][] = [
   e("return cjson.decode('\"\\\\u00e9\\\\ud83d\\\\ude00\"')"),
   e("return cjson.decode('[1] x')"),
   e('return cjson.decode()'),
+  // cmsgpack.
+  ["EVAL", "return cmsgpack.pack(1.5, 'abc', {1,2}, {a=1}, true, false, 300, -5, -200, 70000, 5000000000, 0.1, -40000, -3000000000)", "0"],
+  ["EVAL", "return cmsgpack.pack(string.rep('x', 40), string.rep('y', 300), string.rep('z', 70000))", "0"],
+  ["EVAL", "return cmsgpack.pack()", "0"],
+  ["EVAL", "return cmsgpack.pack(nil)", "0"],
+  ["EVAL", "return cmsgpack.pack({1,nil,3})", "0"],
+  ["EVAL", "return cmsgpack.pack({[1]=1,[3]=3})", "0"],
+  ["EVAL", "return cmsgpack.pack(1e300, 1/0, -1/0)", "0"],
+  ["EVAL", "return cmsgpack.pack(-0.0)", "0"],
+  ["EVAL", "return cmsgpack.pack({})", "0"],
+  ["EVAL", "return cmsgpack.pack(function() end)", "0"],
+  ["EVAL", "local t = {} t.t = t return cmsgpack.pack(t)", "0"],
+  ["EVAL", "return cmsgpack.pack(2^53, -2^63, 2^64)", "0"],
+  ["EVAL", "local t = {} for i=1,20 do t[i]=i end return cmsgpack.pack(t)", "0"],
+  ["EVAL", "local t = {} for i=1,20 do t['k'..i]=i end return #cmsgpack.pack(t)", "0"],
+  ["EVAL", "return {cmsgpack.unpack(cmsgpack.pack(1, 'a', {1,2,{x='y'}}, 2.5))}", "0"],
+  ["EVAL", "return cmsgpack.unpack('')", "0"],
+  ["EVAL", "return cmsgpack.unpack('\\146\\001')", "0"],
+  ["EVAL", "return cmsgpack.unpack('\\193')", "0"],
+  ["EVAL", "return cmsgpack.unpack('\\196\\002ab')", "0"],
+  ["EVAL", "return cmsgpack.unpack('\\207\\255\\255\\255\\255\\255\\255\\255\\255')", "0"],
+  ["EVAL", "return type(cmsgpack.unpack('\\203\\064\\004\\000\\000\\000\\000\\000\\000'))", "0"],
+  ["EVAL", "return {cmsgpack.unpack('\\001\\002')}", "0"],
+  ["EVAL", "return cmsgpack.unpack('\\001', 5)", "0"],
+  ["EVAL", "return {cmsgpack.unpack_one(cmsgpack.pack(1,2,3), 0)}", "0"],
+  ["EVAL", "return {cmsgpack.unpack_limit(cmsgpack.pack(1,2,3), 2, 0)}", "0"],
+  ["EVAL", "return {cmsgpack.unpack_one(cmsgpack.pack(1,2,3), 3)}", "0"],
+  ["EVAL", "return {cmsgpack.unpack_limit(cmsgpack.pack(1,2,3), 0, 1)}", "0"],
+  ["EVAL", "return {cmsgpack.unpack_one('')}", "0"],
+  ["EVAL", "return {cmsgpack.unpack_one(cmsgpack.pack(1), -1)}", "0"],
+  ["EVAL", "return {cmsgpack.unpack_one(cmsgpack.pack(1), 5)}", "0"],
+  ["EVAL", "return cmsgpack.unpack(5)", "0"],
+  ["EVAL", "return cmsgpack._VERSION", "0"],
+  ["EVAL", "return cmsgpack.unpack('\\217\\003abc')", "0"],
+  ["EVAL", "return cmsgpack.unpack('\\160')", "0"],
+  ["EVAL", "return cmsgpack.unpack()", "0"],
+  ["EVAL", "local t = cmsgpack.unpack(cmsgpack.pack({a={b={1,2,'c'}}, n=5})) return {t.a.b[3], t.n}", "0"],
+  ["EVAL", "return cmsgpack.unpack(cmsgpack.pack(string.rep('z', 70000))) == string.rep('z', 70000)", "0"],
   // bit.
   e('return bit.band(0xff, 0x0f)'),
   e('return bit.bor(1,2,4)'),
@@ -309,7 +347,7 @@ describe('against redis-server 7, byte for byte', () => {
     }
   });
 
-  it('known differences: Lua 5.4 integers, os.clock (Redis 7.2), no struct/cmsgpack', async () => {
+  it('known differences: Lua 5.4 integers, os.clock (Redis 7.2), no struct', async () => {
     const r = new Redis({ port: node.port, enableReadyCheck: false });
     try {
       // 64-bit integers (Redis's Lua 5.1 numbers are doubles: 2^53 + 1 would round).

@@ -1,6 +1,6 @@
 /**
  * The Lua script engine of one server (Redis 7's eval.c + script_lua.c): one interpreter shared by
- * every script, the script cache (sha1 -> body and shebang flags), the `redis` and `cjson` APIs,
+ * every script, the script cache (sha1 -> body and shebang flags), the `redis`, `cjson` and `cmsgpack` APIs,
  * compiling EVAL bodies, and running a cached script with KEYS/ARGV to a reply.
  *
  * The engine knows nothing of the keyspace: each run gets a {@link ScriptHost} that executes the
@@ -14,6 +14,7 @@ import { LuaState, REGISTRY, T_FUNCTION, T_NIL, T_NUMBER, T_STRING, T_TABLE } fr
 import { PRELUDE } from './prelude';
 import { pushErrorTable, pushReply, writeLuaValue } from './convert';
 import { formatG } from './format';
+import { cmsgpackPack, cmsgpackUnpack, cmsgpackUnpackLimit, cmsgpackUnpackOne } from './cmsgpack';
 import { CJSON_CONFIG_FUNCTIONS, cjsonConfigure, cjsonDecode, cjsonEncode, defaultCjsonConfig, raiseWhere, type CjsonConfig } from './cjson';
 
 /** Shebang flags (`#!lua flags=...`). */
@@ -373,6 +374,30 @@ export class ScriptEngine {
     lua.pushString('2.1.0');
     lua.rawSetField(cj, '_VERSION');
     lua.rawSetField(g, 'cjson');
+
+    lua.newTable();
+    const mp = lua.top();
+    const mpFns: [string, (l: LuaState) => number][] = [
+      ['pack', cmsgpackPack],
+      ['unpack', cmsgpackUnpack],
+      ['unpack_one', cmsgpackUnpackOne],
+      ['unpack_limit', cmsgpackUnpackLimit],
+    ];
+    for (const [name, f] of mpFns) {
+      lua.pushCFunction(f);
+      lua.rawSetField(mp, name);
+    }
+    const mpInfo: [string, string][] = [
+      ['_NAME', 'cmsgpack'],
+      ['_VERSION', 'lua-cmsgpack 0.4.0'],
+      ['_COPYRIGHT', 'Copyright (C) 2012, Salvatore Sanfilippo'],
+      ['_DESCRIPTION', 'MessagePack C implementation for Lua'],
+    ];
+    for (const [name, v] of mpInfo) {
+      lua.pushString(v);
+      lua.rawSetField(mp, name);
+    }
+    lua.rawSetField(g, 'cmsgpack');
 
     // Redis 7's pcall: an error table raised by redis.call comes back as its `err` text. A C
     // function (not Lua) so that a stopped script's error is never raised inside it.

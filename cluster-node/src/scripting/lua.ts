@@ -24,6 +24,8 @@ export const T_STRING = 4;
 export const T_TABLE = 5;
 export const T_FUNCTION = 6;
 
+const TYPE_NAMES = ['no value', 'nil', 'boolean', 'userdata', 'number', 'string', 'table', 'function', 'userdata', 'thread'];
+
 /** LUA_REGISTRYINDEX for the default LUAI_MAXSTACK (1000000). */
 export const REGISTRY = -1001000;
 const MASK_LINE = 4;
@@ -65,7 +67,7 @@ interface LuaModule {
   _lua_rawset(L: number, idx: number): void;
   _lua_rawgeti(L: number, idx: number, n: bigint): number;
   _lua_rawseti(L: number, idx: number, n: bigint): void;
-  _lua_rawlen(L: number, idx: number): number;
+  _lua_rawlen(L: number, idx: number): bigint;
   _lua_next(L: number, idx: number): number;
   _lua_rotate(L: number, idx: number, n: number): void;
   _lua_setupvalue(L: number, funcidx: number, n: number): number;
@@ -191,6 +193,11 @@ export class LuaState {
     return this.m._lua_type(this.L, idx);
   }
 
+  /** lua_typename of the value at idx ("no value" past the top). */
+  typeName(idx: number): string {
+    return TYPE_NAMES[this.m._lua_type(this.L, idx) + 1] ?? 'userdata';
+  }
+
   pushValue(idx: number): void {
     this.m._lua_pushvalue(this.L, idx);
   }
@@ -309,7 +316,7 @@ export class LuaState {
   }
 
   rawLen(idx: number): number {
-    return this.m._lua_rawlen(this.L, idx);
+    return Number(this.m._lua_rawlen(this.L, idx));
   }
 
   /** Push t[name] (raw) for the table at idx. */

@@ -138,7 +138,7 @@ local function readonly(t)
   protected[p] = true
   return p
 end
-for _, name in ipairs({ 'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'redis', 'os' }) do
+for _, name in ipairs({ 'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'cmsgpack', 'redis', 'os' }) do
   if G[name] ~= nil then G[name] = readonly(G[name]) end
 end
 getmetatable('').__metatable = false
