@@ -137,6 +137,26 @@ describe('FailoverCoordinator: stalls, its own failed flag, restarted primaries 
 describe('FailoverCoordinator: which replica holds the acknowledged writes (found by test/sim/failover-sim.ts)', () => {
   const fresh = (syncedWith: string | null, echo: number) => ({ syncedWith, echo });
 
+  // Seed 856 (N = 1): the replica R1 restarted without data and said so; P's old process then full-synced
+  // it (R1 got an acknowledged write no other copy had) and crashed; P came back without data. R1's
+  // report of being empty was dated after P's last lease ran out, so R2 (never synchronized with P)
+  // was preferred over an "empty" R1 and the write was lost. Reports now count only once made after
+  // the leader heard P is dataless: its previous process, the only one that could feed R1, was gone.
+  it('a primary restarted without data: replica reports count once made after its previous process died', () => {
+    const st = setup();
+    const fc = new FailoverCoordinator(T);
+    fc.becameLeader(0, null);
+    fc.onHeartbeat('R1', 0, 4900, true, true, fresh(null, 4800));
+    fc.onHeartbeat('R2', 0, 4900, true, false, fresh(null, 4800));
+    fc.onHeartbeat('P', 0, 5000, true, true, fresh(null, 4900)); // P is back, without data
+    // Before the fix: [{ op: 'batch', cmds: [{ op: 'failover', replica: 'R2', primary: 'P' }] }].
+    expect(fc.decide(5000, st, 'L', () => 5000, 1)).toEqual([]);
+    // R1's next report, made after that: it holds P's stream (the sync), R2 still another history.
+    fc.onHeartbeat('R1', 7, 5100, true, false, fresh('P', 5000));
+    fc.onHeartbeat('R2', 0, 5100, true, false, fresh(null, 5000));
+    expect(fc.decide(5100, st, 'L', () => 5100, 1)).toEqual([{ op: 'batch', cmds: [{ op: 'failover', replica: 'R1', primary: 'P' }] }]);
+  });
+
   it("counts the leader's own offset when the leader is a replica of the failed primary", () => {
     const st = setup();
     st.apply({ op: 'replicate', node: 'L', primary: 'P' });

@@ -87,6 +87,11 @@ export class FailoverCoordinator {
   private readonly dataless = new Map<string, boolean>();
   /** Dataless primaries that no reachable replica can replace with data: they serve what they have. */
   private readonly serveEmpty = new Set<string>();
+  /**
+   * When we first heard that a node restarted without its data (our clock): its previous process, which
+   * may have fed its replicas (a full sync) until it died, was gone by then.
+   */
+  private readonly datalessSince = new Map<string, number>();
   /** The next decision round is skipped (our process was stalled); the last one was skipped. */
   private skipNext = false;
   private skippedLast = false;
@@ -116,7 +121,7 @@ export class FailoverCoordinator {
    */
   onHeartbeat(id: string, offset: number, now: number, leaderLeaseValid: boolean, dataless = false, stream: StreamReport | null = null): boolean {
     this.offsets.set(id, offset);
-    this.noteDataless(id, dataless);
+    this.noteDataless(id, dataless, now);
     this.streams.set(id, stream);
     if (!leaderLeaseValid || this.fenced.has(id) || dataless) return false;
     this.lastGrant.set(id, now);
@@ -124,15 +129,20 @@ export class FailoverCoordinator {
   }
 
   /** Record whether `id` restarted without its data (from its heartbeat; the leader's own flag each tick). */
-  noteDataless(id: string, dataless: boolean): void {
+  noteDataless(id: string, dataless: boolean, now: number): void {
     this.dataless.set(id, dataless);
-    if (!dataless) this.serveEmpty.delete(id);
+    if (dataless) {
+      if (!this.datalessSince.has(id)) this.datalessSince.set(id, now);
+    } else {
+      this.serveEmpty.delete(id);
+      this.datalessSince.delete(id);
+    }
   }
 
   /** The leader's own report, each tick (it sends itself no heartbeat; as a replica it may be promoted). */
   noteSelf(id: string, offset: number, dataless: boolean, syncedWith: string | null, now: number): void {
     this.offsets.set(id, offset);
-    this.noteDataless(id, dataless);
+    this.noteDataless(id, dataless, now);
     this.streams.set(id, { syncedWith, echo: now });
   }
 
@@ -238,7 +248,9 @@ export class FailoverCoordinator {
       this.serveEmpty.add(n.id);
       return null;
     }
-    const since = this.leasesOver(n.id);
+    // Reports count once made after its leases ran out and after its previous process died: until then
+    // that process may have fed a replica that reported itself empty (or behind) a moment before.
+    const since = Math.max(this.leasesOver(n.id), this.datalessSince.get(n.id) ?? now);
     if (now < since) return null;
     if (now - (this.proposedAt.get(n.id) ?? -Infinity) < 1000) return null;
     const best = this.pickReplica(n, state, since, alive, minReplicasAck, true);
