@@ -136,7 +136,15 @@ export class ScriptEngine {
 
   /** SCRIPT FLUSH: forget every script and start a fresh interpreter. */
   flush(): void {
-    this.lua.close();
+    this.reset();
+  }
+
+  private reset(): void {
+    try {
+      this.lua.close();
+    } catch {
+      // A broken interpreter may fail to close; its memory is lost, not the node.
+    }
     this.scripts.clear();
     this.cjson = defaultCjsonConfig();
     this.lua = this.createState();
@@ -224,8 +232,14 @@ export class ScriptEngine {
     let status: number;
     try {
       status = lua.pcall(0, 1, 1);
+    } catch (e) {
+      // Only a bug or an exhausted WebAssembly heap gets here, and the interpreter's state is then
+      // unknown: start over with a fresh one (scripts must be loaded again, as after SCRIPT FLUSH).
+      this.run = null;
+      this.reset();
+      throw e;
     } finally {
-      if (timeLimited) lua.clearHook();
+      if (this.run !== null && timeLimited) lua.clearHook();
       this.run = null;
     }
     if (status === 0) writeLuaValue(lua, w, run.resp);
