@@ -418,6 +418,19 @@ describe('real clients', () => {
     expect(redisCli(node.port, ['--eval', file]).stdout).toMatch(/^(\(error\) )?ERR user_script:1: Script attempted to access nonexistent global variable 'x' script: [0-9a-f]{40}, on @user_script:1\.$/);
   });
 
+  it('MONITOR shows the EVAL, then the commands its script runs as coming from lua', async () => {
+    const monitor = await r.monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push(`${source === 'lua' ? 'lua' : 'client'} ${args.join(' ')}`));
+    try {
+      await r.eval("return redis.call('incr', KEYS[1])", 1, 'mon:k');
+      await waitFor('the EVAL and its INCR', () => seen.length >= 2);
+      expect(seen.slice(0, 2)).toEqual(["client eval return redis.call('incr', KEYS[1]) 1 mon:k", 'lua incr mon:k']);
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
   it('EVAL inside MULTI/EXEC, and a script that changes a WATCHed key aborts the other client', async () => {
     const res = await r.multi().set('tx:a', '1').eval("return redis.call('incr', KEYS[1])", 1, 'tx:a').eval('return 1 +', 0).get('tx:a').exec();
     expect(res![0]).toEqual([null, 'OK']);

@@ -257,6 +257,8 @@ function declaredSlot(s: Server, keys: readonly string[]): number {
 
 function runScript(c: Client, argv: string[], evalsha: boolean, ro: boolean): void {
   const s = c.server;
+  // The EVAL family is skip_monitor: like Redis, it shows itself before the commands its script runs.
+  if (s.monitors.size > 0) s.feedMonitors(c, argv);
   const numkeys = parseNumKeys(argv);
   const sc = scripting(s);
   const engine = sc.engine;

@@ -665,7 +665,8 @@ export class Server {
     for (const p of this.propagators) p(dbIndex, argv);
   }
 
-  private feedMonitors(c: Client, argv: string[]): void {
+  /** Show a command to MONITOR clients (EVAL feeds itself before its script's commands, as Redis does). */
+  feedMonitors(c: Client, argv: string[]): void {
     const ts = Date.now() / 1000;
     const line = `+${ts.toFixed(6)} [${c.dbIndex} ${c.addr}] ${argv.map(repr).join(' ')}\r\n`;
     const b = Buffer.from(line, 'latin1');
