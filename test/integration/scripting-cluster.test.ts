@@ -59,6 +59,31 @@ describe('scripts in a cluster', () => {
     await expect(conns[0]!.eval("#!lua flags=no-cluster\nreturn 1", 0)).rejects.toThrow("ERR Can not run script on cluster, 'no-cluster' flag is set.");
   });
 
+  it('during a slot migration: ASK for a script whose key moved; under ASKING the importing node runs it and its commands', async () => {
+    const [a, b] = [conns[0]!, conns[1]!];
+    const [here] = keysWhere('mig:', 1, (s) => owner[s] === nodes[0]!.port);
+    const slot = keyHashSlot(here!);
+    const moved = `{${here}}:moved`;
+    await a.set(here!, 'stays');
+    const aId = (await a.cluster('MYID')) as string;
+    const bId = (await b.cluster('MYID')) as string;
+    await b.cluster('SETSLOT', slot, 'IMPORTING', aId);
+    await a.cluster('SETSLOT', slot, 'MIGRATING', bId);
+    try {
+      const bAddr = `127.0.0.1:${nodes[1]!.port}`;
+      expect(await a.eval("return redis.call('get', KEYS[1])", 1, here!)).toBe('stays');
+      await expect(a.eval("return redis.call('get', KEYS[1])", 1, moved)).rejects.toThrow(`ASK ${slot} ${bAddr}`);
+      await expect(a.eval(`return redis.call('get', '${moved}')`, 1, here!)).rejects.toThrow('Script attempted to access a non local key in a cluster node');
+      await expect(b.eval("return redis.call('set', KEYS[1], 'v')", 1, moved)).rejects.toThrow(`MOVED ${slot}`);
+      await b.asking();
+      expect(await b.eval("redis.call('set', KEYS[1], 'new') return redis.call('get', KEYS[1])", 1, moved)).toBe('new');
+    } finally {
+      await a.cluster('SETSLOT', slot, 'STABLE');
+      await b.cluster('SETSLOT', slot, 'STABLE');
+      await b.del(moved).catch(() => 0);
+    }
+  });
+
   it('the script cache is per node (SCRIPT LOAD is not replicated or broadcast)', async () => {
     const sha = (await conns[0]!.script('LOAD', 'return "only here"')) as string;
     expect(await conns[0]!.script('EXISTS', sha)).toEqual([1]);
