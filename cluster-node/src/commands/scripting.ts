@@ -207,8 +207,11 @@ class RunHost implements ScriptHost {
     if (routeErr !== null) {
       if (routeErr === DOWN_RO) return 'Script attempted to execute a write command while the cluster is down and readonly';
       if (routeErr === DOWN) return 'Script attempted to execute a command while the cluster is down';
-      // This node's own refusals (write lease lost, data lost) keep their text.
-      if (routeErr.startsWith('CLUSTERDOWN') && routeErr !== 'CLUSTERDOWN Hash slot not served') return `-${routeErr}`;
+      // This node's own refusals (write lease lost, data lost) keep their text but not their CLUSTERDOWN
+      // code: earlier writes of the script are applied, and clients retry CLUSTERDOWN replies.
+      if (routeErr.startsWith('CLUSTERDOWN') && routeErr !== 'CLUSTERDOWN Hash slot not served') {
+        return `Script attempted to execute a command this node refused: ${routeErr}`;
+      }
       return 'Script attempted to access a non local key in a cluster node';
     }
     if (this.flags & (FLAG_EVAL_COMPAT | FLAG_ALLOW_CROSS_SLOT)) return null;
