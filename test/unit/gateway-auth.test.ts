@@ -55,6 +55,14 @@ describe('Auth', () => {
     expect(status(() => auth.authenticate('read-only-token'))).toBe('ok');
   });
 
+  it('scripts: read-only tokens run only EVAL_RO/EVALSHA_RO and SCRIPT EXISTS; key-restricted tokens run none', () => {
+    const sha = 'a'.repeat(40);
+    for (const argv of [['EVAL_RO', 'return 1', '0'], ['EVALSHA_RO', sha, '0'], ['SCRIPT', 'EXISTS', sha]]) expect(check('read-only-token', argv), argv.join(' ')).toBe('ok');
+    for (const argv of [['EVAL', 'return 1', '0'], ['EVALSHA', sha, '0'], ['SCRIPT', 'LOAD', 'return 1']]) expect(check('read-only-token', argv), argv.join(' ')).toBe(403);
+    for (const argv of [['EVAL', 'return 1', '1', 'user:1'], ['EVAL_RO', 'return 1', '0'], ['EVALSHA', sha, '1', 'user:1']]) expect(check('restricted-token', argv), argv.join(' ')).toBe(403);
+    expect(check('restricted-token', ['SCRIPT', 'EXISTS', sha])).toBe('ok');
+  });
+
   it('read-only: reads from the command table flags only', () => {
     for (const argv of [['GET', 'a'], ['MGET', 'a', 'b'], ['ZRANGE', 'z', '0', '-1'], ['PING'], ['SCAN', '0']]) expect(check('read-only-token', argv), argv[0]).toBe('ok');
     for (const argv of [['SET', 'a', 'b'], ['DEL', 'a'], ['PUBLISH', 'c', 'm'], ['FLUSHDB'], ['CONFIG', 'SET', 'x', 'y']]) expect(check('read-only-token', argv), argv[0]).toBe(403);
