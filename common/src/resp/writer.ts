@@ -66,7 +66,27 @@ export class RespWriter {
   }
 
   private header(prefix: number, n: number): void {
-    this.line(prefix, n < 10 && n >= 0 ? DIGITS[n] : String(n));
+    this.intLine(prefix, n);
+  }
+
+  /** `prefix` + decimal n + CRLF; small integers are written digit by digit, without a string. */
+  private intLine(prefix: number, n: number): void {
+    if ((n | 0) !== n) {
+      this.line(prefix, String(n));
+      return;
+    }
+    this.ensure(14);
+    const b = this.buf;
+    let p = this.len;
+    b[p++] = prefix;
+    if (n < 0) {
+      b[p++] = 0x2d;
+      n = -n;
+    }
+    p = writeDigits(b, p, n);
+    b[p++] = 0x0d;
+    b[p++] = 0x0a;
+    this.len = p;
   }
 
   raw(s: string): void {
@@ -81,7 +101,15 @@ export class RespWriter {
   }
 
   ok(): void {
-    this.rawBytes(OK);
+    this.ensure(5);
+    const b = this.buf;
+    const p = this.len;
+    b[p] = 0x2b; // +OK\r\n
+    b[p + 1] = 0x4f;
+    b[p + 2] = 0x4b;
+    b[p + 3] = 0x0d;
+    b[p + 4] = 0x0a;
+    this.len = p + 5;
   }
 
   simple(s: string): void {
@@ -95,7 +123,7 @@ export class RespWriter {
   }
 
   int(n: number): void {
-    this.line(0x3a, n < 10 && n >= 0 ? DIGITS[n] : String(n));
+    this.intLine(0x3a, n);
   }
 
   bigint(n: bigint): void {
@@ -108,11 +136,7 @@ export class RespWriter {
     const b = this.buf;
     let p = this.len;
     b[p++] = 0x24;
-    if (n < 10) b[p++] = 0x30 + n;
-    else if (n < 100) {
-      b[p++] = 0x30 + ((n / 10) | 0);
-      b[p++] = 0x30 + (n % 10);
-    } else p += b.latin1Write(String(n), p);
+    p = writeDigits(b, p, n);
     b[p++] = 0x0d;
     b[p++] = 0x0a;
     // Short strings: a byte loop beats the native call's fixed overhead.
@@ -193,8 +217,23 @@ export class RespWriter {
   }
 }
 
-const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
-const OK = Buffer.from('+OK\r\n');
+/** Write the decimal digits of an integer 0 <= n < 2^31 at `p`; returns the position after them. */
+function writeDigits(b: Buffer, p: number, n: number): number {
+  if (n < 10) {
+    b[p] = 0x30 + n;
+    return p + 1;
+  }
+  let digits = 2;
+  for (let t = 100; t <= n && digits < 10; t *= 10) digits++;
+  const end = p + digits;
+  for (let i = end - 1; i >= p; i--) {
+    const q = (n / 10) | 0;
+    b[i] = 0x30 + n - q * 10;
+    n = q;
+  }
+  return end;
+}
+
 const NULL3 = Buffer.from('_\r\n');
 const NIL_BULK = Buffer.from('$-1\r\n');
 const NIL_ARRAY = Buffer.from('*-1\r\n');
