@@ -116,6 +116,7 @@ export class Server {
   nextClientId = 1;
   private tcp: net.Server[] = [];
   private cronTimer: NodeJS.Timeout | null = null;
+  /** Command time snapshot for now(): 0 outside a command, -1 inside one until the clock is first read. */
   private nowCache = 0;
   private readonly table = new Map<string, Handled>();
   /** Propagation currently replaces the executing command's argv (set by handlers via rewrite). */
@@ -203,9 +204,16 @@ export class Server {
     return this.table.get(name);
   }
 
-  /** Milliseconds, cached for the duration of one command like Redis's command time snapshot. */
+  /**
+   * Milliseconds, fixed for the duration of one command like Redis's command time snapshot. The clock
+   * is read on the command's first call (most commands never ask), not up front for every command.
+   */
   now(): number {
-    return this.nowCache || Date.now();
+    const t = this.nowCache;
+    if (t > 0) return t;
+    const n = Date.now();
+    if (t < 0) this.nowCache = n;
+    return n;
   }
 
   // ---------------------------------------------------------------- network
@@ -583,7 +591,7 @@ export class Server {
     c.cmdSpec = spec;
     c.cmdArgv = argv;
     const skipReply = c.replyMode !== 'on';
-    this.nowCache = Date.now();
+    this.nowCache = -1;
     this.rewritten = null;
     const t0 = performance.now();
     try {
