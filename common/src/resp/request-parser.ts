@@ -22,6 +22,8 @@ export interface ParserLimits {
 }
 
 const INLINE_MAX = 64 * 1024;
+/** Multibulk counts up to this get an argv array of their exact size up front. */
+const PREALLOC_ARGS = 1024;
 const MAX_MULTIBULK = 0x7fffffff;
 const EMPTY = Buffer.alloc(0);
 
@@ -34,6 +36,8 @@ export class RequestParser {
   private need = 0;
   private argv: string[] | null = null;
   private argsLeft = 0;
+  /** Arguments of `argv` parsed so far. */
+  private argc = 0;
   /** Bytes of argv gathered so far for the command being parsed. */
   private argvBytes = 0;
 
@@ -93,8 +97,11 @@ export class RequestParser {
       if (!this.limits.authenticated && n > 10) throw new ProtocolError('Protocol error: unauthenticated multibulk length');
       this.pos = eol + 2;
       if (n <= 0) continue;
-      this.argv = [];
+      // Exactly sized for ordinary commands (no growth, no slack); a huge declared count grows as
+      // arguments actually arrive instead of allocating up front.
+      this.argv = n <= PREALLOC_ARGS ? new Array<string>(n) : [];
       this.argsLeft = n;
+      this.argc = 0;
       this.argvBytes = 0;
     }
     const buf = this.buf;
@@ -124,7 +131,7 @@ export class RequestParser {
         if (frameBytes > 16 * 1024) this.need = frameBytes;
         return null;
       }
-      argv.push(len <= SHORT_ARG ? shortLatin1(buf, start, len) : buf.latin1Slice(start, start + len));
+      argv[this.argc++] = len <= SHORT_ARG ? shortLatin1(buf, start, len) : buf.latin1Slice(start, start + len);
       this.argvBytes += len;
       this.pos = start + len + 2;
       this.argsLeft--;
