@@ -38,6 +38,9 @@ export interface BlockState {
 
 export type ReplyMode = 'on' | 'off' | 'skip';
 
+/** The empty output queue every client starts with and returns to after a flush (never pushed to). */
+export const NO_OUTPUT: (Buffer | string)[] = Object.freeze([]) as unknown as (Buffer | string)[];
+
 export class Client {
   readonly parser: RequestParser;
   name = '';
@@ -83,8 +86,8 @@ export class Client {
   readonly createdAt = Date.now();
   lastInteraction = Date.now();
   lastCommand = 'NULL';
-  /** Output waiting to be written, and its size. */
-  out: Buffer[] = [];
+  /** Output waiting to be written (Buffers, or latin1 strings from the reply writer), and its size in bytes. */
+  out: (Buffer | string)[] = NO_OUTPUT;
   outBytes = 0;
   /** Reading paused because the socket's write side is backed up. */
   readPaused = false;
@@ -144,10 +147,11 @@ export class Client {
     this.parser.limits.authenticated = v;
   }
 
-  /** Queue bytes for this client; they are written when the server flushes pending output. */
-  queue(b: Buffer): void {
+  /** Queue bytes (a latin1 string is its bytes) for this client; they are written when the server flushes pending output. */
+  queue(b: Buffer | string): void {
     if (this.closing || b.length === 0) return;
-    this.out.push(b);
+    if (this.out.length === 0) this.out = [b];
+    else this.out.push(b);
     this.outBytes += b.length;
     this.server.pendingWrites.add(this);
   }

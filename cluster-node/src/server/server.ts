@@ -11,7 +11,7 @@ import { COMMANDS } from '../../../common/src/commands/table';
 import type { CommandSpec } from '../../../common/src/commands/types';
 import { Db, type KeyspaceHooks } from '../keyspace/db';
 import { Config } from './config';
-import { Client, type BlockState } from './client';
+import { Client, NO_OUTPUT, type BlockState } from './client';
 import { HANDLERS } from '../commands/index';
 import { ReplyError, type Handler } from '../commands/registry';
 import { PubSub } from './pubsub';
@@ -32,6 +32,8 @@ export type PropagateFn = (dbIndex: number, argv: string[]) => void;
 
 const ALLOWED_IN_SUBSCRIBED = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe', 'ping', 'quit', 'reset']);
 const TX_CONTROL = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
+/** Output up to this size is queued as a latin1 string rather than a Buffer (see takeOutput). */
+const SMALL_OUTPUT = 16 * 1024;
 /** Pending output above which a client's input is paused until the socket drains. */
 const OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
 
@@ -366,9 +368,14 @@ export class Server {
     }
   }
 
-  /** Move what the main writer holds for the current client into its output queue. */
+  /**
+   * Move what the main writer holds for the current client into its output queue. Small output goes
+   * as a latin1 string: one short string instead of a Buffer object plus a copy (socket.write takes
+   * strings directly); larger output stays a Buffer.
+   */
   private takeOutput(c: Client): void {
-    if (this.writer.len > 0) c.queue(this.writer.take());
+    const w = this.writer;
+    if (w.len > 0) c.queue(w.len <= SMALL_OUTPUT ? w.takeLatin1() : w.take());
   }
 
   private pauseReading(c: Client): void {
@@ -622,10 +629,16 @@ export class Server {
       if (c.replyMode === 'skip' && spec.name !== 'client|reply') c.replyMode = 'on';
     }
     if (this.dirty !== dirty && !(h.bits & F_OWN_EFFECTS)) {
+      // (The handler may have set it: TypeScript still sees the null assigned above.)
+      const rewritten = this.rewritten as string[][] | null;
       if (this.txBuffer !== null) {
-        for (const a of this.rewritten ?? [argv]) this.txBuffer.push({ db: c.dbIndex, argv: a });
+        if (rewritten === null) this.txBuffer.push({ db: c.dbIndex, argv });
+        else for (const a of rewritten) this.txBuffer.push({ db: c.dbIndex, argv: a });
       } else if (this.propagators.length > 0) {
-        for (const a of this.rewritten ?? [argv]) for (const p of this.propagators) p(c.dbIndex, a);
+        // Index loops, no [argv] wrapper: this runs for every write.
+        const ps = this.propagators;
+        if (rewritten === null) for (let i = 0; i < ps.length; i++) ps[i](c.dbIndex, argv);
+        else for (const a of rewritten) for (let i = 0; i < ps.length; i++) ps[i](c.dbIndex, a);
       }
     }
     this.rewritten = null;
@@ -693,14 +706,16 @@ export class Server {
   }
 
   flushClient(c: Client): void {
-    if (c.out.length === 0 || c.closing) return;
-    const data = c.out.length === 1 ? c.out[0] : Buffer.concat(c.out, c.outBytes);
+    const out = c.out;
+    if (out.length === 0 || c.closing) return;
+    const data = out.length === 1 ? out[0] : concatOutput(out, c.outBytes);
     const n = data.length;
-    c.out = [];
+    c.out = NO_OUTPUT;
     c.outBytes = 0;
     c.netOut += n;
     this.stats.netOutput += n;
-    c.socket.write(data);
+    if (typeof data === 'string') c.socket.write(data, 'latin1');
+    else c.socket.write(data);
     const pending = c.socket.writableLength;
     if (pending > OUTPUT_HIGH_WATER) {
       if (c.subscriptionCount > 0 || c.monitor) this.checkPubsubLimit(c, pending);
@@ -992,6 +1007,14 @@ export class Server {
     for (const db of this.dbs) n += db.used;
     return n;
   }
+}
+
+/** One Buffer of a client's queued output (strings are latin1 bytes). */
+function concatOutput(out: readonly (Buffer | string)[], bytes: number): Buffer {
+  return Buffer.concat(
+    out.map((b) => (typeof b === 'string' ? Buffer.from(b, 'latin1') : b)),
+    bytes,
+  );
 }
 
 function unknownCommand(argv: string[]): string {

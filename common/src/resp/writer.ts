@@ -47,6 +47,14 @@ export class RespWriter {
     return out;
   }
 
+  /** Detach what was written as a latin1 string (its bytes, one char each) and reset. */
+  takeLatin1(): string {
+    const out = this.buf.latin1Slice(0, this.len);
+    this.len = 0;
+    if (this.buf.length > SHRINK_ABOVE) this.buf = Buffer.allocUnsafe(INITIAL);
+    return out;
+  }
+
   reset(): void {
     this.len = 0;
   }
