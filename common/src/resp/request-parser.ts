@@ -131,7 +131,8 @@ export class RequestParser {
         if (frameBytes > 16 * 1024) this.need = frameBytes;
         return null;
       }
-      argv[this.argc++] = len <= SHORT_ARG ? shortLatin1(buf, start, len) : buf.latin1Slice(start, start + len);
+      argv[this.argc++] =
+        len <= INTERN_MAX ? internedLatin1(buf, start, len) : len <= SHORT_ARG ? shortLatin1(buf, start, len) : buf.latin1Slice(start, start + len);
       this.argvBytes += len;
       this.pos = start + len + 2;
       this.argsLeft--;
@@ -177,6 +178,34 @@ function indexOfCR(buf: Buffer, from: number): number {
   const end = from + 24 < buf.length ? from + 24 : buf.length;
   for (let i = from; i < end; i++) if (buf[i] === 0x0d) return i;
   return end < buf.length ? buf.indexOf(0x0d, end) : -1;
+}
+
+/** Arguments up to this many bytes go through the {@link internedLatin1} cache. */
+const INTERN_MAX = 8;
+const INTERN_SLOTS = 1024; // a power of two
+const interned: string[] = new Array<string>(INTERN_SLOTS).fill('');
+
+/**
+ * The latin1 string of bytes [s, s + n) for n <= INTERN_MAX, reusing the string decoded last time the
+ * same bytes hashed to the same slot of a small direct-mapped cache. Command names and short repeated
+ * values (flags, small numbers, a benchmark's constant value) then cost no allocation, and a repeated
+ * value stored in the keyspace is one shared string rather than a new one for the collector to copy
+ * and promote (Redis shares its small integer objects for the same reason). Strings are immutable,
+ * so sharing one is invisible to callers.
+ */
+function internedLatin1(b: Buffer, s: number, n: number): string {
+  let h = n;
+  for (let i = 0; i < n; i++) h = (h * 31 + b[s + i]) | 0;
+  const slot = (h ^ (h >>> 11)) & (INTERN_SLOTS - 1);
+  const cached = interned[slot];
+  if (cached.length === n) {
+    let i = 0;
+    while (i < n && cached.charCodeAt(i) === b[s + i]) i++;
+    if (i === n) return cached;
+  }
+  const str = shortLatin1(b, s, n);
+  interned[slot] = str;
+  return str;
 }
 
 /** Arguments up to this many bytes are decoded in JS ({@link shortLatin1}), longer ones natively. */
