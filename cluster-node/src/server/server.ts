@@ -297,7 +297,7 @@ export class Server {
       return;
     }
     this.processInput(c);
-    this.flushAll();
+    this.flushAtEndOfTurn();
   }
 
   private protocolError(c: Client, e: unknown): void {
@@ -697,6 +697,24 @@ export class Server {
   }
 
   // ---------------------------------------------------------------- output
+
+  private flushScheduled = false;
+  private readonly flushTurn = (): void => {
+    this.flushScheduled = false;
+    this.flushAll();
+  };
+
+  /**
+   * Write queued output once every socket that was readable in this event-loop turn has been served
+   * (setImmediate runs after the poll phase's I/O callbacks), as Redis writes its replies in
+   * beforeSleep: one write per client per turn, and back-to-back writes instead of a write between
+   * every two reads (a client that went back to sleep in between costs the kernel a wakeup each time).
+   */
+  private flushAtEndOfTurn(): void {
+    if (this.flushScheduled || this.pendingWrites.size === 0) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushTurn);
+  }
 
   /** Write every queued output buffer to its socket. */
   flushAll(): void {
