@@ -194,9 +194,10 @@ const interned: string[] = new Array<string>(INTERN_SLOTS).fill('');
  * so sharing one is invisible to callers.
  */
 function internedLatin1(b: Buffer, s: number, n: number): string {
-  let h = n;
-  for (let i = 0; i < n; i++) h = (h * 31 + b[s + i]) | 0;
-  const slot = (h ^ (h >>> 11)) & (INTERN_SLOTS - 1);
+  if (n === 0) return '';
+  // A cheap hash of the length and three bytes picks the slot; the byte comparison below decides.
+  const last = b[s + n - 1];
+  const slot = (n * 0x9e ^ b[s] * 0x3b ^ last * 0x11 ^ b[s + (n >> 1)]) & (INTERN_SLOTS - 1);
   const cached = interned[slot];
   if (cached.length === n) {
     let i = 0;
