@@ -63,6 +63,41 @@ afterAll(() => {
   for (const c of conns) c.disconnect();
 });
 
+
+/**
+ * Two writers on one key, neither following redirects: A on the old primary `a` (its last acknowledgement
+ * and first CLUSTERDOWN refusal recorded), B on the node `b` that should take over (its first
+ * acknowledgement recorded). Split-brain checks compare the two times.
+ */
+function splitWriters(a: Redis, b: Redis, key: string): { lastAckOld: number; firstAckNew: number; oldRefusal: string; stop(): Promise<void> } {
+  let running = true;
+  const w = {
+    lastAckOld: 0,
+    firstAckNew: 0,
+    oldRefusal: '',
+    async stop(): Promise<void> {
+      running = false;
+      await Promise.all([writerA, writerB]);
+    },
+  };
+  const writerA = (async () => {
+    for (let i = 0; running; i++) {
+      const res = await a.set(key, `a${i}`).catch((e: Error) => e.message);
+      if (res === 'OK') w.lastAckOld = Date.now();
+      else if (!w.oldRefusal && res.startsWith('CLUSTERDOWN')) w.oldRefusal = res;
+      await sleep(2);
+    }
+  })();
+  const writerB = (async () => {
+    for (let i = 0; running; i++) {
+      const res = await b.set(key, `b${i}`).catch((e: Error) => e.message);
+      if (res === 'OK' && w.firstAckNew === 0) w.firstAckNew = Date.now();
+      await sleep(2);
+    }
+  })();
+  return w;
+}
+
 describe('failover', () => {
   it('kill -9 of a primary: its replica takes over its slots and accepts writes', async () => {
     const primary = primaryWithReplica();
@@ -105,36 +140,17 @@ describe('failover', () => {
     const r = conn(replica.port);
     expect(await p.set(key, 'before')).toBe('OK');
 
-    let lastAckOld = 0;
-    let firstAckNew = 0;
-    let oldRefusal = '';
-    let stop = false;
     // Writer A talks to the old primary only; writer B to the replica only. Neither follows redirects.
-    const writerA = (async () => {
-      for (let i = 0; !stop; i++) {
-        const res = await p.set(key, `a${i}`).catch((e: Error) => e.message);
-        if (res === 'OK') lastAckOld = Date.now();
-        else if (!oldRefusal && res.startsWith('CLUSTERDOWN')) oldRefusal = res;
-        await sleep(2);
-      }
-    })();
-    const writerB = (async () => {
-      for (let i = 0; !stop; i++) {
-        const res = await r.set(key, `b${i}`).catch((e: Error) => e.message);
-        if (res === 'OK' && firstAckNew === 0) firstAckNew = Date.now();
-        await sleep(2);
-      }
-    })();
+    const w = splitWriters(p, r, key);
     await sleep(300);
-    expect(lastAckOld).toBeGreaterThan(0);
+    expect(w.lastAckOld).toBeGreaterThan(0);
     expect(await p.call('debug', 'cluster-bus-drop', '1')).toBe('OK');
-    await waitFor('the replica to accept writes', () => firstAckNew > 0);
+    await waitFor('the replica to accept writes', () => w.firstAckNew > 0);
     await sleep(300);
-    stop = true;
-    await Promise.all([writerA, writerB]);
-    console.log(`partition: old primary's last ack ${firstAckNew - lastAckOld} ms before the new primary's first ack`);
-    expect(oldRefusal).toMatch(/^CLUSTERDOWN Write refused: this primary lost its lease/);
-    expect(lastAckOld).toBeLessThan(firstAckNew);
+    await w.stop();
+    console.log(`partition: old primary's last ack ${w.firstAckNew - w.lastAckOld} ms before the new primary's first ack`);
+    expect(w.oldRefusal).toMatch(/^CLUSTERDOWN Write refused: this primary lost its lease/);
+    expect(w.lastAckOld).toBeLessThan(w.firstAckNew);
 
     // Heal: the old primary learns the configuration and redirects to the new primary.
     expect(await p.call('debug', 'cluster-bus-drop', '0')).toBe('OK');
@@ -220,37 +236,18 @@ describe('a primary without replicas', () => {
     const s = conn(spare.port);
     expect(await p.set(key, 'before')).toBe('OK');
 
-    let lastAckOld = 0;
-    let firstAckNew = 0;
-    let oldRefusal = '';
-    let stop = false;
-    const writerA = (async () => {
-      for (let i = 0; !stop; i++) {
-        const res = await p.set(key, `a${i}`).catch((e: Error) => e.message);
-        if (res === 'OK') lastAckOld = Date.now();
-        else if (!oldRefusal && res.startsWith('CLUSTERDOWN')) oldRefusal = res;
-        await sleep(2);
-      }
-    })();
-    const writerB = (async () => {
-      for (let i = 0; !stop; i++) {
-        const res = await s.set(key, `b${i}`).catch((e: Error) => e.message);
-        if (res === 'OK' && firstAckNew === 0) firstAckNew = Date.now();
-        await sleep(2);
-      }
-    })();
+    const w = splitWriters(p, s, key);
     await sleep(300);
-    expect(lastAckOld).toBeGreaterThan(0);
+    expect(w.lastAckOld).toBeGreaterThan(0);
     expect(await p.call('debug', 'cluster-bus-drop', '1')).toBe('OK');
     // Committed by the majority; the cut-off primary does not apply it and still lists no replica.
     expect(await s.call('cluster', 'replicate', primaryId)).toBe('OK');
-    await waitFor('the spare, promoted in its place, to accept writes', () => firstAckNew > 0, 20_000);
+    await waitFor('the spare, promoted in its place, to accept writes', () => w.firstAckNew > 0, 20_000);
     await sleep(300);
-    stop = true;
-    await Promise.all([writerA, writerB]);
-    console.log(`replica-less primary cut off: its last ack ${firstAckNew - lastAckOld} ms before its successor's first ack`);
-    expect(oldRefusal).toMatch(/^CLUSTERDOWN Write refused: this primary lost its lease/);
-    expect(lastAckOld).toBeLessThan(firstAckNew);
+    await w.stop();
+    console.log(`replica-less primary cut off: its last ack ${w.firstAckNew - w.lastAckOld} ms before its successor's first ack`);
+    expect(w.oldRefusal).toMatch(/^CLUSTERDOWN Write refused: this primary lost its lease/);
+    expect(w.lastAckOld).toBeLessThan(w.firstAckNew);
 
     // Heal: the old primary learns the configuration and follows its successor.
     expect(await p.call('debug', 'cluster-bus-drop', '0')).toBe('OK');
