@@ -198,12 +198,16 @@ describe('Server-Sent Events', () => {
     const p = await sse('/psubscribe/sse-*');
     expect(a.status).toBe(200);
     await waitFor('subscribed', () => a.text().includes('data: subscribe,sse-news,1\n\n') && p.text().includes('data: psubscribe,sse-*,1\n\n'));
+    // The two streams are separate HTTP responses fed by separate upstream subscriptions: each is waited
+    // for on its own (checking one right after the other arrived raced the second's delivery).
     await rest(['PUBLISH', 'sse-news', 'hello, world']);
-    await waitFor('the message', () => a.text().includes('data: message,sse-news,hello, world\n\n'));
+    await waitFor('the message on both streams', () => a.text().includes('data: message,sse-news,hello, world\n\n') && p.text().includes('data: pmessage,sse-*,sse-news,hello, world\n\n'));
     await rest(['PUBLISH', 'sse-news', 'two\nlines']);
-    await waitFor('the pattern messages', () => p.text().includes('data: pmessage,sse-*,sse-news,two\ndata: lines\n\n'));
-    expect(p.text()).toContain('data: pmessage,sse-*,sse-news,hello, world\n\n');
-    expect(a.text()).toContain('data: message,sse-news,two\ndata: lines\n\n');
+    await waitFor('the two-line message on both streams', () => p.text().includes('data: pmessage,sse-*,sse-news,two\ndata: lines\n\n') && a.text().includes('data: message,sse-news,two\ndata: lines\n\n'));
+    // Exactly once each, in order.
+    expect(a.text().split('data: message,').length - 1).toBe(2);
+    expect(p.text().split('data: pmessage,').length - 1).toBe(2);
+    expect(a.text().indexOf('hello, world')).toBeLessThan(a.text().indexOf('two\ndata: lines'));
     expect(await metric('gateway_sse_connections')).toBe(2);
     expect(await numsub('NUMSUB', 'sse-news')).toBe(1);
     a.abort();
