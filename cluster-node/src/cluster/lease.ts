@@ -52,13 +52,16 @@ export class WriteLease {
   allows(facts: LeaseFacts): boolean {
     if (!facts.primary) return true;
     if (facts.raftLease !== null) return facts.raftLease;
-    return before(instant(this.clock), this.until);
+    return before(this.clock, this.until.mono, this.until.wall);
   }
 }
 
-/** `now` is before `until` on the monotonic clock, and the wall clock does not say it has passed. */
-function before(now: Instant, until: Instant): boolean {
-  return now.mono < until.mono && now.wall < until.wall;
+/**
+ * Now is before (`mono`, `wall`) on the monotonic clock, and the wall clock does not say it has passed.
+ * Reads the clocks directly: this runs for every write on a primary.
+ */
+function before(clock: Clock, mono: number, wall: number): boolean {
+  return clock.monoMs() < mono && clock.wallMs() < wall;
 }
 
 /**
@@ -99,7 +102,7 @@ export class RaftLeaseClock {
     const start = this.now + remaining - leaseTicks;
     if (start < 0 || this.now - start >= this.at.length) return false;
     const t = this.at[start % this.at.length]!;
-    return before(instant(this.clock), { mono: t.mono + leaseTicks * this.tickMs, wall: t.wall + leaseTicks * this.tickMs });
+    return before(this.clock, t.mono + leaseTicks * this.tickMs, t.wall + leaseTicks * this.tickMs);
   }
 }
 
