@@ -22,6 +22,7 @@ import { changeReplId, genInfo, memoryFigures, resetPeak, bytesToHuman } from '.
 import { KEY_OVERHEAD, ELEMENT_OVERHEAD, strBytes, type HashValue, type SetValue, type Value } from '../keyspace/values';
 import { dumpValue, encodingOf, listItems, zsetForEach, type EncodingLimits } from '../keyspace/serialize';
 import type { Db } from '../keyspace/db';
+import { formatG } from '../scripting/format';
 
 // ------------------------------------------------------------------------------------------ helpers
 
@@ -611,23 +612,6 @@ function mixDigest(digest: Buffer, data: Buffer): void {
   sha1(digest).copy(digest);
 }
 
-/** C's printf("%.17g"): the score text redis-server 7.0 hashes for a sorted-set element. */
-export function fmtG17(d: number): string {
-  if (d === Infinity) return 'inf';
-  if (d === -Infinity) return '-inf';
-  if (Number.isNaN(d)) return 'nan';
-  if (d === 0) return Object.is(d, -0) ? '-0' : '0';
-  const e = d.toExponential(16);
-  const at = e.indexOf('e');
-  const exp = Number(e.slice(at + 1));
-  const strip = (m: string): string => (m.indexOf('.') >= 0 ? m.replace(/0+$/, '').replace(/\.$/, '') : m);
-  if (exp < -4 || exp >= 17) {
-    const ex = Math.abs(exp);
-    return `${strip(e.slice(0, at))}e${exp < 0 ? '-' : '+'}${ex < 10 ? '0' : ''}${ex}`;
-  }
-  return strip(d.toFixed(16 - exp));
-}
-
 /** Redis's xorObjectDigest (debug.c): the same bytes for the same value, so digests match redis-server's. */
 function xorObjectDigest(db: Db, key: string, digest: Buffer, v: Value): void {
   const type = typeof v === 'string' ? 'string' : v.type;
@@ -644,7 +628,7 @@ function xorObjectDigest(db: Db, key: string, digest: Buffer, v: Value): void {
     zsetForEach(v, (m, score) => {
       const ele = Buffer.alloc(20);
       mixDigest(ele, bytes(m));
-      mixDigest(ele, bytes(fmtG17(score)));
+      mixDigest(ele, bytes(formatG(score, 17))); // %.17g, as redis-server 7.0 hashes a score
       xorDigest(digest, ele);
     });
   } else if (v.type === 'hash') {

@@ -1,4 +1,4 @@
-/** C printf's `%.<precision>g` for doubles, as Redis formats Lua numbers (`%.17g` for command arguments, `%.14g` in cjson). */
+/** C printf's `%.<precision>g` for doubles, as Redis formats Lua numbers (`%.17g` for command arguments, `%.14g` in cjson) and DEBUG DIGEST sorted-set scores (`%.17g`). */
 export function formatG(v: number, precision: number): string {
   if (Number.isNaN(v)) return 'nan';
   if (v === Infinity) return 'inf';
