@@ -1027,12 +1027,19 @@ export class Server {
   }
 }
 
-/** One Buffer of a client's queued output (strings are latin1 bytes). */
-function concatOutput(out: readonly (Buffer | string)[], bytes: number): Buffer {
-  return Buffer.concat(
-    out.map((b) => (typeof b === 'string' ? Buffer.from(b, 'latin1') : b)),
-    bytes,
-  );
+/**
+ * A client's queued output as one piece (strings are latin1 bytes): all strings are joined as strings
+ * (the common case: several small replies in one turn), without a Buffer copy of each; a mix becomes
+ * one Buffer.
+ */
+function concatOutput(out: readonly (Buffer | string)[], bytes: number): Buffer | string {
+  let strings = true;
+  for (let i = 0; i < out.length && strings; i++) strings = typeof out[i] === 'string';
+  if (strings) return (out as readonly string[]).join('');
+  const buf = Buffer.allocUnsafe(bytes);
+  let p = 0;
+  for (const b of out) p += typeof b === 'string' ? buf.latin1Write(b, p) : b.copy(buf, p);
+  return buf;
 }
 
 function unknownCommand(argv: string[]): string {
