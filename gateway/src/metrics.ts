@@ -75,27 +75,10 @@ export class GatewayMetrics {
     this.workerProcesses.set(1);
   }
 
-  private readonly perRoute = new Map<string, HotHistogramChild>();
-  private readonly perResponse = new Map<string, HotCounterChild>();
-
-  /**
-   * Count one finished HTTP request: the labelled children are resolved once per (route, method,
-   * status) and cached (bounded: routes x methods x status codes the gateway answers).
-   */
+  /** Count one finished HTTP request (the hot metrics cache their labelled children themselves). */
   httpDone(route: string, method: string, status: number, seconds: number): void {
-    const key = `${route} ${method} ${status}`;
-    let c = this.perResponse.get(key);
-    if (!c) {
-      c = this.httpRequests.labels(route, method, String(status));
-      this.perResponse.set(key, c);
-    }
-    c.inc();
-    let h = this.perRoute.get(route);
-    if (!h) {
-      h = this.httpDuration.labels(route);
-      this.perRoute.set(route, h);
-    }
-    h.observe(seconds);
+    this.httpRequests.labels(route, method, String(status)).inc();
+    this.httpDuration.labels(route).observe(seconds);
   }
 
   private readonly perCommand = new Map<string, { calls: HotCounterChild; duration: HotHistogramChild }>();

@@ -357,13 +357,7 @@ export class ClusterClient extends EventEmitter {
   private async loadShards(): Promise<boolean> {
     for (const addr of this.knownAddrs) {
       try {
-        const r = await Promise.race([
-          this.sendRaw(this.connection(addr, 0), ['CLUSTER', 'SHARDS']),
-          sleep(this.opts.connectTimeoutMs).then(() => {
-            throw Errors.timeout(`CLUSTER SHARDS on ${addr} timed out`);
-          }),
-        ]);
-        const t = Topology.fromShards(r);
+        const t = Topology.fromShards(await this.clusterQuery(addr, 'SHARDS'));
         if (t.nodes.size === 0) continue;
         this.apply(t);
         this.lastRefreshOk = Date.now();
@@ -377,14 +371,18 @@ export class ClusterClient extends EventEmitter {
   }
 
   private async nodesOf(addr: string): Promise<string> {
-    const r = await Promise.race([
-      this.sendRaw(this.connection(addr, 0), ['CLUSTER', 'NODES']),
-      sleep(this.opts.connectTimeoutMs).then(() => {
-        throw Errors.timeout(`CLUSTER NODES on ${addr} timed out`);
-      }),
-    ]);
+    const r = await this.clusterQuery(addr, 'NODES');
     if (!Buffer.isBuffer(r)) throw Errors.upstream(`unexpected CLUSTER NODES reply from ${addr}`);
     return r.toString();
+  }
+
+  /** CLUSTER <sub> on `addr`, failing after the connect timeout (a node that accepts but never answers). */
+  private clusterQuery(addr: string, sub: 'NODES' | 'SHARDS'): Promise<Reply> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Errors.timeout(`CLUSTER ${sub} on ${addr} timed out`)), this.opts.connectTimeoutMs);
+    });
+    return Promise.race([this.sendRaw(this.connection(addr, 0), ['CLUSTER', sub]), timeout]).finally(() => clearTimeout(timer));
   }
 
   private apply(next: Topology): void {
