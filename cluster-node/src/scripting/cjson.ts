@@ -36,12 +36,6 @@ export function defaultCjsonConfig(): CjsonConfig {
 
 const TYPE_NAMES = ['nil', 'boolean', 'lightuserdata', 'number', 'string', 'table', 'function', 'userdata', 'thread'];
 
-/** Raise "<where>message" like luaL_error from the function scripts called (does not return). */
-export function raiseWhere(lua: LuaState, msg: string): never {
-  lua.pushString(`${lua.where(1)}${msg}`);
-  return lua.error();
-}
-
 // ---------------------------------------------------------------------------------------- encode
 
 const ESCAPES: string[] = (() => {
@@ -67,7 +61,7 @@ function escapeString(s: string): string {
 }
 
 export function cjsonEncode(lua: LuaState, cfg: CjsonConfig): number {
-  if (lua.top() !== 1) raiseWhere(lua, "bad argument #1 to 'encode' (expected 1 argument)");
+  if (lua.top() !== 1) lua.errorWhere("bad argument #1 to 'encode' (expected 1 argument)");
   const out: string[] = [];
   encodeValue(lua, cfg, 1, 0, out);
   lua.pushString(out.join(''));
@@ -78,7 +72,7 @@ function encodeNumber(lua: LuaState, cfg: CjsonConfig, idx: number): string {
   const v = lua.isInteger(idx) ? Number(lua.toInteger(idx)) : lua.toNumber(idx);
   if (!Number.isFinite(v)) {
     if (cfg.encodeInvalidNumbers === 'null') return 'null';
-    if (!cfg.encodeInvalidNumbers) raiseWhere(lua, 'Cannot serialise number: must not be NaN or Inf');
+    if (!cfg.encodeInvalidNumbers) lua.errorWhere('Cannot serialise number: must not be NaN or Inf');
   }
   return formatG(v, cfg.numberPrecision);
 }
@@ -107,7 +101,7 @@ function encodeValue(lua: LuaState, cfg: CjsonConfig, idx: number, depth: number
       encodeTable(lua, cfg, idx, depth + 1, out);
       return;
   }
-  raiseWhere(lua, `Cannot serialise ${TYPE_NAMES[lua.type(idx)] ?? 'value'}: type not supported`);
+  lua.errorWhere(`Cannot serialise ${TYPE_NAMES[lua.type(idx)] ?? 'value'}: type not supported`);
 }
 
 /** lua-cjson's lua_array_length: the array size, or -1 when the table must be an object. */
@@ -129,15 +123,15 @@ function arrayLength(lua: LuaState, cfg: CjsonConfig, idx: number): number {
     return -1;
   }
   if (cfg.sparseRatio > 0 && max > items * cfg.sparseRatio && max > cfg.sparseSafe) {
-    if (!cfg.sparseConvert) raiseWhere(lua, 'Cannot serialise table: excessively sparse array');
+    if (!cfg.sparseConvert) lua.errorWhere('Cannot serialise table: excessively sparse array');
     return -1;
   }
   return max;
 }
 
 function encodeTable(lua: LuaState, cfg: CjsonConfig, idx: number, depth: number, out: string[]): void {
-  if (depth > cfg.encodeMaxDepth) raiseWhere(lua, `Cannot serialise, excessive nesting (${depth})`);
-  if (!lua.checkStack(4)) raiseWhere(lua, `Cannot serialise, excessive nesting (${depth})`);
+  if (depth > cfg.encodeMaxDepth) lua.errorWhere(`Cannot serialise, excessive nesting (${depth})`);
+  if (!lua.checkStack(4)) lua.errorWhere(`Cannot serialise, excessive nesting (${depth})`);
   const len = arrayLength(lua, cfg, idx);
   if (len > 0) {
     out.push('[');
@@ -162,7 +156,7 @@ function encodeTable(lua: LuaState, cfg: CjsonConfig, idx: number, depth: number
     } else if (kt === T_STRING) {
       out.push(`${escapeString(lua.toString(-2)!)}:`);
     } else {
-      raiseWhere(lua, 'Cannot serialise table: table key must be a number or string');
+      lua.errorWhere('Cannot serialise table: table key must be a number or string');
     }
     encodeValue(lua, cfg, lua.top(), depth, out);
     lua.pop(1);
@@ -211,7 +205,7 @@ class JsonDecoder {
   private fail(expected: string): never {
     const t = this.tok;
     const found = t.type === Tok.Error ? t.str : TOKEN_NAMES[t.type];
-    return raiseWhere(this.lua, `Expected ${expected} but found ${found} at character ${t.index + 1}`);
+    return this.lua.errorWhere(`Expected ${expected} but found ${found} at character ${t.index + 1}`);
   }
 
   private next(): Token {
@@ -410,7 +404,7 @@ class JsonDecoder {
 
   private nest(depth: number): void {
     if (depth > this.cfg.decodeMaxDepth || !this.lua.checkStack(3)) {
-      raiseWhere(this.lua, `Found too many nested data structures (${depth}) at character ${this.tok.index + 1}`);
+      this.lua.errorWhere(`Found too many nested data structures (${depth}) at character ${this.tok.index + 1}`);
     }
   }
 
@@ -469,9 +463,9 @@ function utf8(cp: number): string {
 }
 
 export function cjsonDecode(lua: LuaState, cfg: CjsonConfig): number {
-  if (lua.top() !== 1) raiseWhere(lua, "bad argument #1 to 'decode' (expected 1 argument)");
+  if (lua.top() !== 1) lua.errorWhere("bad argument #1 to 'decode' (expected 1 argument)");
   const s = lua.type(1) === T_STRING || lua.type(1) === T_NUMBER ? lua.toString(1) : null;
-  if (s === null) raiseWhere(lua, `bad argument #1 to 'decode' (string expected, got ${TYPE_NAMES[lua.type(1)] ?? 'no value'})`);
+  if (s === null) lua.errorWhere(`bad argument #1 to 'decode' (string expected, got ${TYPE_NAMES[lua.type(1)] ?? 'no value'})`);
   new JsonDecoder(lua, s, cfg).decode();
   return 1;
 }
@@ -481,9 +475,9 @@ export function cjsonConfigure(lua: LuaState, cfg: CjsonConfig, name: string): n
   const n = lua.top();
   const intArg = (i: number, min: number, max: number): number | null => {
     if (n < i || lua.type(i) === T_NIL) return null;
-    if (!lua.isNumber(i)) raiseWhere(lua, `bad argument #${i} to '${name}' (number expected)`);
+    if (!lua.isNumber(i)) lua.errorWhere(`bad argument #${i} to '${name}' (number expected)`);
     const v = Math.trunc(lua.toNumber(i));
-    if (v < min || v > max) raiseWhere(lua, `bad argument #${i} to '${name}' (expected integer between ${min} and ${max})`);
+    if (v < min || v > max) lua.errorWhere(`bad argument #${i} to '${name}' (expected integer between ${min} and ${max})`);
     return v;
   };
   const boolArg = (i: number): boolean | 'null' | null => {
@@ -493,7 +487,7 @@ export function cjsonConfigure(lua: LuaState, cfg: CjsonConfig, name: string): n
     if (s === 'on') return true;
     if (s === 'off') return false;
     if (s === 'null') return 'null';
-    return raiseWhere(lua, `bad argument #${i} to '${name}' (invalid option '${s}')`);
+    return lua.errorWhere(`bad argument #${i} to '${name}' (invalid option '${s}')`);
   };
   const pushBool = (b: boolean | 'null'): void => (b === 'null' ? lua.pushString('null') : lua.pushBoolean(b));
   switch (name) {

@@ -6,7 +6,6 @@
  * deeper than 16 and functions/userdata as nil. Decoding accepts what it produces (no bin/ext).
  */
 import { LuaState, T_BOOLEAN, T_NUMBER, T_STRING, T_TABLE } from './lua';
-import { raiseWhere } from './cjson';
 
 const MAX_NESTING = 16;
 
@@ -160,7 +159,7 @@ function encodeValue(lua: LuaState, buf: Buf, idx: number, level: number): void 
 }
 
 function encodeTable(lua: LuaState, buf: Buf, t: number, level: number): void {
-  if (!lua.checkStack(4)) raiseWhere(lua, 'cmsgpack: table too deeply nested');
+  if (!lua.checkStack(4)) lua.errorWhere('cmsgpack: table too deeply nested');
   if (isArray(lua, t)) {
     const n = lua.rawLen(t);
     if (n <= 15) buf.byte(0x90 | n);
@@ -193,7 +192,7 @@ function encodeTable(lua: LuaState, buf: Buf, t: number, level: number): void {
 
 export function cmsgpackPack(lua: LuaState): number {
   const nargs = lua.top();
-  if (nargs === 0) raiseWhere(lua, "bad argument #0 to 'pack' (MessagePack pack needs input.)");
+  if (nargs === 0) lua.errorWhere("bad argument #0 to 'pack' (MessagePack pack needs input.)");
   const buf = new Buf();
   for (let i = 1; i <= nargs; i++) encodeValue(lua, buf, i, 0);
   lua.pushBytes(buf.view());
@@ -355,23 +354,23 @@ class Decoder {
 /** mp_unpack_full: with limit 0 and offset 0 every value; otherwise the next offset (-1 at the end) first. */
 function unpackFull(lua: LuaState, name: string, limit: number, offset: number): number {
   const t = lua.type(1);
-  if (t !== T_STRING && t !== T_NUMBER) raiseWhere(lua, `bad argument #1 to '${name}' (string expected, got ${t === 0 ? 'nil' : lua.typeName(1)})`);
+  if (t !== T_STRING && t !== T_NUMBER) lua.errorWhere(`bad argument #1 to '${name}' (string expected, got ${t === 0 ? 'nil' : lua.typeName(1)})`);
   const s = lua.toBytes(1)!;
   lua.setTop(1);
   const all = limit === 0 && offset === 0;
-  if (offset < 0 || limit < 0) raiseWhere(lua, `Invalid request to unpack with offset of ${offset} and limit of ${s.length}.`);
-  if (offset > s.length) raiseWhere(lua, `Start offset ${offset} greater than input length ${s.length}.`);
+  if (offset < 0 || limit < 0) lua.errorWhere(`Invalid request to unpack with offset of ${offset} and limit of ${s.length}.`);
+  if (offset > s.length) lua.errorWhere(`Start offset ${offset} greater than input length ${s.length}.`);
   const max = all ? Number.MAX_SAFE_INTEGER : limit;
   const d = new Decoder(lua, s, offset);
   let n = 0;
   try {
     for (; d.pos < s.length && n < max; n++) {
-      if (!lua.checkStack(2)) raiseWhere(lua, 'too many return values at once; use unpack_one or unpack_limit instead.');
+      if (!lua.checkStack(2)) lua.errorWhere('too many return values at once; use unpack_one or unpack_limit instead.');
       d.value();
     }
   } catch (e) {
-    if (e instanceof NeedMore) raiseWhere(lua, 'Missing bytes in input.');
-    if (e instanceof BadFormat) raiseWhere(lua, 'Bad data format in input.');
+    if (e instanceof NeedMore) lua.errorWhere('Missing bytes in input.');
+    if (e instanceof BadFormat) lua.errorWhere('Bad data format in input.');
     throw e;
   }
   if (!all) {
@@ -385,9 +384,9 @@ function unpackFull(lua: LuaState, name: string, limit: number, offset: number):
 function intArg(lua: LuaState, i: number, name: string, def: number | null): number {
   if (lua.top() < i || lua.type(i) === 0) {
     if (def !== null) return def;
-    raiseWhere(lua, `bad argument #${i} to '${name}' (number expected, got no value)`);
+    lua.errorWhere(`bad argument #${i} to '${name}' (number expected, got no value)`);
   }
-  if (!lua.isNumber(i)) raiseWhere(lua, `bad argument #${i} to '${name}' (number expected, got ${lua.typeName(i)})`);
+  if (!lua.isNumber(i)) lua.errorWhere(`bad argument #${i} to '${name}' (number expected, got ${lua.typeName(i)})`);
   return Math.trunc(lua.toNumber(i));
 }
 

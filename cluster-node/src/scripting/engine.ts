@@ -15,7 +15,7 @@ import { PRELUDE } from './prelude';
 import { pushErrorTable, pushReply, writeLuaValue } from './convert';
 import { formatG } from './format';
 import { cmsgpackPack, cmsgpackUnpack, cmsgpackUnpackLimit, cmsgpackUnpackOne } from './cmsgpack';
-import { CJSON_CONFIG_FUNCTIONS, cjsonConfigure, cjsonDecode, cjsonEncode, defaultCjsonConfig, raiseWhere, type CjsonConfig } from './cjson';
+import { CJSON_CONFIG_FUNCTIONS, cjsonConfigure, cjsonDecode, cjsonEncode, defaultCjsonConfig, type CjsonConfig } from './cjson';
 
 /** Shebang flags (`#!lua flags=...`). */
 export const FLAG_NO_WRITES = 1;
@@ -416,7 +416,7 @@ export class ScriptEngine {
     // Redis 7's pcall: an error table raised by redis.call comes back as its `err` text. A C
     // function (not Lua) so that a stopped script's error is never raised inside it.
     lua.pushCFunction((l) => {
-      if (l.top() < 1) raiseWhere(l, "bad argument #1 to 'pcall' (value expected)");
+      if (l.top() < 1) l.errorWhere("bad argument #1 to 'pcall' (value expected)");
       l.pushBoolean(true);
       l.insert(1);
       if (l.pcall(l.top() - 2, -1, 0) !== 0) {
@@ -439,9 +439,9 @@ export class ScriptEngine {
     lua.pushValue(g);
     lua.newTable();
     const api = lua.top();
-    lua.pushCFunction((l) => raiseWhere(l, 'Attempt to modify a readonly table'));
+    lua.pushCFunction((l) => l.errorWhere('Attempt to modify a readonly table'));
     lua.rawSetField(api, 'readonly');
-    lua.pushCFunction((l) => raiseWhere(l, `Script attempted to access nonexistent global variable '${l.toString(2) ?? '?'}'`));
+    lua.pushCFunction((l) => l.errorWhere(`Script attempted to access nonexistent global variable '${l.toString(2) ?? '?'}'`));
     lua.rawSetField(api, 'missing');
     lua.pushCFunction((l) => this.guardedRawset(l));
     lua.rawSetField(api, 'rawset');
@@ -459,15 +459,14 @@ export class ScriptEngine {
 
   /** rawset that refuses the protected tables (globals, environment, libraries). */
   private guardedRawset(l: LuaState): number {
-    if (l.type(1) !== T_TABLE) raiseWhere(l, "bad argument #1 to 'rawset' (table expected)");
-    if (l.top() < 3) raiseWhere(l, "bad argument #3 to 'rawset' (value expected)");
+    if (l.type(1) !== T_TABLE) l.errorWhere("bad argument #1 to 'rawset' (table expected)");
+    if (l.top() < 3) l.errorWhere("bad argument #3 to 'rawset' (value expected)");
     l.setTop(3);
     l.rawGetField(REGISTRY, 'protected');
     l.pushValue(1);
     if (l.rawGet(-2) !== T_NIL) {
       // Raised by the VM inside rawset in Redis: no script position in the message.
-      l.pushString('Attempt to modify a readonly table');
-      return l.error();
+      return l.errorString('Attempt to modify a readonly table');
     }
     l.setTop(3);
     l.rawSet(1);

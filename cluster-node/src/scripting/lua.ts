@@ -378,24 +378,17 @@ export class LuaState {
     return this.error();
   }
 
+  /** Raise "<where>msg" like luaL_error, positioned at the script line that called the running C function (does not return). */
+  errorWhere(msg: string): never {
+    return this.errorString(`${this.where(1)}${msg}`);
+  }
+
   /**
    * Push a JS function as a Lua C function. A JS exception thrown by `fn` becomes a Lua error
    * ("internal error: ..."); a Lua error raised inside it unwinds normally.
    */
   pushCFunction(fn: CFunction): void {
-    const ptr = this.m.addFunction((L: number) => {
-      const saved = this.L;
-      this.L = L;
-      try {
-        return fn(this);
-      } catch (e) {
-        if (isLuaUnwind(e)) throw e;
-        this.pushString(`internal error: ${(e as Error)?.message ?? String(e)}`);
-        return this.m._lua_error(L);
-      } finally {
-        this.L = saved;
-      }
-    }, 'ii');
+    const ptr = this.m.addFunction((L: number) => this.callFromLua(L, fn), 'ii');
     this.fnPtrs.push(ptr);
     this.m._lua_pushcclosure(this.L, ptr, 0);
   }
@@ -408,17 +401,10 @@ export class LuaState {
   setHook(fn: () => void, count: number): void {
     if (this.hookPtr === 0) {
       this.hookPtr = this.m.addFunction((L: number) => {
-        const saved = this.L;
-        this.L = L;
-        try {
+        this.callFromLua(L, () => {
           this.hookFn?.();
-        } catch (e) {
-          if (isLuaUnwind(e)) throw e;
-          this.pushString(`internal error: ${(e as Error)?.message ?? String(e)}`);
-          this.m._lua_error(L);
-        } finally {
-          this.L = saved;
-        }
+          return 0;
+        });
       }, 'vii');
     }
     this.hookFn = fn;
@@ -436,4 +422,22 @@ export class LuaState {
   }
 
   private hookFn: (() => void) | null = null;
+
+  /**
+   * Run a JS callback the interpreter called on thread `L`, with `L` current: a Lua error it raises
+   * unwinds normally, any other JS exception becomes the Lua error "internal error: ...".
+   */
+  private callFromLua(L: number, fn: CFunction): number {
+    const saved = this.L;
+    this.L = L;
+    try {
+      return fn(this);
+    } catch (e) {
+      if (isLuaUnwind(e)) throw e;
+      this.pushString(`internal error: ${(e as Error)?.message ?? String(e)}`);
+      return this.m._lua_error(L);
+    } finally {
+      this.L = saved;
+    }
+  }
 }
