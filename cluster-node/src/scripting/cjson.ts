@@ -182,6 +182,13 @@ const enum Tok {
 }
 const TOKEN_NAMES = ['T_OBJ_BEGIN', 'T_OBJ_END', 'T_ARR_BEGIN', 'T_ARR_END', 'T_STRING', 'T_NUMBER', 'T_BOOLEAN', 'T_NULL', 'T_COLON', 'T_COMMA', 'T_END', 'T_ERROR'];
 
+const PUNCTUATION: Partial<Record<string, Tok>> = { '{': Tok.ObjBegin, '}': Tok.ObjEnd, '[': Tok.ArrBegin, ']': Tok.ArrEnd, ':': Tok.Colon, ',': Tok.Comma };
+const KEYWORDS = [
+  ['true', Tok.Boolean, true],
+  ['false', Tok.Boolean, false],
+  ['null', Tok.Null, false],
+] as const;
+
 interface Token {
   type: Tok;
   /** Offset of the token's first byte. */
@@ -225,34 +232,14 @@ class JsonDecoder {
     }
     const c = s[i]!;
     this.pos = i + 1;
-    switch (c) {
-      case '{':
-        t.type = Tok.ObjBegin;
-        return t;
-      case '}':
-        t.type = Tok.ObjEnd;
-        return t;
-      case '[':
-        t.type = Tok.ArrBegin;
-        return t;
-      case ']':
-        t.type = Tok.ArrEnd;
-        return t;
-      case ':':
-        t.type = Tok.Colon;
-        return t;
-      case ',':
-        t.type = Tok.Comma;
-        return t;
-      case '"':
-        return this.string(i + 1);
+    const punct = PUNCTUATION[c];
+    if (punct !== undefined) {
+      t.type = punct;
+      return t;
     }
+    if (c === '"') return this.string(i + 1);
     if (c === '-' || (c >= '0' && c <= '9')) return this.number(i);
-    for (const [word, type, bool] of [
-      ['true', Tok.Boolean, true],
-      ['false', Tok.Boolean, false],
-      ['null', Tok.Null, false],
-    ] as const) {
+    for (const [word, type, bool] of KEYWORDS) {
       if (s.startsWith(word, i)) {
         t.type = type;
         t.bool = bool;

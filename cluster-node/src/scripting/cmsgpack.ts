@@ -216,11 +216,8 @@ class Decoder {
   }
 
   private len(size: 1 | 2 | 4): number {
-    this.need(1 + size);
-    const p = this.pos + 1;
-    const v = size === 1 ? this.b[p]! : size === 2 ? this.b.readUInt16BE(p) : this.b.readUInt32BE(p);
-    this.pos += 1 + size;
-    return v;
+    const p = this.fixed(size);
+    return size === 1 ? this.b[p]! : size === 2 ? this.b.readUInt16BE(p) : this.b.readUInt32BE(p);
   }
 
   private str(n: number): void {
@@ -254,8 +251,12 @@ class Decoder {
     }
   }
 
-  private int(v: bigint): void {
-    this.lua.pushInteger(v);
+  /** Consume a tag and its `n` payload bytes; returns the payload's offset. */
+  private fixed(n: number): number {
+    this.need(1 + n);
+    const p = this.pos + 1;
+    this.pos = p + n;
+    return p;
   }
 
   value(): void {
@@ -263,38 +264,23 @@ class Decoder {
     const b = this.b;
     this.need(1);
     const tag = b[this.pos]!;
-    const p = this.pos + 1;
     switch (tag) {
       case 0xcc:
-        this.need(2);
-        this.pos += 2;
-        return this.int(BigInt(b[p]!));
+        return lua.pushInteger(b[this.fixed(1)]!);
       case 0xd0:
-        this.need(2);
-        this.pos += 2;
-        return this.int(BigInt(b.readInt8(p)));
+        return lua.pushInteger(b.readInt8(this.fixed(1)));
       case 0xcd:
-        this.need(3);
-        this.pos += 3;
-        return this.int(BigInt(b.readUInt16BE(p)));
+        return lua.pushInteger(b.readUInt16BE(this.fixed(2)));
       case 0xd1:
-        this.need(3);
-        this.pos += 3;
-        return this.int(BigInt(b.readInt16BE(p)));
+        return lua.pushInteger(b.readInt16BE(this.fixed(2)));
       case 0xce:
-        this.need(5);
-        this.pos += 5;
-        return this.int(BigInt(b.readUInt32BE(p)));
+        return lua.pushInteger(b.readUInt32BE(this.fixed(4)));
       case 0xd2:
-        this.need(5);
-        this.pos += 5;
-        return this.int(BigInt(b.readInt32BE(p)));
+        return lua.pushInteger(b.readInt32BE(this.fixed(4)));
       case 0xcf:
       case 0xd3:
         // uint 64 is read as a signed 64-bit value, as lua-cmsgpack does.
-        this.need(9);
-        this.pos += 9;
-        return this.int(b.readBigInt64BE(p));
+        return lua.pushInteger(b.readBigInt64BE(this.fixed(8)));
       case 0xc0:
         this.pos += 1;
         return lua.pushNil();
@@ -305,13 +291,9 @@ class Decoder {
         this.pos += 1;
         return lua.pushBoolean(false);
       case 0xca:
-        this.need(5);
-        this.pos += 5;
-        return lua.pushNumber(b.readFloatBE(p));
+        return lua.pushNumber(b.readFloatBE(this.fixed(4)));
       case 0xcb:
-        this.need(9);
-        this.pos += 9;
-        return lua.pushNumber(b.readDoubleBE(p));
+        return lua.pushNumber(b.readDoubleBE(this.fixed(8)));
       case 0xd9:
         return this.str(this.len(1));
       case 0xda:
@@ -329,11 +311,11 @@ class Decoder {
     }
     if ((tag & 0x80) === 0) {
       this.pos += 1;
-      return this.int(BigInt(tag));
+      return lua.pushInteger(tag);
     }
     if ((tag & 0xe0) === 0xe0) {
       this.pos += 1;
-      return this.int(BigInt(tag - 256));
+      return lua.pushInteger(tag - 256);
     }
     if ((tag & 0xe0) === 0xa0) {
       this.pos += 1;
