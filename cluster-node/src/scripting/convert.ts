@@ -12,7 +12,7 @@
  *   anything else -> nil.
  */
 import type { RespWriter } from '../../../common/src/resp/writer';
-import { LuaState, T_BOOLEAN, T_NUMBER, T_STRING, T_TABLE } from './lua';
+import { LuaState, T_BOOLEAN, T_NIL, T_NUMBER, T_STRING, T_TABLE } from './lua';
 
 /** Nesting at which a reply is cut with an error element (a table containing itself would never end). */
 const MAX_DEPTH = 1000;
@@ -95,39 +95,23 @@ export function pushReply(lua: LuaState, b: Buffer, p: number): number {
       }
       return q;
     }
-    case 0x25: {
-      // % map
-      const n = Number(head);
-      lua.newTable(0, 1);
-      lua.newTable(0, n);
-      const m = lua.top();
-      let q = next;
-      for (let i = 0; i < n; i++) {
-        q = pushReply(lua, b, q);
-        q = pushReply(lua, b, q);
-        if (lua.type(-2) === 0) lua.pop(2);
-        else lua.rawSet(m);
-      }
-      lua.rawSetField(-2, 'map');
-      return q;
-    }
+    case 0x25: // % map: {map={[k]=v}}
     case 0x7e: {
-      // ~ set
+      // ~ set: {set={[member]=true}}
       const n = Number(head);
+      const isSet = type === 0x7e;
       lua.newTable(0, 1);
       lua.newTable(0, n);
-      const s = lua.top();
+      const t = lua.top();
       let q = next;
       for (let i = 0; i < n; i++) {
         q = pushReply(lua, b, q);
-        if (lua.type(-1) === 0) {
-          lua.pop(1);
-          continue;
-        }
-        lua.pushBoolean(true);
-        lua.rawSet(s);
+        if (isSet) lua.pushBoolean(true);
+        else q = pushReply(lua, b, q);
+        if (lua.type(-2) === T_NIL) lua.pop(2); // a nil key cannot be stored
+        else lua.rawSet(t);
       }
-      lua.rawSetField(-2, 'set');
+      lua.rawSetField(-2, isSet ? 'set' : 'map');
       return q;
     }
     case 0x5f: // _ null
@@ -267,13 +251,7 @@ function writeTable(lua: LuaState, w: RespWriter, scriptResp: 2 | 3, t: number, 
   lua.setTop(t);
   if (lua.rawGetField(t, 'map') === T_TABLE) {
     const m = lua.top();
-    let n = 0;
-    lua.pushNil();
-    while (lua.next(m)) {
-      n++;
-      lua.pop(1);
-    }
-    w.map(n);
+    w.map(countEntries(lua, m));
     lua.pushNil();
     while (lua.next(m)) {
       lua.pushValue(-2);
@@ -285,13 +263,7 @@ function writeTable(lua: LuaState, w: RespWriter, scriptResp: 2 | 3, t: number, 
   lua.pop(1);
   if (lua.rawGetField(t, 'set') === T_TABLE) {
     const s = lua.top();
-    let n = 0;
-    lua.pushNil();
-    while (lua.next(s)) {
-      n++;
-      lua.pop(1);
-    }
-    w.set(n);
+    w.set(countEntries(lua, s));
     lua.pushNil();
     while (lua.next(s)) {
       lua.pop(1);
@@ -312,4 +284,15 @@ function writeTable(lua: LuaState, w: RespWriter, scriptResp: 2 | 3, t: number, 
     lua.rawGetI(t, i);
     writeLuaValue(lua, w, scriptResp, depth + 1);
   }
+}
+
+/** Number of entries of the table at `t` (every key, not only the array part). */
+function countEntries(lua: LuaState, t: number): number {
+  let n = 0;
+  lua.pushNil();
+  while (lua.next(t)) {
+    n++;
+    lua.pop(1);
+  }
+  return n;
 }
