@@ -4,10 +4,9 @@
  * spans, because replication offsets count bytes (a replica acknowledges, and proxies to its own
  * replicas and backlog, exactly the bytes it has applied).
  */
+import { InputBuffer } from '../../../common/src/resp/input-buffer';
 
 export class StreamProtocolError extends Error {}
-
-const EMPTY = Buffer.alloc(0);
 
 /** One parsed command: argv and the bytes it took on the wire (leading newlines included). */
 export interface StreamCommand {
@@ -15,34 +14,15 @@ export interface StreamCommand {
   raw: Buffer;
 }
 
-export class StreamParser {
-  private buf: Buffer = EMPTY;
-  private pos = 0;
-  /** Chunks gathered while waiting for `need` bytes (a large command arriving in pieces). */
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private need = 0;
+export class StreamParser extends InputBuffer {
 
   /** Bytes received but not yet returned as commands. */
   get buffered(): number {
-    return this.buf.length - this.pos + this.pendingBytes;
+    return this.unreadBytes;
   }
 
   feed(chunk: Buffer): void {
-    if (this.need > 0) {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-      if (this.buf.length - this.pos + this.pendingBytes < this.need) return;
-      this.pending.unshift(this.buf.subarray(this.pos));
-      this.buf = Buffer.concat(this.pending);
-      this.pos = 0;
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.need = 0;
-      return;
-    }
-    this.buf = this.pos >= this.buf.length ? chunk : Buffer.concat([this.buf.subarray(this.pos), chunk]);
-    this.pos = 0;
+    this.append(chunk);
   }
 
   /** The next complete command, or null when more bytes are needed. Throws StreamProtocolError. */

@@ -6,6 +6,8 @@
  * marked so a connection can route them; error replies become {@link RespErrorReply}.
  */
 
+import { InputBuffer } from './input-buffer';
+
 export class RespErrorReply {
   constructor(readonly message: string) {}
 }
@@ -23,31 +25,12 @@ const INCOMPLETE = Symbol('incomplete');
 type Parsed = { value: RespReply; end: number } | typeof INCOMPLETE;
 const EMPTY = Buffer.alloc(0);
 
-export class ReplyParser {
-  private buf: Buffer = EMPTY;
-  private pos = 0;
-  /** Chunks held back until `need` bytes are buffered (a large bulk arriving in many pieces). */
-  private held: Buffer[] = [];
-  private heldBytes = 0;
-  private need = 0;
+export class ReplyParser extends InputBuffer {
   /** Largest bulk end seen by an incomplete parse (to avoid re-parsing on every small chunk). */
   private wantEnd = 0;
 
   feed(chunk: Buffer): void {
-    if (this.need > 0) {
-      this.held.push(chunk);
-      this.heldBytes += chunk.length;
-      if (this.buf.length - this.pos + this.heldBytes < this.need) return;
-      this.held.unshift(this.buf.subarray(this.pos));
-      this.buf = Buffer.concat(this.held);
-      this.pos = 0;
-      this.held = [];
-      this.heldBytes = 0;
-      this.need = 0;
-      return;
-    }
-    this.buf = this.pos >= this.buf.length ? chunk : Buffer.concat([this.buf.subarray(this.pos), chunk]);
-    this.pos = 0;
+    this.append(chunk);
   }
 
   /** The next complete value, or undefined when more input is needed. Throws ReplyProtocolError. */

@@ -6,6 +6,7 @@
  * Redis (proto-max-bulk-len, the 64 KiB inline limit, client-query-buffer-limit, unauthenticated
  * limits) and violations raise {@link ProtocolError} with Redis's wording.
  */
+import { InputBuffer } from './input-buffer';
 
 export class ProtocolError extends Error {
   /** If true the connection is closed without a reply (query buffer overflow). */
@@ -25,15 +26,8 @@ const INLINE_MAX = 64 * 1024;
 /** Multibulk counts up to this get an argv array of their exact size up front. */
 const PREALLOC_ARGS = 1024;
 const MAX_MULTIBULK = 0x7fffffff;
-const EMPTY = Buffer.alloc(0);
 
-export class RequestParser {
-  private buf: Buffer = EMPTY;
-  private pos = 0;
-  /** Chunks waiting until `need` bytes are available from `pos`. */
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private need = 0;
+export class RequestParser extends InputBuffer {
   private argv: string[] | null = null;
   private argsLeft = 0;
   /** Arguments of `argv` parsed so far. */
@@ -41,35 +35,17 @@ export class RequestParser {
   /** Bytes of argv gathered so far for the command being parsed. */
   private argvBytes = 0;
 
-  constructor(readonly limits: ParserLimits) {}
+  constructor(readonly limits: ParserLimits) {
+    super();
+  }
 
   /** Bytes buffered but not yet turned into commands (what Redis calls the query buffer). */
   get bufferedBytes(): number {
-    return this.buf.length - this.pos + this.pendingBytes + this.argvBytes;
+    return this.unreadBytes + this.argvBytes;
   }
 
   feed(chunk: Buffer): void {
-    if (this.need > 0) {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-      if (this.buf.length - this.pos + this.pendingBytes < this.need) {
-        if (this.bufferedBytes > this.limits.maxQueryBuffer) throw new ProtocolError('query buffer limit', true);
-        return;
-      }
-      this.pending.unshift(this.buf.subarray(this.pos));
-      this.buf = Buffer.concat(this.pending);
-      this.pos = 0;
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.need = 0;
-      return;
-    }
-    if (this.pos >= this.buf.length) {
-      this.buf = chunk;
-    } else {
-      this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
-    }
-    this.pos = 0;
+    if (!this.append(chunk) && this.bufferedBytes > this.limits.maxQueryBuffer) throw new ProtocolError('query buffer limit', true);
   }
 
   /** Next complete command, or null when more input is needed. Throws ProtocolError. */
