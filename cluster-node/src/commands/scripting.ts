@@ -28,6 +28,7 @@ import {
   FLAG_EVAL_COMPAT,
   FLAG_NO_CLUSTER,
   FLAG_NO_WRITES,
+  NOSCRIPT,
   ScriptEngine,
   type CallResult,
   type CachedScript,
@@ -36,7 +37,6 @@ import {
 import { REDIS_VERSION } from '../version';
 import { DOWN, DOWN_RO } from '../cluster/router';
 
-const NOSCRIPT = 'NOSCRIPT No matching script. Please use EVAL.';
 const NOT_INTEGER = 'ERR value is not an integer or out of range';
 const LOG_NAMES = ['debug', 'verbose', 'notice', 'warning'] as const;
 
@@ -48,11 +48,6 @@ interface Scripting {
 }
 
 const perServer = new WeakMap<Server, Scripting>();
-
-function versionNum(v: string): number {
-  const [a = 0, b = 0, c = 0] = v.split('.').map(Number);
-  return (a << 16) | (b << 8) | c;
-}
 
 function scripting(s: Server): Scripting {
   let sc = perServer.get(s);
@@ -67,7 +62,7 @@ function scripting(s: Server): Scripting {
     client.name = '';
     const writer = new RespWriter(4096);
     client.w = writer;
-    sc = { engine: new ScriptEngine(REDIS_VERSION, versionNum(REDIS_VERSION)), client, writer };
+    sc = { engine: new ScriptEngine(REDIS_VERSION), client, writer };
     perServer.set(s, sc);
   }
   return sc;
@@ -115,6 +110,12 @@ function prepareError(s: Server, caller: Client, flags: number, ro: boolean, oom
   return null;
 }
 
+/** The command a script names, or undefined (a container command with an unknown subcommand included). */
+function scriptCommand(argv: string[]): CommandSpec | undefined {
+  const spec = lookupCommand(argv);
+  return spec === undefined || (spec.subcommands !== undefined && argv.length >= 2) ? undefined : spec;
+}
+
 /** The server side of one script run: the checks and the execution of each redis.call. */
 class RunHost implements ScriptHost {
   /** A write command ran (or was about to): OOM is no longer checked, the stop message says so. */
@@ -126,7 +127,6 @@ class RunHost implements ScriptHost {
   private slot: number;
   /** The script was let into an importing slot with ASKING: its commands carry ASKING too. */
   private readonly asking: boolean;
-  readonly verbosity: number;
 
   constructor(
     private readonly s: Server,
@@ -139,10 +139,14 @@ class RunHost implements ScriptHost {
   ) {
     this.limitMs = s.config.int('lua-time-limit');
     this.slot = declaredSlot;
-    const level = (LOG_NAMES as readonly string[]).indexOf(s.config.str('loglevel'));
-    this.verbosity = level < 0 ? LOG_NAMES.length : level;
     const cl = s.clusterNode;
     this.asking = cl !== null && declaredSlot >= 0 && cl.view.owners[declaredSlot] !== cl.myId && cl.view.slotStates.get(declaredSlot)?.importing?.by === cl.myId;
+  }
+
+  /** Read when the script logs (most never do), not for every run. */
+  get verbosity(): number {
+    const level = (LOG_NAMES as readonly string[]).indexOf(this.s.config.str('loglevel'));
+    return level < 0 ? LOG_NAMES.length : level;
   }
 
   get timeLimited(): boolean {
@@ -151,8 +155,8 @@ class RunHost implements ScriptHost {
 
   call(argv: string[], resp: 2 | 3): CallResult {
     const s = this.s;
-    const spec = lookupCommand(argv);
-    if (spec === undefined || (spec.subcommands !== undefined && argv.length >= 2)) return { error: 'Unknown Redis command called from script' };
+    const spec = scriptCommand(argv);
+    if (spec === undefined) return { error: 'Unknown Redis command called from script' };
     const h = s.handlerFor(spec.name);
     if (h === undefined) return { error: 'Unknown Redis command called from script' };
     if ((spec.arity > 0 && argv.length !== spec.arity) || argv.length < -spec.arity) return { error: 'Wrong number of args calling Redis command from script' };
@@ -247,8 +251,7 @@ class RunHost implements ScriptHost {
   }
 
   commandExists(argv: string[]): boolean {
-    const spec = lookupCommand(argv);
-    return spec !== undefined && !(spec.subcommands !== undefined && argv.length >= 2);
+    return scriptCommand(argv) !== undefined;
   }
 }
 

@@ -177,7 +177,8 @@ function truncateToInt64(v: number): bigint | number {
   return BigInt(Math.trunc(v));
 }
 
-function oneLine(s: string): string {
+/** Redis's reply sanitising: each CR and LF of an error or status text becomes a space. */
+export function oneLine(s: string): string {
   return s.replace(/[\r\n]/g, ' ');
 }
 

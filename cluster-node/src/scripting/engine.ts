@@ -12,7 +12,7 @@ import type { RespWriter } from '../../../common/src/resp/writer';
 import { splitArgs } from '../../../common/src/resp/request-parser';
 import { LuaState, REGISTRY, T_FUNCTION, T_NIL, T_NUMBER, T_STRING, T_TABLE } from './lua';
 import { PRELUDE } from './prelude';
-import { pushErrorTable, pushReply, writeLuaValue } from './convert';
+import { oneLine, pushErrorTable, pushReply, writeLuaValue } from './convert';
 import { formatG } from './format';
 import { cmsgpackPack, cmsgpackUnpack, cmsgpackUnpackLimit, cmsgpackUnpackOne } from './cmsgpack';
 import { CJSON_CONFIG_FUNCTIONS, cjsonConfigure, cjsonDecode, cjsonEncode, defaultCjsonConfig, type CjsonConfig } from './cjson';
@@ -49,8 +49,13 @@ export const LOG_VERBOSE = 1;
 export const LOG_NOTICE = 2;
 export const LOG_WARNING = 3;
 
+/** LUA_RIDX_GLOBALS: the registry slot of the real globals table. */
+const RIDX_GLOBALS = 2;
+
 /** How often (in VM instructions) the running script's host is asked whether to stop it. */
 const HOOK_INSTRUCTIONS = 100_000;
+
+export const NOSCRIPT = 'NOSCRIPT No matching script. Please use EVAL.';
 
 export interface CachedScript {
   body: string;
@@ -83,6 +88,12 @@ interface Run {
   host: ScriptHost;
   resp: 2 | 3;
   inCall: boolean;
+}
+
+/** "7.2.4" -> 0x070204, as REDIS_VERSION_NUM. */
+function versionNum(v: string): number {
+  const [a = 0, b = 0, c = 0] = v.split('.').map(Number);
+  return (a << 16) | (b << 8) | c;
 }
 
 export function sha1hex(s: string): string {
@@ -122,10 +133,7 @@ export class ScriptEngine {
   private run: Run | null = null;
   private cjson: CjsonConfig = defaultCjsonConfig();
 
-  constructor(
-    private readonly version: string,
-    private readonly versionNum: number,
-  ) {
+  constructor(private readonly version: string) {
     this.lua = this.createState();
   }
 
@@ -207,10 +215,10 @@ export class ScriptEngine {
     lua.remove(-2);
     if (lua.type(-1) !== T_FUNCTION) {
       lua.setTop(0);
-      w.error('NOSCRIPT No matching script. Please use EVAL.');
+      w.error(NOSCRIPT);
       return;
     }
-    lua.rawGetField(REGISTRY, 'G');
+    lua.rawGetI(REGISTRY, RIDX_GLOBALS);
     const g = lua.top();
     this.pushArray(keys);
     lua.rawSetField(g, 'KEYS');
@@ -252,7 +260,7 @@ export class ScriptEngine {
     const e = lua.top();
     if (lua.type(e) !== T_TABLE) {
       const msg = lua.type(e) === T_STRING || lua.type(e) === T_NUMBER ? lua.toString(e)! : 'execution failure';
-      w.error(`ERR Error running script ${sha}, ${msg.slice(0, 100)}`.replace(/[\r\n]/g, ' '));
+      w.error(oneLine(`ERR Error running script ${sha}, ${msg.slice(0, 100)}`));
       return;
     }
     const field = (name: string): string | null => {
@@ -265,7 +273,7 @@ export class ScriptEngine {
     const source = field('source');
     const line = field('line');
     if (source !== null && line !== null) msg += ` script: ${sha}, on ${source}:${line}.`;
-    w.error(msg.replace(/[\r\n]/g, ' '));
+    w.error(oneLine(msg));
   }
 
   private pushArray(items: readonly string[]): void {
@@ -282,7 +290,7 @@ export class ScriptEngine {
   private createState(): LuaState {
     const lua = new LuaState();
     lua.openLibs();
-    lua.rawGetI(REGISTRY, 2); // LUA_RIDX_GLOBALS
+    lua.rawGetI(REGISTRY, RIDX_GLOBALS);
     const g = lua.top();
 
     lua.newTable();
@@ -362,7 +370,7 @@ export class ScriptEngine {
       ['REPL_REPLICA', REPL_REPLICA],
       ['REPL_ALL', REPL_ALL],
       ['REDIS_VERSION', this.version],
-      ['REDIS_VERSION_NUM', this.versionNum],
+      ['REDIS_VERSION_NUM', versionNum(this.version)],
     ];
     for (const [name, v] of constants) {
       if (typeof v === 'string') lua.pushString(v);
@@ -449,8 +457,6 @@ export class ScriptEngine {
     lua.rawSetField(REGISTRY, 'protected');
     lua.rawSetField(REGISTRY, 'script_env');
     lua.rawSetField(REGISTRY, 'err_handler');
-    lua.pushValue(g);
-    lua.rawSetField(REGISTRY, 'G');
     lua.newTable();
     lua.rawSetField(REGISTRY, 'scripts');
     lua.setTop(0);
