@@ -183,6 +183,7 @@ const SCRIPT_RESP2: string[][] = [
   e('return cjson.encode(cjson.null)'),
   e('return cjson.encode({true,false})'),
   e('return cjson.encode()'),
+  e('return cjson.encode({[true]=1})'),
   e("local t = cjson.decode('[1,2,{\"a\":\"b\"},null,true]') return {t[1],t[2],t[3].a,t[4]==cjson.null,t[5]}"),
   e("return cjson.decode('{\"a\":1.5}').a"),
   e("return tostring(cjson.decode('10'))"),
@@ -192,6 +193,7 @@ const SCRIPT_RESP2: string[][] = [
   e("return cjson.decode('\"\\\\u00e9\\\\ud83d\\\\ude00\"')"),
   e("return cjson.decode('[1] x')"),
   e('return cjson.decode()'),
+  e('return cjson.decode(cjson.null)'),
   // cmsgpack.
   ["EVAL", "return cmsgpack.pack(1.5, 'abc', {1,2}, {a=1}, true, false, 300, -5, -200, 70000, 5000000000, 0.1, -40000, -3000000000)", "0"],
   ["EVAL", "return cmsgpack.pack(string.rep('x', 40), string.rep('y', 300), string.rep('z', 70000))", "0"],

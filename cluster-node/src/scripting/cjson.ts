@@ -34,8 +34,6 @@ export function defaultCjsonConfig(): CjsonConfig {
   };
 }
 
-const TYPE_NAMES = ['nil', 'boolean', 'lightuserdata', 'number', 'string', 'table', 'function', 'userdata', 'thread'];
-
 // ---------------------------------------------------------------------------------------- encode
 
 const ESCAPES: string[] = (() => {
@@ -101,7 +99,7 @@ function encodeValue(lua: LuaState, cfg: CjsonConfig, idx: number, depth: number
       encodeTable(lua, cfg, idx, depth + 1, out);
       return;
   }
-  lua.errorWhere(`Cannot serialise ${TYPE_NAMES[lua.type(idx)] ?? 'value'}: type not supported`);
+  lua.errorWhere(`Cannot serialise ${lua.typeName(idx)}: type not supported`);
 }
 
 /** lua-cjson's lua_array_length: the array size, or -1 when the table must be an object. */
@@ -156,7 +154,7 @@ function encodeTable(lua: LuaState, cfg: CjsonConfig, idx: number, depth: number
     } else if (kt === T_STRING) {
       out.push(`${escapeString(lua.toString(-2)!)}:`);
     } else {
-      lua.errorWhere('Cannot serialise table: table key must be a number or string');
+      lua.errorWhere(`Cannot serialise ${lua.typeName(-2)}: table key must be a number or string`);
     }
     encodeValue(lua, cfg, lua.top(), depth, out);
     lua.pop(1);
@@ -452,7 +450,7 @@ function utf8(cp: number): string {
 export function cjsonDecode(lua: LuaState, cfg: CjsonConfig): number {
   if (lua.top() !== 1) lua.errorWhere("bad argument #1 to 'decode' (expected 1 argument)");
   const s = lua.type(1) === T_STRING || lua.type(1) === T_NUMBER ? lua.toString(1) : null;
-  if (s === null) lua.errorWhere(`bad argument #1 to 'decode' (string expected, got ${TYPE_NAMES[lua.type(1)] ?? 'no value'})`);
+  if (s === null) lua.errorWhere(`bad argument #1 to 'decode' (string expected, got ${lua.typeName(1)})`);
   new JsonDecoder(lua, s, cfg).decode();
   return 1;
 }
