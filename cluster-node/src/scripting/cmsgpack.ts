@@ -5,7 +5,7 @@
  * fixstr/str8/str16/str32; a table whose keys are exactly 1..n as an array, else a map; tables nested
  * deeper than 16 and functions/userdata as nil. Decoding accepts what it produces (no bin/ext).
  */
-import { LuaState, T_BOOLEAN, T_NUMBER, T_STRING, T_TABLE } from './lua';
+import { LuaState, T_BOOLEAN, T_NIL, T_NUMBER, T_STRING, T_TABLE } from './lua';
 
 const MAX_NESTING = 16;
 
@@ -143,7 +143,7 @@ function isArray(lua: LuaState, t: number): boolean {
 /** Encode the value at absolute index `idx`. */
 function encodeValue(lua: LuaState, buf: Buf, idx: number, level: number): void {
   let t = lua.type(idx);
-  if (t === T_TABLE && level === MAX_NESTING) t = 0;
+  if (t === T_TABLE && level === MAX_NESTING) t = T_NIL;
   switch (t) {
     case T_STRING:
       return encodeString(lua, buf, idx);
@@ -246,7 +246,7 @@ class Decoder {
       this.value();
       this.value();
       const kt = lua.type(-2);
-      if (kt === 0 || (kt === T_NUMBER && Number.isNaN(lua.toNumber(-2)))) lua.pop(2);
+      if (kt === T_NIL || (kt === T_NUMBER && Number.isNaN(lua.toNumber(-2)))) lua.pop(2);
       else lua.rawSet(t);
     }
   }
@@ -336,7 +336,7 @@ class Decoder {
 /** mp_unpack_full: with limit 0 and offset 0 every value; otherwise the next offset (-1 at the end) first. */
 function unpackFull(lua: LuaState, name: string, limit: number, offset: number): number {
   const t = lua.type(1);
-  if (t !== T_STRING && t !== T_NUMBER) lua.errorWhere(`bad argument #1 to '${name}' (string expected, got ${t === 0 ? 'nil' : lua.typeName(1)})`);
+  if (t !== T_STRING && t !== T_NUMBER) lua.errorWhere(`bad argument #1 to '${name}' (string expected, got ${lua.typeName(1)})`);
   const s = lua.toBytes(1)!;
   lua.setTop(1);
   const all = limit === 0 && offset === 0;
@@ -364,7 +364,7 @@ function unpackFull(lua: LuaState, name: string, limit: number, offset: number):
 }
 
 function intArg(lua: LuaState, i: number, name: string, def: number | null): number {
-  if (lua.top() < i || lua.type(i) === 0) {
+  if (lua.top() < i || lua.type(i) === T_NIL) {
     if (def !== null) return def;
     lua.errorWhere(`bad argument #${i} to '${name}' (number expected, got no value)`);
   }
