@@ -5,7 +5,12 @@
  *
  * Options (env): BENCH_N (requests per test at P=1, default 100000), BENCH_KEYS (default 1000000; 0 skips
  * the memory phase), BENCH_SKIP_THROUGHPUT=1 (memory phase only),
- * BENCH_TESTS (comma list), BENCH_OUT (write a JSON result file).
+ * BENCH_TESTS (comma list), BENCH_ROUNDS (default 3), BENCH_OUT (write a JSON result file).
+ *
+ * Each test runs on its own, alternating between the two servers (ours first in odd rounds, redis-server
+ * first in even ones), BENCH_ROUNDS times; the ratio printed is the median of the per-round ratios, so a
+ * burst of load from elsewhere on the machine lands on one round of one pair instead of on every test
+ * of one side.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -18,6 +23,7 @@ const TESTS = (process.env.BENCH_TESTS ?? 'set,get,incr,lpush,rpush,lpop,rpop,sa
 const N = Number(process.env.BENCH_N ?? 100_000);
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
 const SKIP_THROUGHPUT = process.env.BENCH_SKIP_THROUGHPUT === '1';
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 
 interface Target {
   name: string;
@@ -51,10 +57,10 @@ function cli(port: number, args: string[], input?: string | Buffer): string {
 }
 
 /** requests/s per test from redis-benchmark --csv. */
-function benchmark(port: number, pipeline: number, n: number): Map<string, { rps: number; p50: number; p99: number }> {
+function benchmark(port: number, pipeline: number, n: number, tests: string[]): Map<string, { rps: number; p50: number; p99: number }> {
   const r = spawnSync(
     'redis-benchmark',
-    ['-p', String(port), '-c', '50', '-n', String(n), '-P', String(pipeline), '-r', '100000', '-t', TESTS.join(','), '--csv'],
+    ['-p', String(port), '-c', '50', '-n', String(n), '-P', String(pipeline), '-r', '100000', '-t', tests.join(','), '--csv'],
     { encoding: 'utf8', maxBuffer: 1 << 26 },
   );
   const out = new Map<string, { rps: number; p50: number; p99: number }>();
@@ -65,6 +71,14 @@ function benchmark(port: number, pipeline: number, n: number): Map<string, { rps
   }
   if (out.size === 0) throw new Error(`redis-benchmark produced no results: ${r.stderr}`);
   return out;
+}
+
+type Run = { rps: number; p50: number; p99: number };
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function rssBytes(pid: number): number {
@@ -104,20 +118,40 @@ async function main(): Promise<void> {
   try {
     for (const pipeline of SKIP_THROUGHPUT ? [] : [1, 16]) {
       const n = pipeline === 1 ? N : N * 5;
-      // Alternate order to spread any machine drift over both servers.
-      const a = benchmark(ours.port, pipeline, n);
-      const b = benchmark(redis.port, pipeline, n);
-      console.log(`pipeline ${pipeline}, 50 clients, ${n} requests per test`);
-      console.log('test'.padEnd(28) + 'cluster-node rps'.padStart(18) + 'redis-server rps'.padStart(18) + 'ratio'.padStart(8) + '  p99 ours/redis (ms)');
+      console.log(`pipeline ${pipeline}, 50 clients, ${n} requests per test, ${ROUNDS} rounds alternating (median ratio)`);
+      console.log(
+        'test'.padEnd(28) + 'cluster-node rps'.padStart(18) + 'redis-server rps'.padStart(18) + 'ratio'.padStart(8) + '  rounds'.padEnd(22) + 'p99 ours/redis (ms)',
+      );
       const rows: Record<string, unknown> = {};
-      for (const [test, r] of b) {
-        const o = a.get(test);
-        if (!o) continue;
-        const ratio = o.rps / r.rps;
-        rows[test] = { ours: o, redis: r, ratio };
-        console.log(
-          test.padEnd(28) + o.rps.toFixed(0).padStart(18) + r.rps.toFixed(0).padStart(18) + ratio.toFixed(2).padStart(8) + `  ${o.p99}/${r.p99}`,
-        );
+      for (const t of TESTS) {
+        const rounds: { ours: Map<string, Run>; redis: Map<string, Run> }[] = [];
+        for (let i = 0; i < ROUNDS; i++) {
+          if (i % 2 === 0) {
+            const o = benchmark(ours.port, pipeline, n, [t]);
+            rounds.push({ ours: o, redis: benchmark(redis.port, pipeline, n, [t]) });
+          } else {
+            const r = benchmark(redis.port, pipeline, n, [t]);
+            rounds.push({ ours: benchmark(ours.port, pipeline, n, [t]), redis: r });
+          }
+        }
+        // One -t can yield several rows (lrange_100 also reports the LPUSH that fills the list).
+        for (const test of rounds[0].redis.keys()) {
+          const pairs = rounds.map((r) => ({ o: r.ours.get(test), r: r.redis.get(test) })).filter((p) => p.o && p.r) as { o: Run; r: Run }[];
+          if (pairs.length === 0) continue;
+          const ratios = pairs.map((p) => p.o.rps / p.r.rps);
+          const ratio = median(ratios);
+          const o = { rps: median(pairs.map((p) => p.o.rps)), p50: median(pairs.map((p) => p.o.p50)), p99: median(pairs.map((p) => p.o.p99)) };
+          const r = { rps: median(pairs.map((p) => p.r.rps)), p50: median(pairs.map((p) => p.r.p50)), p99: median(pairs.map((p) => p.r.p99)) };
+          rows[test] = { ours: o, redis: r, ratio, rounds: ratios };
+          console.log(
+            test.padEnd(28) +
+              o.rps.toFixed(0).padStart(18) +
+              r.rps.toFixed(0).padStart(18) +
+              ratio.toFixed(2).padStart(8) +
+              `  (${ratios.map((x) => x.toFixed(2)).join(' ')})`.padEnd(22) +
+              `${o.p99}/${r.p99}`,
+          );
+        }
       }
       (results.throughput as Record<string, unknown>)[`P${pipeline}`] = rows;
       console.log('');
