@@ -93,6 +93,38 @@ describe('protocol handling and abuse', () => {
     s.destroy();
   });
 
+  it("a partial command and commands queued behind a blocked client survive other clients' reads", async () => {
+    // The node reads every socket into one shared buffer: what a client has not consumed yet must be
+    // its own copy, or the next read of another socket overwrites it.
+    const conn = async () => {
+      const s = net.connect({ port: node.port, host: '127.0.0.1' });
+      await new Promise((r) => s.once('connect', r));
+      const st = { got: '' };
+      s.on('data', (d) => (st.got += d.toString('latin1')));
+      return { s, st };
+    };
+    const a = await conn();
+    const b = await conn();
+    const value = 'v'.repeat(300);
+    const full = `*3\r\n$3\r\nSET\r\n$7\r\nshared1\r\n$300\r\n${value}\r\n`;
+    a.s.write(full.slice(0, 40));
+    await new Promise((r) => setTimeout(r, 50));
+    b.s.write('*3\r\n$3\r\nSET\r\n$7\r\nshared2\r\n$' + '3\r\nxyz\r\n'.repeat(1) + 'PING\r\n'.repeat(200));
+    await new Promise((r) => setTimeout(r, 50));
+    a.s.write(full.slice(40) + '*2\r\n$3\r\nGET\r\n$7\r\nshared1\r\n');
+    // A client blocked with more commands behind its BLPOP in the same packet.
+    b.s.write('*3\r\n$5\r\nBLPOP\r\n$7\r\nshared3\r\n$1\r\n0\r\n*2\r\n$4\r\nECHO\r\n$11\r\nafter-block\r\n*2\r\n$3\r\nGET\r\n$7\r\nshared2\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    // Other clients' traffic in between.
+    for (let i = 0; i < 20; i++) await healthy.set(`noise${i}`, 'x'.repeat(2000));
+    await healthy.rpush('shared3', 'item');
+    await new Promise((r) => setTimeout(r, 150));
+    expect(a.st.got).toBe(`+OK\r\n$300\r\n${value}\r\n`);
+    expect(b.st.got).toBe('+OK\r\n' + '+PONG\r\n'.repeat(200) + '*2\r\n$7\r\nshared3\r\n$4\r\nitem\r\n$11\r\nafter-block\r\n$3\r\nxyz\r\n');
+    a.s.destroy();
+    b.s.destroy();
+  });
+
   it('garbage bytes get a protocol error or unknown-command replies, never a crash', async () => {
     const rnd = Buffer.alloc(64 * 1024);
     let x = 12345;

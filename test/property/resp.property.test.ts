@@ -21,7 +21,69 @@ function parseChunked(bytes: Buffer, cuts: number[]): string[][] {
   return out;
 }
 
+/**
+ * As the server reads: each chunk is copied into one shared buffer that is fed borrowed, at most
+ * `budget` commands are parsed before release() (a client that blocked or paused leaves commands
+ * unread), and the shared buffer is scribbled over before the next chunk, as another socket's read
+ * would.
+ */
+function parseBorrowed(bytes: Buffer, cuts: number[], budgets: number[]): string[][] {
+  const p = new RequestParser(limits());
+  const shared = Buffer.alloc(8192);
+  const out: string[][] = [];
+  let prev = 0;
+  let turn = 0;
+  const drain = (budget: number) => {
+    for (let n = 0; n < budget; n++) {
+      const cmd = p.next();
+      if (cmd === null) return;
+      out.push(cmd);
+    }
+  };
+  const points = [...cuts.filter((c) => c > 0 && c < bytes.length)].sort((a, b) => a - b).concat(bytes.length);
+  for (let i = 0; i < points.length; i++) {
+    let cut = Math.min(points[i], prev + shared.length);
+    if (cut <= prev) continue;
+    if (i === points.length - 1) i--; // keep cutting the tail into shared-buffer-sized reads
+    const n = bytes.copy(shared, 0, prev, cut);
+    p.feed(shared.subarray(0, n), true);
+    prev = cut;
+    drain(budgets.length > 0 ? budgets[turn++ % budgets.length] : Infinity);
+    p.release();
+    shared.fill(0x2a); // '*': garbage that would parse as a multibulk header if it were still referenced
+    if (cut >= bytes.length) break;
+  }
+  drain(Infinity);
+  return out;
+}
+
 describe('RESP codec (property)', () => {
+  it('commands fed from a shared, reused read buffer parse back to the same argv (release() copies what is unread)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(command, { minLength: 1, maxLength: 20 }),
+        fc.array(fc.nat(4000), { maxLength: 30 }),
+        fc.array(fc.nat(3), { maxLength: 8 }),
+        (cmds, cuts, budgets) => {
+          const bytes = Buffer.concat(cmds.map((c) => encodeCommand(c)));
+          expect(parseBorrowed(bytes, cuts, budgets)).toEqual(cmds);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a large bulk gathered from borrowed chunks is intact', () => {
+    const big = Buffer.alloc(200 * 1024, 0x62).toString('latin1');
+    const bytes = Buffer.concat([encodeCommand(['SET', 'k', big]), encodeCommand(['GET', 'k'])]);
+    const cuts: number[] = [];
+    for (let i = 3000; i < bytes.length; i += 3000) cuts.push(i);
+    const got = parseBorrowed(bytes, cuts, []);
+    expect(got.length).toBe(2);
+    expect(got[0][2]).toBe(big);
+    expect(got[1]).toEqual(['GET', 'k']);
+  });
+
   it('any sequence of commands, split anywhere, parses back to the same argv', () => {
     fc.assert(
       fc.property(fc.array(command, { minLength: 1, maxLength: 20 }), fc.array(fc.nat(4000), { maxLength: 30 }), (cmds, cuts) => {

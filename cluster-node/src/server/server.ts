@@ -4,6 +4,7 @@
  * keyspace notifications, blocking-key wakeups, active expiry and eviction.
  */
 import net from 'node:net';
+import { adoptWithSharedBuffer } from './socket-reader';
 import { performance } from 'node:perf_hooks';
 import { RespWriter } from '../../../common/src/resp/writer';
 import { ProtocolError } from '../../../common/src/resp/request-parser';
@@ -226,7 +227,8 @@ export class Server {
     for (const raw of binds) {
       const optional = raw.startsWith('-');
       const host = optional ? raw.slice(1) : raw;
-      const srv = net.createServer({ noDelay: true }, (s) => this.accept(s));
+      // pauseOnConnect: nothing is read before accept() moves the socket onto the shared read buffer.
+      const srv = net.createServer({ noDelay: true, pauseOnConnect: true }, (s) => this.accept(s));
       srv.maxConnections = this.config.int('maxclients') + 32;
       try {
         await new Promise<void>((resolve, reject) => {
@@ -260,19 +262,27 @@ export class Server {
     await Promise.all(this.tcp.map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(accepted: net.Socket): void {
     if (this.clients.size >= this.config.int('maxclients')) {
-      socket.end('-ERR max number of clients reached\r\n');
+      accepted.end('-ERR max number of clients reached\r\n');
       this.stats.rejectedConnections++;
       return;
     }
+    // Reads land in one shared buffer (socket-reader.ts); the stream path is the fallback.
+    let c: Client | null = null;
+    const adopted = adoptWithSharedBuffer(accepted, (chunk) => this.onData(c!, chunk, true));
+    const socket = adopted ?? accepted;
     socket.setNoDelay(true);
     const ka = this.config.int('tcp-keepalive');
     if (ka > 0) socket.setKeepAlive(true, ka * 1000);
-    const c = new Client(this.nextClientId++, this, socket);
+    c = new Client(this.nextClientId++, this, socket);
     this.clients.set(c.id, c);
     this.stats.totalConnections++;
-    socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
+    if (adopted === null) {
+      const client = c;
+      socket.on('data', (chunk: Buffer) => this.onData(client, chunk, false));
+      socket.resume();
+    }
     socket.on('drain', () => {
       if (c.readPaused) {
         c.readPaused = false;
@@ -285,18 +295,21 @@ export class Server {
     socket.on('close', () => this.freeClient(c));
   }
 
-  private onData(c: Client, chunk: Buffer): void {
+  /** Bytes from a client; a `borrowed` chunk is reused once this returns (socket-reader.ts). */
+  private onData(c: Client, chunk: Buffer, borrowed: boolean): void {
     if (c.closing) return;
     c.netIn += chunk.length;
     this.stats.netInput += chunk.length;
     c.lastInteraction = Date.now();
     try {
-      c.parser.feed(chunk);
+      c.parser.feed(chunk, borrowed);
     } catch (e) {
+      c.parser.release();
       this.protocolError(c, e);
       return;
     }
     this.processInput(c);
+    if (borrowed) c.parser.release();
     this.flushAtEndOfTurn();
   }
 

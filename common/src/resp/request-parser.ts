@@ -44,8 +44,9 @@ export class RequestParser extends InputBuffer {
     return this.unreadBytes + this.argvBytes;
   }
 
-  feed(chunk: Buffer): void {
-    if (!this.append(chunk) && this.bufferedBytes > this.limits.maxQueryBuffer) throw new ProtocolError('query buffer limit', true);
+  /** Add received bytes; `borrowed` as in {@link InputBuffer.append} (then call release() after parsing). */
+  feed(chunk: Buffer, borrowed = false): void {
+    if (!this.append(chunk, borrowed) && this.bufferedBytes > this.limits.maxQueryBuffer) throw new ProtocolError('query buffer limit', true);
   }
 
   /** Next complete command, or null when more input is needed. Throws ProtocolError. */
