@@ -88,6 +88,8 @@ export class Client {
   lastCommand = 'NULL';
   /** Output waiting to be written (Buffers, or latin1 strings from the reply writer), and its size in bytes. */
   out: (Buffer | string)[] = NO_OUTPUT;
+  /** In the server's pendingWrites list. */
+  pendingWrite = false;
   outBytes = 0;
   /** Reading paused because the socket's write side is backed up. */
   readPaused = false;
@@ -153,7 +155,10 @@ export class Client {
     if (this.out.length === 0) this.out = [b];
     else this.out.push(b);
     this.outBytes += b.length;
-    this.server.pendingWrites.add(this);
+    if (!this.pendingWrite) {
+      this.pendingWrite = true;
+      this.server.pendingWrites.push(this);
+    }
   }
 
   /** Drop transaction and watch state (EXEC, DISCARD, RESET, disconnect). */

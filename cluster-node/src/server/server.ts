@@ -17,7 +17,7 @@ import { HANDLERS } from '../commands/index';
 import { ReplyError, type Handler } from '../commands/registry';
 import { PubSub } from './pubsub';
 import { Evictor } from './eviction';
-import { Stats } from './stats';
+import { Stats, type CommandStat } from './stats';
 import { Logger } from './log';
 import type { Cluster } from '../cluster/cluster';
 import { Replication } from '../replication/replication';
@@ -70,6 +70,9 @@ export interface Handled {
   spec: CommandSpec;
   handler: Handler;
   bits: number;
+  /** This command's INFO commandstats entry, valid while `statEpoch` is the stats' epoch (CONFIG RESETSTAT starts a new one). */
+  stat: CommandStat | null;
+  statEpoch: number;
 }
 
 /** Config values read on every command, refreshed whenever CONFIG SET changes one. */
@@ -92,7 +95,8 @@ export class Server {
   readonly config: Config;
   readonly dbs: Db[];
   readonly clients = new Map<number, Client>();
-  readonly pendingWrites = new Set<Client>();
+  /** Clients with queued output (each once: Client.pendingWrite), written by flushAll. */
+  readonly pendingWrites: Client[] = [];
   readonly pubsub: PubSub;
   readonly stats = new Stats();
   readonly log: Logger;
@@ -196,7 +200,7 @@ export class Server {
       };
     }
     if (handler) {
-      const h: Handled = { spec, handler, bits: flagBits(spec) };
+      const h: Handled = { spec, handler, bits: flagBits(spec), stat: null, statEpoch: -1 };
       this.table.set(name, h);
       if (!spec.container) this.table.set(name.toUpperCase(), h);
     }
@@ -630,7 +634,11 @@ export class Server {
     const us = (performance.now() - t0) * 1000;
     this.nowCache = 0;
     c.lastCommand = spec.name;
-    const st = this.stats.command(spec.name);
+    let st = h.stat;
+    if (st === null || h.statEpoch !== this.stats.epoch) {
+      st = h.stat = this.stats.command(spec.name);
+      h.statEpoch = this.stats.epoch;
+    }
     st.calls++;
     st.usec += us;
     if (w.len > mark && w.buf[mark] === 0x2d) {
@@ -724,16 +732,21 @@ export class Server {
    * every two reads (a client that went back to sleep in between costs the kernel a wakeup each time).
    */
   private flushAtEndOfTurn(): void {
-    if (this.flushScheduled || this.pendingWrites.size === 0) return;
+    if (this.flushScheduled || this.pendingWrites.length === 0) return;
     this.flushScheduled = true;
     setImmediate(this.flushTurn);
   }
 
   /** Write every queued output buffer to its socket. */
   flushAll(): void {
-    if (this.pendingWrites.size === 0) return;
-    for (const c of this.pendingWrites) this.flushClient(c);
-    this.pendingWrites.clear();
+    const list = this.pendingWrites;
+    // By index: a client that gets output while others are flushed is appended and written too.
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i];
+      c.pendingWrite = false;
+      this.flushClient(c);
+    }
+    list.length = 0;
   }
 
   flushClient(c: Client): void {
@@ -805,7 +818,6 @@ export class Server {
     if (!this.clients.has(c.id)) return;
     this.clients.delete(c.id);
     c.closing = true;
-    this.pendingWrites.delete(c);
     if (c.blocked) this.unblock(c);
     c.unwatchAll();
     c.multi = null;

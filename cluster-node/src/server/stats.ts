@@ -41,6 +41,8 @@ export class Stats {
   clientOutputLimitDisconnections = 0;
   pubsubMessages = 0;
   readonly commands = new Map<string, CommandStat>();
+  /** Bumped by resetStats: entries cached elsewhere (Handled.stat) from an older epoch are stale. */
+  epoch = 0;
   readonly errors = new Map<string, number>();
   slowlogEntries: SlowlogEntry[] = [];
   private slowlogId = 0;
@@ -97,6 +99,7 @@ export class Stats {
 
   resetStats(): void {
     this.commands.clear();
+    this.epoch++;
     this.errors.clear();
     this.totalConnections = this.rejectedConnections = this.netInput = this.netOutput = 0;
     this.expiredKeys = this.evictedKeys = this.keyspaceHits = this.keyspaceMisses = 0;
