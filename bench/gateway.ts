@@ -17,7 +17,7 @@
  * Options (env): BENCH_SECONDS (per run, default 10), BENCH_WARMUP (s, default 3), BENCH_KEYS (default 1000),
  * BENCH_ROUNDS (default 3: the two sides alternate, medians reported, so drifting load on a shared machine
  * hits both),
- * BENCH_PARTS (comma list of rest,overhead,ws; default all), BENCH_REPLICAS (replicas per primary, default 0),
+ * BENCH_PARTS (comma list of rest,overhead,ws; default all), BENCH_REPLICAS (replicas per primary, default 0), BENCH_PRIMARIES (default 3; 1 = one data server, like webdis in front of one redis-server),
  * WEBDIS_THREADS (default 2), WEBDIS_POOL (redis connections per webdis thread, default 10),
  * GATEWAY_WORKERS (the gateway's --workers, default 2),
  * GATEWAY_CPU_PROF=<dir> (run the gateway under `node --cpu-prof` and leave the profile there),
@@ -41,6 +41,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const KEYS = Number(process.env.BENCH_KEYS ?? 1000);
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'rest,overhead,ws').split(','));
 const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 0);
+const PRIMARIES = Math.max(1, Number(process.env.BENCH_PRIMARIES ?? 3));
 const WEBDIS_THREADS = Number(process.env.WEBDIS_THREADS ?? 2);
 const WEBDIS_POOL = Number(process.env.WEBDIS_POOL ?? 10);
 const CPU_PROF = process.env.GATEWAY_CPU_PROF;
@@ -144,11 +145,11 @@ interface GatewaySide {
 async function startGatewaySide(): Promise<GatewaySide> {
   if (!existsSync(path.join(ROOT, 'dist/gateway/src/main.js'))) throw new Error('dist/ is missing: run npm run build');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-gw-cluster-'));
-  const ports = await clusterPorts(3 * (1 + REPLICAS));
+  const ports = await clusterPorts(PRIMARIES * (1 + REPLICAS));
   const cluster = start(process.execPath, [path.join(ROOT, 'bin/start.js')], {
     ...process.env,
     CLUSTER_PORTS: ports.join(','),
-    CLUSTER_PRIMARIES: '3',
+    CLUSTER_PRIMARIES: String(PRIMARIES),
     CLUSTER_REPLICAS: String(REPLICAS),
     CLUSTER_DATA_DIR: dir,
     CLUSTER_START_TIMEOUT: '60',
@@ -208,11 +209,16 @@ async function sanityCheck(webdisPort: number, gatewayPort: number): Promise<voi
 }
 
 function shardSpread(ports: number[]): string {
-  // bin/start.js gives the 3 primaries, in port order, the slot ranges redis-cli picks: 0-5460, 5461-10922, 10923-16383.
-  const counts = [0, 0, 0];
+  // bin/start.js gives the primaries, in port order, the even slot ranges redis-cli picks
+  // (3 primaries: 0-5460, 5461-10922, 10923-16383).
+  const firstSlots: number[] = [];
+  for (let i = 0; i < PRIMARIES; i++) firstSlots.push(Math.round((i * 16384) / PRIMARIES));
+  const counts = new Array<number>(PRIMARIES).fill(0);
   for (const k of keys) {
     const slot = keyHashSlot(k);
-    counts[slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2]!++;
+    let owner = 0;
+    while (owner + 1 < PRIMARIES && slot >= firstSlots[owner + 1]!) owner++;
+    counts[owner]!++;
   }
   return counts.map((c, i) => `${c} on :${ports[i]}`).join(', ');
 }
@@ -299,7 +305,7 @@ async function restPart(w: WebdisSide, g: GatewaySide): Promise<RestRow[]> {
       const rb = await runWrk({ ...gatewayRun, seconds: SECONDS });
       cpu.gateway.push(gwCpu.percent());
       cpu.nodes.push(nodesCpu.percent());
-      printLoad(`${round}: gateway + 3 cluster-nodes`, rb, `cpu gateway ${cpu.gateway.at(-1)!.toFixed(0)}%, nodes ${cpu.nodes.at(-1)!.toFixed(0)}%, load ${os.loadavg()[0]!.toFixed(1)}`);
+      printLoad(`${round}: gateway + ${PRIMARIES} cluster-node${PRIMARIES === 1 ? '' : 's'}`, rb, `cpu gateway ${cpu.gateway.at(-1)!.toFixed(0)}%, nodes ${cpu.nodes.at(-1)!.toFixed(0)}%, load ${os.loadavg()[0]!.toFixed(1)}`);
       a.push(ra);
       b.push(rb);
       ratios.push(rb.rps / ra.rps);
@@ -372,7 +378,7 @@ function markdown(date: Date, facts: MachineFacts, loadAfter: string, rest: Rest
     '',
     `- Machine: nproc ${facts.nproc}, CPU ${facts.cpu}, ${facts.memory}, ${facts.os}; Node ${facts.node}. ${facts.redis}. Load average at start: ${facts.load}; at the end: ${loadAfter}.`,
     `- webdis side: Debian webdis ${webdisVersion()} (threads ${WEBDIS_THREADS}, pool_size ${WEBDIS_POOL} redis connections per thread, HTTP Basic auth ACL, verbosity 1) in front of one redis-server (\`--save '' --appendonly no\`).`,
-    `- gateway side: one gateway process (\`${path.relative(ROOT, GATEWAY_BIN)} --token\`, Bearer auth) in front of 3 cluster-node primaries from \`bin/start.js\` (${REPLICAS ? `${REPLICAS} replica(s) per primary` : 'no replicas'}).`,
+    `- gateway side: one gateway process (\`${path.relative(ROOT, GATEWAY_BIN)} --token\`, Bearer auth) in front of ${PRIMARIES} cluster-node primar${PRIMARIES === 1 ? 'y' : 'ies'} from \`bin/start.js\` (${REPLICAS ? `${REPLICAS} replica(s) per primary` : 'no replicas'}).`,
     `- Load: \`wrk -t1 -c${CONNECTIONS}\` (keep-alive), ${SECONDS} s per run after a ${WARMUP} s warm-up, cycling over ${KEYS} keys (spread over the 3 shards) with 32-byte values; SET runs before GET. ` +
       `${ROUNDS} rounds, the two sides alternating; figures are medians over the rounds, the ratio is the median of the per-round ratios. ` +
       'wrk, both front ends and all servers share the 2 cores (one side is driven at a time; the other side idles).',
