@@ -278,8 +278,16 @@ describe('restart', () => {
     expectCheckOk(ps[0]!);
     await expectViewsAgree(nodes);
     // Writes are served again (routing follows the restored configuration).
+    // A restarted primary refuses writes (CLUSTERDOWN, which clients retry) until the new Raft term has
+    // granted it a write lease; then writes go through.
     const k = keysWhere('after-restart:', 1, (s) => expandSlots(myself(ps[2]!).slots).includes(s))[0]!;
-    expect(cli(ps[2]!, 'set', k, 'v')).toBe('OK');
+    const refusals = new Set<string>();
+    await waitFor(() => {
+      const r = cli(ps[2]!, 'set', k, 'v');
+      if (r !== 'OK') refusals.add(r);
+      return r === 'OK';
+    }, 15_000);
+    for (const r of refusals) expect(r).toMatch(/^CLUSTERDOWN Write refused: this primary lost its lease/);
     expect(cli(ps[0]!, 'get', k)).toMatch(/^MOVED \d+ 127\.0\.0\.1:\d+$/);
 
     // CLUSTER RESET SOFT of a node the others still list (no FORGET first): as in Redis it is a lone
