@@ -232,8 +232,9 @@ export class Server {
       const optional = raw.startsWith('-');
       const host = optional ? raw.slice(1) : raw;
       // pauseOnConnect: nothing is read before accept() moves the socket onto the shared read buffer.
+      // (maxclients is enforced in accept(): the server's own connection count drops as soon as a
+      // socket is adopted, so net.Server's maxConnections would never apply.)
       const srv = net.createServer({ noDelay: true, pauseOnConnect: true }, (s) => this.accept(s));
-      srv.maxConnections = this.config.int('maxclients') + 32;
       try {
         await new Promise<void>((resolve, reject) => {
           srv.once('error', reject);
@@ -283,8 +284,7 @@ export class Server {
     this.clients.set(c.id, c);
     this.stats.totalConnections++;
     if (adopted === null) {
-      const client = c;
-      socket.on('data', (chunk: Buffer) => this.onData(client, chunk, false));
+      socket.on('data', (chunk: Buffer) => this.onData(c, chunk, false));
       socket.resume();
     }
     socket.on('drain', () => {
@@ -313,7 +313,7 @@ export class Server {
       return;
     }
     this.processInput(c);
-    if (borrowed) c.parser.release();
+    c.parser.release();
     this.flushAtEndOfTurn();
   }
 
