@@ -6,12 +6,13 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Auth, type TokenConfig } from './auth';
 import { ClusterClient } from './cluster/client';
-import { Errors, GatewayError } from './errors';
+import { Errors, httpErrorOf } from './errors';
+import { FastHttp, type FastRequest, type FastResponse } from './http/fast';
 import { Executor } from './executor';
 import { GatewayMetrics } from './metrics';
 import { PubSubHub } from './pubsub/hub';
-import { registerRest } from './rest/routes';
-import { registerStatic } from './rest/static';
+import { createRest, JSON_TYPE, registerRest, SAFE_HEADER_VALUE, type RestApi } from './rest/routes';
+import { registerStatic, STATIC_FILES } from './rest/static';
 import { registerClusterEvents } from './rest/cluster-events';
 import { registerSse } from './rest/sse';
 import { registerWebSocket } from './ws/server';
@@ -46,6 +47,11 @@ export interface GatewayOptions {
   /** Collect Node process metrics (default true; tests running many gateways in one process turn it off). */
   processMetrics?: boolean;
   logger?: boolean;
+  /**
+   * Answer plain REST calls on the gateway's own HTTP/1.1 fast path instead of node:http + fastify
+   * (default true; see http/fast.ts). Off: every request goes through fastify.
+   */
+  fastPath?: boolean;
 }
 
 export interface Gateway {
@@ -57,6 +63,8 @@ export interface Gateway {
   /** Upstream pub/sub multiplexing shared by WebSocket sessions and SSE streams. */
   hub: PubSubHub;
   opts: Required<Omit<GatewayOptions, 'upstreamPassword' | 'origins' | 'metricsText'>> & Pick<GatewayOptions, 'upstreamPassword' | 'origins'>;
+  /** The REST fast path (null when turned off). */
+  fast: FastHttp | null;
   /** Hooks run by close() (WebSocket server, pub/sub hub, ...). */
   onClose: Array<() => Promise<void> | void>;
   close(): Promise<void>;
@@ -101,6 +109,38 @@ export function routeLabel(url: string): string {
   }
 }
 
+/** First path segments that are not REST commands (their own routes); requests for them go to fastify. */
+const NOT_REST = new Set<string>(['healthz', 'readyz', 'metrics', 'cluster', 'subscribe', 'psubscribe', 'ws', 'favicon.ico', ...STATIC_FILES]);
+
+/**
+ * Whether the REST fast path answers this request: a REST call fastify would route to the REST handler
+ * (`/*`, and POST|PUT `/`). `GET /` (the page), the other routes and anything whose first segment is
+ * percent-encoded (fastify's router decodes it before matching) stay with fastify.
+ */
+export function fastPathTakes(method: string, url: string): boolean {
+  if (url.length > 10_000) return false; // fastify's maxParamLength for the /* route
+  const q = url.indexOf('?');
+  const limit = q < 0 ? url.length : q;
+  if (limit === 1) return method !== 'GET';
+  let end = url.indexOf('/', 1);
+  if (end < 0 || end > limit) end = limit;
+  const first = url.slice(1, end);
+  return !NOT_REST.has(first) && !first.includes('%');
+}
+
+/** The token of a fast-path request: Authorization: Bearer <t>, or a single ?_token=. */
+function fastToken(req: FastRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (h !== undefined) {
+    const m = /^Bearer\s+(.+)$/i.exec(h);
+    return m ? m[1]!.trim() : undefined;
+  }
+  const q = req.url.indexOf('?');
+  if (q < 0) return undefined;
+  const all = new URLSearchParams(req.url.slice(q + 1)).getAll('_token');
+  return all.length === 1 ? all[0] : undefined;
+}
+
 export function buildGateway(options: GatewayOptions): Gateway {
   const opts = {
     bodyLimit: 10 * 1024 * 1024,
@@ -114,6 +154,7 @@ export function buildGateway(options: GatewayOptions): Gateway {
     watchIntervalMs: 1000,
     processMetrics: true,
     logger: false,
+    fastPath: true,
     origins: null,
     ...options,
   };
@@ -128,7 +169,17 @@ export function buildGateway(options: GatewayOptions): Gateway {
   });
   const auth = new Auth(opts.tokens);
   const executor = new Executor(client, metrics);
-  const app = Fastify({ logger: opts.logger, bodyLimit: opts.bodyLimit, routerOptions: { maxParamLength: 10_000 } });
+  const app = Fastify({
+    logger: opts.logger,
+    bodyLimit: opts.bodyLimit,
+    routerOptions: { maxParamLength: 10_000 },
+    // Errors fastify raises before routing (a path that does not percent-decode) in the API's own shape.
+    frameworkErrors: (e, _req, res) => {
+      metrics.errors.inc({ kind: 'bad_request' });
+      const message = e.code === 'FST_ERR_BAD_URL' ? 'malformed percent-encoding in path' : e.message;
+      void (res as FastifyReply).code(400).type('application/json').send(JSON.stringify({ error: message }));
+    },
+  });
 
   // Bodies are taken as bytes whatever the content type; routes parse JSON themselves (clear 400s).
   app.removeAllContentTypeParsers();
@@ -140,16 +191,19 @@ export function buildGateway(options: GatewayOptions): Gateway {
     return opts.origins.includes(origin) ? origin : null;
   };
 
+  /** The CORS headers of a response to a request from an allowed Origin. */
+  const corsHeaders = (origin: string): Array<[string, string]> => [
+    ['access-control-allow-origin', origin],
+    ['vary', 'Origin'],
+    ['access-control-allow-credentials', 'true'],
+    ['access-control-expose-headers', 'upstash-sync-token'],
+  ];
+
   // Callback-style hooks (no promise per request and hook): they run on every request.
   app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
     (req as unknown as { startedAt: number }).startedAt = performance.now();
     const origin = allowedOrigin(req.headers.origin);
-    if (origin) {
-      reply.header('access-control-allow-origin', origin);
-      reply.header('vary', 'Origin');
-      reply.header('access-control-allow-credentials', 'true');
-      reply.header('access-control-expose-headers', 'upstash-sync-token');
-    }
+    if (origin) for (const [n, v] of corsHeaders(origin)) reply.header(n, v);
     if (req.method === 'OPTIONS') {
       reply.header('access-control-allow-methods', 'HEAD, GET, POST, PUT');
       reply.header('access-control-allow-headers', 'authorization, content-type, upstash-encoding, upstash-response-format, upstash-sync-token, upstash-replica-read, ' + String(req.headers['access-control-request-headers'] ?? ''));
@@ -173,29 +227,7 @@ export function buildGateway(options: GatewayOptions): Gateway {
   });
 
   app.setErrorHandler((e: unknown, _req, reply) => {
-    let status: number;
-    let message: string;
-    let kind: string;
-    if (e instanceof GatewayError) {
-      status = e.status;
-      message = e.message;
-      kind = e.kind;
-    } else {
-      const fe = e as { code?: string; statusCode?: number; message?: string };
-      if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        status = 413;
-        message = 'ERR max request size exceeded';
-        kind = 'limit';
-      } else if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-        status = fe.statusCode;
-        message = fe.message ?? 'bad request';
-        kind = 'bad_request';
-      } else {
-        status = 500;
-        message = `internal error: ${fe.message ?? String(e)}`;
-        kind = 'internal';
-      }
-    }
+    const { status, message, kind } = httpErrorOf(e);
     metrics.errors.inc({ kind });
     void reply.code(status).type('application/json').send(JSON.stringify({ error: message }));
   });
@@ -224,11 +256,14 @@ export function buildGateway(options: GatewayOptions): Gateway {
     return reply.type('application/json').send(JSON.stringify(client.topology.toJSON()));
   });
 
-  const rest = registerRest(app, { auth, executor, metrics, maxPipeline: opts.maxPipeline, databases: opts.databases });
+  const restApi = createRest({ auth, executor, metrics, maxPipeline: opts.maxPipeline, databases: opts.databases });
+  const rest = registerRest(app, restApi);
   registerStatic(app, { rest });
   registerClusterEvents(app, { client, auth, metrics, queueLimit: opts.wsQueueLimit });
   const hub = new PubSubHub(client, metrics, { password: opts.upstreamPassword, subscribeTimeoutMs: opts.retryWindowMs });
   const sse = registerSse(app, { auth, executor, metrics, hub, queueLimit: opts.wsQueueLimit });
+
+  const fast = opts.fastPath ? fastPath(app, restApi, allowedOrigin, corsHeaders, metrics) : null;
 
   const onClose: Array<() => Promise<void> | void> = [];
   const gw: Gateway = {
@@ -239,8 +274,10 @@ export function buildGateway(options: GatewayOptions): Gateway {
     executor,
     hub,
     opts,
+    fast,
     onClose,
     async close() {
+      fast?.close();
       for (const f of onClose) await f();
       await app.close();
       await client.close();
@@ -249,6 +286,45 @@ export function buildGateway(options: GatewayOptions): Gateway {
   registerWebSocket(gw, hub);
   onClose.push(() => sse.closeAll(), () => hub.close());
   return gw;
+}
+
+/** The REST fast path on the fastify app's HTTP server (same answers, headers and metrics as the fastify route). */
+function fastPath(
+  app: FastifyInstance,
+  api: RestApi,
+  allowedOrigin: (o: string | undefined) => string | null,
+  corsHeaders: (o: string) => Array<[string, string]>,
+  metrics: GatewayMetrics,
+): FastHttp {
+  return new FastHttp(app.server, {
+    accepts: fastPathTakes,
+    handle: async (req: FastRequest): Promise<FastResponse> => {
+      const started = performance.now();
+      const origin = allowedOrigin(req.headers.origin);
+      const headers = origin ? corsHeaders(origin) : [];
+      let res: FastResponse;
+      try {
+        const r = await api.handle({
+          method: req.method,
+          url: req.url,
+          token: fastToken(req),
+          body: req.body,
+          encoding: req.headers['upstash-encoding'],
+          responseFormat: req.headers['upstash-response-format'],
+          replicaRead: req.headers['upstash-replica-read'],
+          syncToken: req.headers['upstash-sync-token'],
+        });
+        if (r.syncToken !== undefined && SAFE_HEADER_VALUE.test(r.syncToken)) headers.push(['upstash-sync-token', r.syncToken]);
+        res = { status: r.status, type: r.type, body: r.body, headers };
+      } catch (e) {
+        const { status, message, kind } = httpErrorOf(e);
+        metrics.errors.inc({ kind });
+        res = { status, type: JSON_TYPE, body: JSON.stringify({ error: message }), headers };
+      }
+      metrics.httpDone(routeLabel(req.url), req.method, res.status, (performance.now() - started) / 1000);
+      return res;
+    },
+  });
 }
 
 /** Build, load the slot map and listen. */

@@ -38,3 +38,16 @@ export const Errors = {
 export function isReplyError(e: unknown): e is Error {
   return e instanceof Error && e.name === 'ReplyError';
 }
+
+/**
+ * What an HTTP client gets for an error thrown while answering it: the status, the `{"error"}` text and
+ * the metrics kind. Gateway errors carry their own; fastify's (body too large, bad content) are 4xx;
+ * anything else is an internal error (500).
+ */
+export function httpErrorOf(e: unknown): { status: number; message: string; kind: string } {
+  if (e instanceof GatewayError) return { status: e.status, message: e.message, kind: e.kind };
+  const fe = e as { code?: string; statusCode?: number; message?: string };
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, message: 'ERR max request size exceeded', kind: 'limit' };
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return { status: fe.statusCode, message: fe.message ?? 'bad request', kind: 'bad_request' };
+  return { status: 500, message: `internal error: ${fe.message ?? String(e)}`, kind: 'internal' };
+}

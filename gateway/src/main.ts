@@ -32,6 +32,7 @@ const OPTS: OptDef[] = [
   { flag: 'origins', env: 'GATEWAY_ORIGINS', help: 'allowed Origins for WebSocket/CORS, comma separated (default: any)' },
   { flag: 'upstream-timeout', env: 'GATEWAY_UPSTREAM_TIMEOUT_MS', help: 'per upstream command timeout (ms)', def: '5000' },
   { flag: 'databases', env: 'GATEWAY_DATABASES', help: 'databases per node', def: '16' },
+  { flag: 'fast-path', env: 'GATEWAY_FAST_PATH', help: "answer plain REST calls on the gateway's own HTTP/1.1 path ('on') or all through fastify ('off')", def: 'on' },
   { flag: 'workers', env: 'GATEWAY_WORKERS', help: "worker processes sharing the port (a number, or 'auto' for one per CPU)", def: '1' },
 ];
 
@@ -53,6 +54,13 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     out[name] = v;
   }
   return out;
+}
+
+function onOff(o: Record<string, string | undefined>, k: string): boolean {
+  const v = o[k];
+  if (v === 'on' || v === 'true' || v === '1') return true;
+  if (v === 'off' || v === 'false' || v === '0') return false;
+  throw new Error(`--${k} must be on or off, got ${v}`);
 }
 
 function int(o: Record<string, string | undefined>, k: string): number {
@@ -108,6 +116,7 @@ export async function main(argv: string[]): Promise<Gateway | null> {
     origins: o.origins ? o.origins.split(',').map((s) => s.trim()).filter(Boolean) : null,
     upstreamTimeoutMs: int(o, 'upstream-timeout'),
     databases: int(o, 'databases'),
+    fastPath: onOff(o, 'fast-path'),
     metricsText: isWorker() ? workerMetrics() : undefined,
   });
   const addr = gw.app.server.address();

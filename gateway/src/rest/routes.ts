@@ -18,6 +18,33 @@ import { argStr, noteWrite, type ExecContext, type Executor, type Prepared } fro
 import { GatewayMetrics } from '../metrics';
 import { toJson, toResp2, type JsonValue } from './encode';
 
+/**
+ * A REST call, whichever HTTP front end read it (fastify, or the fast path of ../http/fast.ts). Header
+ * values are as sent; `token` is the Bearer token or `?_token=`.
+ */
+export interface RestRequest {
+  method: string;
+  url: string;
+  token: string | undefined;
+  body: Buffer | undefined;
+  encoding: string | undefined;
+  responseFormat: string | undefined;
+  replicaRead: string | undefined;
+  syncToken: string | undefined;
+}
+
+/** The answer to a REST call (errors the gateway raises are thrown as GatewayError instead). */
+export interface RestResult {
+  status: number;
+  /** Content-Type; null for no body (HEAD). */
+  type: string | null;
+  body: string | Buffer | null;
+  /** upstash-sync-token to send back. */
+  syncToken?: string;
+}
+
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
 export interface RestDeps {
   auth: Auth;
   executor: Executor;
@@ -43,9 +70,9 @@ interface Format {
   resp2: boolean;
 }
 
-function formatOf(req: FastifyRequest): Format {
-  const enc = String(req.headers['upstash-encoding'] ?? '').toLowerCase();
-  const fmt = String(req.headers['upstash-response-format'] ?? '').toLowerCase();
+function formatOf(req: RestRequest): Format {
+  const enc = (req.encoding ?? '').toLowerCase();
+  const fmt = (req.responseFormat ?? '').toLowerCase();
   const base64 = enc === 'base64';
   const resp2 = fmt === 'resp2';
   if (base64 && resp2) throw Errors.badRequest('Upstash-Encoding: base64 cannot be combined with Upstash-Response-Format: resp2');
@@ -92,32 +119,31 @@ function jsonOnly(fmt: Format, route: string): void {
   if (fmt.resp2) throw Errors.badRequest(`Upstash-Response-Format: resp2 is not supported for ${route}`);
 }
 
-/** Registers the REST routes; returns the handler (the page route at `GET /` falls through to it). */
-export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
+/** The REST API, independent of the HTTP server: `handle` answers one call or throws a GatewayError. */
+export interface RestApi {
+  handle(req: RestRequest): Promise<RestResult>;
+}
+
+export function createRest(d: RestDeps): RestApi {
   const { auth, executor, metrics } = d;
 
-  const send = (reply: FastifyReply, fmt: Format, r: Reply): FastifyReply => {
-    if (fmt.resp2) return reply.type('application/octet-stream').send(Buffer.concat(toResp2(r)));
-    return reply.type('application/json').send(JSON.stringify({ result: resultJson(r, fmt.base64) }));
+  const ok = (fmt: Format, r: Reply, ctx: ExecContext): RestResult => {
+    const syncToken = ctx.newSyncToken ?? ctx.syncToken;
+    if (fmt.resp2) return { status: 200, type: 'application/octet-stream', body: Buffer.concat(toResp2(r)), syncToken };
+    return { status: 200, type: JSON_TYPE, body: JSON.stringify({ result: resultJson(r, fmt.base64) }), syncToken };
   };
 
-  const ctxOf = (req: FastifyRequest, principal: Principal, db: number): ExecContext => {
-    const rr = String(req.headers['upstash-replica-read'] ?? '').toLowerCase();
-    const sync = req.headers['upstash-sync-token'];
+  const ctxOf = (req: RestRequest, principal: Principal, db: number): ExecContext => {
+    const rr = (req.replicaRead ?? '').toLowerCase();
     return {
       principal,
       db,
       frontend: 'rest',
       replica: rr === 'true' || rr === '1' ? true : rr === 'false' || rr === '0' ? false : undefined,
-      syncToken: typeof sync === 'string' ? sync : undefined,
+      syncToken: req.syncToken,
       // Charged once per HTTP request by the handler (a pipeline is one request).
       rateCharged: true,
     };
-  };
-
-  const afterWrite = (reply: FastifyReply, ctx: ExecContext): void => {
-    if (ctx.newSyncToken) reply.header('upstash-sync-token', ctx.newSyncToken);
-    else if (ctx.syncToken) reply.header('upstash-sync-token', ctx.syncToken);
   };
 
   /** Parse /db/<n>/rest-of-path; returns the db and the remaining segments (URL-decoded). */
@@ -135,21 +161,20 @@ export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRe
       segs = segs.slice(2);
     }
     try {
-      return { db, segs: segs.map((s) => decodeURIComponent(s)) };
+      return { db, segs: segs.map((s) => (s.includes('%') ? decodeURIComponent(s) : s)) };
     } catch {
       throw Errors.badRequest('malformed percent-encoding in path');
     }
   };
 
   /** A Redis error reply as REST answers it: 400 {"error": the node's text}. */
-  const redisError = (reply: FastifyReply, ctx: ExecContext, e: Error): FastifyReply => {
+  const redisError = (ctx: ExecContext, e: Error): RestResult => {
     metrics.errors.inc({ kind: 'redis' });
-    afterWrite(reply, ctx);
-    return reply.code(400).type('application/json').send(JSON.stringify({ error: e.message }));
+    return { status: 400, type: JSON_TYPE, body: JSON.stringify({ error: e.message }), syncToken: ctx.newSyncToken ?? ctx.syncToken };
   };
 
   /** The 2-D JSON body of /pipeline and /multi-exec, checked against the pipeline limit. */
-  const commandsOf = (req: FastifyRequest, fmt: Format, route: string): Arg[][] => {
+  const commandsOf = (req: RestRequest, fmt: Format, route: string): Arg[][] => {
     jsonOnly(fmt, route);
     const body = parseJson(req.body);
     if (!Array.isArray(body)) throw Errors.badRequest(`${route}: expected a 2-D JSON array of commands`);
@@ -157,20 +182,18 @@ export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRe
     return body.map((c, i) => toArgs(c, `${route} command ${i}`));
   };
 
-  const runOne = async (req: FastifyRequest, reply: FastifyReply, principal: Principal, db: number, args: Arg[]): Promise<FastifyReply> => {
+  const runOne = async (req: RestRequest, principal: Principal, db: number, args: Arg[]): Promise<RestResult> => {
     const fmt = formatOf(req);
     const ctx = ctxOf(req, principal, db);
     try {
-      const r = await executor.run(ctx, args);
-      afterWrite(reply, ctx);
-      return send(reply, fmt, r);
+      return ok(fmt, await executor.run(ctx, args), ctx);
     } catch (e) {
-      if (isReplyError(e)) return redisError(reply, ctx, e);
+      if (isReplyError(e)) return redisError(ctx, e);
       throw e;
     }
   };
 
-  const pipeline = async (req: FastifyRequest, reply: FastifyReply, principal: Principal, db: number): Promise<FastifyReply> => {
+  const pipeline = async (req: RestRequest, principal: Principal, db: number): Promise<RestResult> => {
     const fmt = formatOf(req);
     const cmds = commandsOf(req, fmt, '/pipeline');
     const ctx = ctxOf(req, principal, db);
@@ -198,11 +221,10 @@ export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRe
       } else pending.push(runAt(c));
     }
     const results = await Promise.all(pending);
-    afterWrite(reply, ctx);
-    return reply.type('application/json').send(JSON.stringify(results));
+    return { status: 200, type: JSON_TYPE, body: JSON.stringify(results), syncToken: ctx.newSyncToken ?? ctx.syncToken };
   };
 
-  const multiExec = async (req: FastifyRequest, reply: FastifyReply, principal: Principal, db: number): Promise<FastifyReply> => {
+  const multiExec = async (req: RestRequest, principal: Principal, db: number): Promise<RestResult> => {
     const fmt = formatOf(req);
     const cmds = commandsOf(req, fmt, '/multi-exec');
     const ctx = ctxOf(req, principal, db);
@@ -210,18 +232,18 @@ export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRe
     try {
       out = await runTransaction(executor, ctx, cmds);
     } catch (e) {
-      if (isReplyError(e)) return redisError(reply, ctx, e);
+      if (isReplyError(e)) return redisError(ctx, e);
       throw e;
     }
-    afterWrite(reply, ctx);
     const arr = Array.isArray(out) ? out : [];
-    return reply.type('application/json').send(JSON.stringify(arr.map((r) => (r instanceof Error ? { error: r.message } : { result: resultJson(r, fmt.base64) }))));
+    const body = JSON.stringify(arr.map((r) => (r instanceof Error ? { error: r.message } : { result: resultJson(r, fmt.base64) })));
+    return { status: 200, type: JSON_TYPE, body, syncToken: ctx.newSyncToken ?? ctx.syncToken };
   };
 
-  const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    const principal = auth.authenticate(requestToken(req));
+  const handle = async (req: RestRequest): Promise<RestResult> => {
+    const principal = auth.authenticate(req.token);
     const { db, segs } = parsePath(req.url);
-    if (req.method === 'HEAD') return reply.code(200).send();
+    if (req.method === 'HEAD') return { status: 200, type: null, body: null };
     if ((segs[0] === 'pipeline' || segs[0] === 'multi-exec') && (segs.length > 1 || req.method !== 'POST')) {
       throw Errors.notFound(`no route for ${req.method} /${segs.join('/')}: POST /${segs[0]} with a 2-D JSON array of commands`);
     }
@@ -229,21 +251,56 @@ export function registerRest(app: FastifyInstance, d: RestDeps): (req: FastifyRe
     if (segs.length === 0) {
       if (req.method === 'GET') throw Errors.badRequest('GET / needs a command in the path (GET /get/key) or POST / with a JSON array body');
       const body = parseJson(req.body);
-      return runOne(req, reply, principal, db, toArgs(body, 'request body'));
+      return runOne(req, principal, db, toArgs(body, 'request body'));
     }
     if (segs.length === 1 && req.method === 'POST') {
-      if (segs[0] === 'pipeline') return pipeline(req, reply, principal, db);
-      if (segs[0] === 'multi-exec') return multiExec(req, reply, principal, db);
+      if (segs[0] === 'pipeline') return pipeline(req, principal, db);
+      if (segs[0] === 'multi-exec') return multiExec(req, principal, db);
     }
-    const args: Arg[] = [...segs];
-    if ((req.method === 'POST' || req.method === 'PUT') && Buffer.isBuffer(req.body) && req.body.length > 0) args.push(req.body);
-    return runOne(req, reply, principal, db, args);
+    const args: Arg[] = segs;
+    if ((req.method === 'POST' || req.method === 'PUT') && req.body !== undefined && req.body.length > 0) args.push(req.body);
+    return runOne(req, principal, db, args);
   };
 
+  return { handle };
+}
+
+/** A header as one string (a repeated header is not taken as a value). */
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** A fastify request as a REST call. */
+export function restRequestOf(req: FastifyRequest): RestRequest {
+  return {
+    method: req.method,
+    url: req.url,
+    token: requestToken(req),
+    body: Buffer.isBuffer(req.body) ? req.body : undefined,
+    encoding: header(req, 'upstash-encoding'),
+    responseFormat: header(req, 'upstash-response-format'),
+    replicaRead: header(req, 'upstash-replica-read'),
+    syncToken: header(req, 'upstash-sync-token'),
+  };
+}
+
+/** Registers the REST routes on fastify; returns the handler (the page route at `GET /` falls through to it). */
+export function registerRest(app: FastifyInstance, api: RestApi): (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
+  const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const r = await api.handle(restRequestOf(req));
+    if (r.syncToken !== undefined && SAFE_HEADER_VALUE.test(r.syncToken)) reply.header('upstash-sync-token', r.syncToken);
+    reply.code(r.status);
+    if (r.type !== null) reply.type(r.type);
+    return r.body === null ? reply.send() : reply.send(r.body);
+  };
   app.route({ method: ['GET', 'POST', 'PUT', 'HEAD'], url: '/*', handler });
   app.route({ method: ['POST', 'PUT'], url: '/', handler });
   return handler;
 }
+
+/** A header value echoed back (the sync token a client sent): visible ASCII only. */
+export const SAFE_HEADER_VALUE = /^[\x20-\x7e]{0,256}$/;
 
 /**
  * MULTI ... EXEC on the node owning the commands' slot (all keys in one slot; keyless commands go with
