@@ -4,7 +4,7 @@
  * keyspace notifications, blocking-key wakeups, active expiry and eviction.
  */
 import net from 'node:net';
-import { adoptWithSharedBuffer } from './socket-reader';
+import { adoptWithSharedBuffer } from '../../../common/src/net/socket-reader';
 import { performance } from 'node:perf_hooks';
 import { RespWriter } from '../../../common/src/resp/writer';
 import { ProtocolError } from '../../../common/src/resp/request-parser';

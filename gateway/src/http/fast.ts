@@ -15,6 +15,9 @@
  *   fastify answers it exactly as before, errors included. This happens at a request boundary, after the
  *   responses to the requests before it have been written.
  *
+ * Reads land in one shared buffer (common/src/net/socket-reader.ts, as the cluster node reads): whatever
+ * must outlive the read (a partial request, a body, bytes handed to node:http) is copied.
+ *
  * Pipelined requests are answered in order. Limits: a header block over `maxHeaderBytes` goes to
  * node:http (which answers 431); at most `maxPipelined` requests in flight per connection, and no more
  * requests are read while the client does not read its responses (the socket is paused), so a client
@@ -23,6 +26,7 @@
  */
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { adoptWithSharedBuffer } from '../../../common/src/net/socket-reader';
 
 /** The header values the fast path reads (lower-case names); a request carrying others twice is handed off. */
 export interface FastHeaders {
@@ -194,16 +198,28 @@ class Connection {
   private paused = false;
   private blocked = false;
   private handingOff = false;
+  /** Handed to node:http. */
+  private gone = false;
   private closing = false;
   private partialSince = 0;
 
+  readonly socket: Socket;
+  /** The current chunk is the shared read buffer (copy what outlives this read). */
+  private borrowed = false;
+
   constructor(
     private readonly fh: FastHttp,
-    readonly socket: Socket,
+    accepted: Socket,
   ) {
+    const adopted = adoptWithSharedBuffer(accepted, this.onShared);
+    const socket = (this.socket = adopted ?? accepted);
+    if (adopted !== null) (adopted as { server?: unknown }).server = fh.server;
     socket.setNoDelay(true);
     socket.setTimeout(fh.opts.keepAliveTimeoutMs);
-    socket.on('data', this.onData);
+    if (adopted === null) {
+      socket.on('data', this.onData);
+      socket.resume();
+    }
     socket.on('drain', this.onDrain);
     socket.on('timeout', this.onTimeout);
     socket.on('error', this.onError);
@@ -218,6 +234,25 @@ class Connection {
       // A bug here must not take the process down: drop this connection only.
       this.socket.destroy();
     }
+  };
+
+  /** A read into the shared buffer: parsed in place; unread bytes are copied before it is reused. */
+  private readonly onShared = (chunk: Buffer): void => {
+    if (this.gone) {
+      // Handed to node:http, which reads the handle itself until it lets go of it (a WebSocket upgrade
+      // or CONNECT); from then on reads arrive here and go to the socket's 'data' listeners (ws).
+      this.socket.emit('data', Buffer.from(chunk));
+      return;
+    }
+    if (this.buf !== null) {
+      // Already holding a copy (partial request): append to it, nothing borrowed.
+      this.onData(Buffer.from(chunk));
+      return;
+    }
+    this.borrowed = true;
+    this.onData(chunk);
+    this.borrowed = false;
+    if (this.buf !== null) this.buf = Buffer.from(this.buf);
   };
 
   private readonly onDrain = (): void => {
@@ -259,7 +294,8 @@ class Connection {
         return;
       }
       this.partialSince = 0;
-      const body = p.contentLength > 0 && p.method !== 'GET' ? buf.subarray(end + 4, total) : undefined;
+      let body = p.contentLength > 0 && p.method !== 'GET' ? buf.subarray(end + 4, total) : undefined;
+      if (body !== undefined && this.borrowed) body = Buffer.from(body);
       this.buf = total === buf.length ? null : buf.subarray(total);
       this.dispatch(p, body);
       if (p.close) {
@@ -364,11 +400,14 @@ class Connection {
   private finishHandOff(): void {
     const s = this.socket;
     s.removeListener('data', this.onData);
+    // An adopted socket reads through `onread`; node:http consumes the handle itself from here on.
+    if (this.borrowed && this.buf !== null) this.buf = Buffer.from(this.buf);
     s.removeListener('drain', this.onDrain);
     s.removeListener('timeout', this.onTimeout);
     s.removeListener('error', this.onError);
     s.removeListener('close', this.onClose);
     s.setTimeout(0);
+    this.gone = true;
     this.fh.connections.delete(this);
     this.fh.handedOff++;
     const rest = this.buf;
@@ -423,6 +462,9 @@ export class FastHttp {
       maxPipelined: 64,
       ...options,
     };
+    // Accepted connections start paused (nothing read yet), so that their handle can be moved onto a
+    // socket reading into the shared buffer. net.Server reads this option at accept time.
+    (server as unknown as { pauseOnConnect: boolean }).pauseOnConnect = true;
     this.httpListeners = server.listeners('connection') as ConnectionListener[];
     if (this.httpListeners.length === 0) throw new Error('FastHttp: the HTTP server has no connection listener');
     server.removeAllListeners('connection');
