@@ -68,11 +68,16 @@ abstract class HotMetric<L extends string, C> {
     return e.child;
   }
 
-  /** prom-client's Registry.resetMetrics(). */
+  /**
+   * prom-client's Registry.resetMetrics(). Children are zeroed in place rather than dropped: the
+   * per-request paths cache them (GatewayMetrics.httpDone, forCommand), so a dropped child would go on
+   * counting unexported. Series seen before stay exported, at zero.
+   */
   reset(): void {
-    this.children.clear();
-    this.init();
+    for (const { child } of this.children.values()) this.zero(child);
   }
+
+  protected abstract zero(child: C): void;
 
   abstract get(): Promise<MetricJson>;
 }
@@ -94,6 +99,10 @@ export class HotCounter<L extends string = string> extends HotMetric<L, HotCount
 
   protected make(): HotCounterChild {
     return new HotCounterChild();
+  }
+
+  protected zero(child: HotCounterChild): void {
+    child.value = 0;
   }
 
   /** prom-client style: inc() without labels, inc(n), or inc({label: value, ...}, n). */
@@ -140,6 +149,12 @@ export class HotHistogram<L extends string = string> extends HotMetric<L, HotHis
 
   protected make(): HotHistogramChild {
     return new HotHistogramChild(this.bounds);
+  }
+
+  protected zero(child: HotHistogramChild): void {
+    child.counts.fill(0);
+    child.sum = 0;
+    child.count = 0;
   }
 
   async get(): Promise<MetricJson> {

@@ -77,9 +77,18 @@ export class GatewayMetrics {
 
   /** Count one finished HTTP request (the hot metrics cache their labelled children themselves). */
   httpDone(route: string, method: string, status: number, seconds: number): void {
-    this.httpRequests.labels(route, method, String(status)).inc();
-    this.httpDuration.labels(route).observe(seconds);
+    // Children cached per (route, method, status) in nested maps: no label string built per request.
+    let byMethod = this.httpChildren.get(route);
+    if (byMethod === undefined) this.httpChildren.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (byStatus === undefined) byMethod.set(method, (byStatus = new Map()));
+    let c = byStatus.get(status);
+    if (c === undefined) byStatus.set(status, (c = { requests: this.httpRequests.labels(route, method, String(status)), duration: this.httpDuration.labels(route) }));
+    c.requests.inc();
+    c.duration.observe(seconds);
   }
+
+  private readonly httpChildren = new Map<string, Map<string, Map<number, { requests: HotCounterChild; duration: HotHistogramChild }>>>();
 
   private readonly perCommand = new Map<string, { calls: HotCounterChild; duration: HotHistogramChild }>();
 
