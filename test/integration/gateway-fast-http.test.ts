@@ -302,6 +302,46 @@ describe('the fast path itself', () => {
     expect(ok.res[0]!.body.toString()).toBe('{"result":"still-alive"}');
   });
 
+  it('stops reading a client that does not read its answers, then answers everything in order', async () => {
+    const port = portOf(fast);
+    const value = 'x'.repeat(20 * 1024);
+    const set = await exchange(port, [request('POST', '/set/slowreader:v', { body: value })], 1);
+    expect(set.res[0]!.status).toBe(200);
+    const n = 3000; // 60 MB of answers: far more than the sockets' buffers hold
+    const reqs = Buffer.concat(Array.from({ length: n }, (_, i) => request('GET', i === n - 1 ? '/echo/last' : '/get/slowreader:v')));
+    const count = () => metric(fast, 'gateway_http_requests_total', { route: 'command', method: 'GET' });
+    const before = await count();
+    const s = net.connect({ port, host: '127.0.0.1' });
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    s.pause(); // read nothing yet
+    s.write(reqs);
+    await new Promise((r) => setTimeout(r, 1500));
+    // Answered so far: what fits in the socket buffers plus the requests in flight, not all 3000.
+    const answered = (await count()) - before;
+    expect(answered).toBeGreaterThan(0);
+    expect(answered).toBeLessThan(n / 2);
+    // Now read: every answer arrives, in order, the last one being the echo.
+    let buf = Buffer.alloc(0);
+    const res: Res[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${res.length} answers`)), 30_000);
+      s.on('data', (d: Buffer) => {
+        const p = parseResponses(Buffer.concat([buf, d]));
+        res.push(...p.res);
+        buf = p.rest;
+        if (res.length >= n) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      s.resume();
+    });
+    s.destroy();
+    expect(res.length).toBe(n);
+    expect(res.slice(0, -1).every((r) => r.status === 200 && r.body.length === value.length + 13)).toBe(true);
+    expect(res[n - 1]!.body.toString()).toBe('{"result":"last"}');
+  });
+
   it('Connection: close ends the connection after the response', async () => {
     const r = await exchange(portOf(fast), [Buffer.concat([request('GET', '/echo/a', { headers: { Connection: 'close' } }), request('GET', '/echo/b')])], 2, 3000);
     expect(r.res.map((x) => x.body.toString())).toEqual(['{"result":"a"}']);
