@@ -4,14 +4,14 @@
  * of copies can run behind a load balancer.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { Auth, type TokenConfig } from './auth';
+import { Auth, presentedToken, type TokenConfig } from './auth';
 import { ClusterClient } from './cluster/client';
 import { Errors, httpErrorOf } from './errors';
 import { FastHttp, type FastRequest, type FastResponse } from './http/fast';
 import { Executor } from './executor';
 import { GatewayMetrics } from './metrics';
 import { PubSubHub } from './pubsub/hub';
-import { createRest, JSON_TYPE, registerRest, SAFE_HEADER_VALUE, type RestApi } from './rest/routes';
+import { createRest, JSON_TYPE, registerRest, type RestApi } from './rest/routes';
 import { registerStatic, STATIC_FILES } from './rest/static';
 import { registerClusterEvents } from './rest/cluster-events';
 import { registerSse } from './rest/sse';
@@ -128,19 +128,6 @@ export function fastPathTakes(method: string, url: string): boolean {
   return !NOT_REST.has(first) && !first.includes('%');
 }
 
-/** The token of a fast-path request: Authorization: Bearer <t>, or a single ?_token=. */
-function fastToken(req: FastRequest): string | undefined {
-  const h = req.headers.authorization;
-  if (h !== undefined) {
-    const m = /^Bearer\s+(.+)$/i.exec(h);
-    return m ? m[1]!.trim() : undefined;
-  }
-  const q = req.url.indexOf('?');
-  if (q < 0) return undefined;
-  const all = new URLSearchParams(req.url.slice(q + 1)).getAll('_token');
-  return all.length === 1 ? all[0] : undefined;
-}
-
 export function buildGateway(options: GatewayOptions): Gateway {
   const opts = {
     bodyLimit: 10 * 1024 * 1024,
@@ -250,9 +237,7 @@ export function buildGateway(options: GatewayOptions): Gateway {
   app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metricsText()));
   /** The live cluster as JSON (the browser page polls it); any valid token. */
   app.get('/cluster', async (req, reply) => {
-    const q = req.query as Record<string, string | undefined>;
-    const h = req.headers.authorization;
-    auth.authenticate(h ? /^Bearer\s+(.+)$/i.exec(h)?.[1] : q._token);
+    auth.authenticate(presentedToken(req.headers.authorization, req.url));
     return reply.type('application/json').send(JSON.stringify(client.topology.toJSON()));
   });
 
@@ -307,14 +292,14 @@ function fastPath(
         const r = await api.handle({
           method: req.method,
           url: req.url,
-          token: fastToken(req),
+          token: presentedToken(req.headers.authorization, req.url),
           body: req.body,
           encoding: req.headers['upstash-encoding'],
           responseFormat: req.headers['upstash-response-format'],
           replicaRead: req.headers['upstash-replica-read'],
           syncToken: req.headers['upstash-sync-token'],
         });
-        if (r.syncToken !== undefined && SAFE_HEADER_VALUE.test(r.syncToken)) headers.push(['upstash-sync-token', r.syncToken]);
+        if (r.syncToken !== undefined) headers.push(['upstash-sync-token', r.syncToken]);
         res = { status: r.status, type: r.type, body: r.body, headers };
       } catch (e) {
         const { status, message, kind } = httpErrorOf(e);

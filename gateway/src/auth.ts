@@ -38,6 +38,24 @@ export interface Principal {
 
 const ROLES: Role[] = ['read-write', 'read-only', 'admin'];
 
+const BEARER = /^Bearer\s+(.+)$/i;
+
+/**
+ * The token a request presents, for every front end (REST, SSE, /cluster, WebSocket upgrades):
+ * `Authorization: Bearer <token>` (a header of another scheme presents none), else a `?_token=` given
+ * once in the request target (browsers cannot set headers on EventSource or WebSocket).
+ */
+export function presentedToken(authorization: string | string[] | undefined, url: string): string | undefined {
+  if (authorization) {
+    const m = typeof authorization === 'string' ? BEARER.exec(authorization) : null;
+    return m ? m[1]!.trim() : undefined;
+  }
+  const q = url.indexOf('?');
+  if (q < 0) return undefined;
+  const all = new URLSearchParams(url.slice(q + 1)).getAll('_token');
+  return all.length === 1 ? all[0] : undefined;
+}
+
 /** Scripting commands a read-only token may run (EVAL_RO/EVALSHA_RO are flagged readonly). */
 const SCRIPTING_READS = new Set(['script|exists', 'script|help']);
 /** Commands that run a script: the keys a script touches need not be the ones it declares. */

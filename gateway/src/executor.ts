@@ -81,7 +81,7 @@ const FANOUT: Record<string, { destructive: boolean }> = {
   function: { destructive: false },
 };
 /** Script runs that may write (EVAL_RO/EVALSHA_RO are flagged readonly in the command table). */
-const SCRIPT_RUNS = new Set(['eval', 'evalsha', 'fcall']);
+const WRITING_SCRIPT_RUNS = new Set(['eval', 'evalsha', 'fcall']);
 
 /** SCRIPT/FUNCTION subcommands that change every node. */
 const DESTRUCTIVE_SUB = new Set(['script|flush', 'script|kill', 'function|flush', 'function|delete', 'function|kill', 'function|restore', 'function|load']);
@@ -161,7 +161,7 @@ export class Executor {
     Auth.authorize(ctx.principal, spec, argv, destructive);
     Auth.checkDb(ctx.principal, ctx.db, spec);
     // EVAL/EVALSHA may write (their _RO forms cannot): never sent to a replica.
-    const write = hasFlag(spec, 'write') || name === 'publish' || name === 'spublish' || hasFlag(spec, 'may_replicate') || SCRIPT_RUNS.has(name);
+    const write = hasFlag(spec, 'write') || name === 'publish' || name === 'spublish' || hasFlag(spec, 'may_replicate') || WRITING_SCRIPT_RUNS.has(name);
     let slot = -1;
     if (FANOUT[name] !== undefined && !(name === 'ping' && argv.length > 1)) slot = -2;
     else if (SPLIT.has(name)) slot = -2;

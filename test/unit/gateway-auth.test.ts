@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { lookupCommand } from '../../common/src/commands/table';
-import { Auth, parseTokenFile, patternWithin } from '../../gateway/src/auth';
+import { Auth, parseTokenFile, patternWithin, presentedToken } from '../../gateway/src/auth';
 import { GatewayError } from '../../gateway/src/errors';
 
 function status(f: () => void): number | 'ok' {
@@ -95,5 +95,20 @@ describe('Auth', () => {
     expect(() => parseTokenFile('{"tokens":[{"token":"short"}]}')).toThrow(/at least 8 characters/);
     expect(() => parseTokenFile('{"tokens":[{"token":"long-enough","role":"root"}]}')).toThrow(/role must be one of/);
     expect(() => parseTokenFile('{"tokens":[{"token":"long-enough","dbs":[-1]}]}')).toThrow(/dbs must be/);
+  });
+});
+
+describe('presentedToken (every front end reads the token with it)', () => {
+  it('takes a Bearer header, else one ?_token=', () => {
+    expect(presentedToken('Bearer  abc ', '/get/k')).toBe('abc');
+    expect(presentedToken('bearer abc', '/get/k?_token=other')).toBe('abc');
+    // A header of another scheme presents no token, even with ?_token= in the URL.
+    expect(presentedToken('Basic abc', '/get/k?_token=t')).toBeUndefined();
+    expect(presentedToken(['Bearer a', 'Bearer b'], '/get/k')).toBeUndefined();
+    expect(presentedToken(undefined, '/ws?x=1&_token=t%2Bu')).toBe('t+u');
+    expect(presentedToken('', '/get/k?_token=t')).toBe('t');
+    // Given twice, ambiguous: none.
+    expect(presentedToken(undefined, '/get/k?_token=a&_token=b')).toBeUndefined();
+    expect(presentedToken(undefined, '/get/k')).toBeUndefined();
   });
 });

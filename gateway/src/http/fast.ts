@@ -28,15 +28,10 @@ import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { adoptWithSharedBuffer } from '../../../common/src/net/socket-reader';
 
-/** The header values the fast path reads (lower-case names); a request carrying others twice is handed off. */
-export interface FastHeaders {
-  authorization?: string;
-  origin?: string;
-  'upstash-encoding'?: string;
-  'upstash-response-format'?: string;
-  'upstash-replica-read'?: string;
-  'upstash-sync-token'?: string;
-}
+/** The headers the fast path hands to its caller (lower-case names); a request repeating one is handed off. */
+const KEPT_NAMES = ['authorization', 'origin', 'upstash-encoding', 'upstash-response-format', 'upstash-replica-read', 'upstash-sync-token'] as const;
+const KEPT = new Set<string>(KEPT_NAMES);
+export type FastHeaders = Partial<Record<(typeof KEPT_NAMES)[number], string>>;
 
 export interface FastRequest {
   method: 'GET' | 'POST' | 'PUT';
@@ -137,7 +132,8 @@ function parseHead(buf: Buffer, end: number, o: Required<FastHttpOptions>): Pars
     const raw = head.slice(colon + 1, next);
     if (BAD_VALUE.test(raw)) return null;
     const value = raw.replace(/^[ \t]+|[ \t]+$/g, '');
-    switch (name.toLowerCase()) {
+    const lname = name.toLowerCase();
+    switch (lname) {
       case 'content-length':
         if (contentLength >= 0 || !/^\d{1,15}$/.test(value)) return null;
         contentLength = Number(value);
@@ -152,32 +148,12 @@ function parseHead(buf: Buffer, end: number, o: Required<FastHttpOptions>): Pars
         if (/(^|,)\s*close\s*(,|$)/.test(v)) close = true;
         break;
       }
-      case 'authorization':
-        if (headers.authorization !== undefined) return null;
-        headers.authorization = value;
-        break;
-      case 'origin':
-        if (headers.origin !== undefined) return null;
-        headers.origin = value;
-        break;
-      case 'upstash-encoding':
-        if (headers['upstash-encoding'] !== undefined) return null;
-        headers['upstash-encoding'] = value;
-        break;
-      case 'upstash-response-format':
-        if (headers['upstash-response-format'] !== undefined) return null;
-        headers['upstash-response-format'] = value;
-        break;
-      case 'upstash-replica-read':
-        if (headers['upstash-replica-read'] !== undefined) return null;
-        headers['upstash-replica-read'] = value;
-        break;
-      case 'upstash-sync-token':
-        if (headers['upstash-sync-token'] !== undefined) return null;
-        headers['upstash-sync-token'] = value;
-        break;
       default:
-        break;
+        if (KEPT.has(lname)) {
+          const k = lname as keyof FastHeaders;
+          if (headers[k] !== undefined) return null; // node:http decides how repeats combine
+          headers[k] = value;
+        }
     }
     pos = next + 2;
   }
@@ -245,8 +221,8 @@ class Connection {
       return;
     }
     if (this.buf !== null) {
-      // Already holding a copy (partial request): append to it, nothing borrowed.
-      this.onData(Buffer.from(chunk));
+      // Holding a partial request: onData's concat copies the chunk, nothing stays borrowed.
+      this.onData(chunk);
       return;
     }
     this.borrowed = true;

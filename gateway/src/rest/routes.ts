@@ -11,7 +11,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Redis from 'ioredis';
-import type { Auth, Principal } from '../auth';
+import { presentedToken, type Auth, type Principal } from '../auth';
 import { rawCommand, type Arg, type Reply } from '../cluster/client';
 import { Errors, GatewayError, isReplyError } from '../errors';
 import { argStr, noteWrite, type ExecContext, type Executor, type Prepared } from '../executor';
@@ -39,7 +39,7 @@ export interface RestResult {
   /** Content-Type; null for no body (HEAD). */
   type: string | null;
   body: string | Buffer | null;
-  /** upstash-sync-token to send back. */
+  /** upstash-sync-token to send back (already checked to be a valid header value). */
   syncToken?: string;
 }
 
@@ -53,16 +53,9 @@ export interface RestDeps {
   databases: number;
 }
 
-/** The token of a request: Authorization: Bearer <t>, or ?_token=. */
+/** The token of a fastify request (see presentedToken). */
 export function requestToken(req: FastifyRequest): string | undefined {
-  const h = req.headers.authorization;
-  if (h) {
-    const m = /^Bearer\s+(.+)$/i.exec(h);
-    return m ? m[1]!.trim() : undefined;
-  }
-  const q = req.query as Record<string, unknown> | undefined;
-  const t = q?._token;
-  return typeof t === 'string' ? t : undefined;
+  return presentedToken(req.headers.authorization, req.url);
 }
 
 interface Format {
@@ -101,6 +94,18 @@ function parseJson(body: unknown): unknown {
   }
 }
 
+/** A header value echoed back (the sync token a client sent): visible ASCII only. */
+const SAFE_HEADER_VALUE = /^[\x20-\x7e]{0,256}$/;
+
+/**
+ * The upstash-sync-token to answer with: the one this request's write produced, else the one it
+ * presented, echoed only when it is visible ASCII (it becomes a response header).
+ */
+function syncTokenOf(ctx: ExecContext): string | undefined {
+  const t = ctx.newSyncToken ?? ctx.syncToken;
+  return t !== undefined && SAFE_HEADER_VALUE.test(t) ? t : undefined;
+}
+
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -128,7 +133,7 @@ export function createRest(d: RestDeps): RestApi {
   const { auth, executor, metrics } = d;
 
   const ok = (fmt: Format, r: Reply, ctx: ExecContext): RestResult => {
-    const syncToken = ctx.newSyncToken ?? ctx.syncToken;
+    const syncToken = syncTokenOf(ctx);
     if (fmt.resp2) return { status: 200, type: 'application/octet-stream', body: Buffer.concat(toResp2(r)), syncToken };
     return { status: 200, type: JSON_TYPE, body: JSON.stringify({ result: resultJson(r, fmt.base64) }), syncToken };
   };
@@ -170,7 +175,7 @@ export function createRest(d: RestDeps): RestApi {
   /** A Redis error reply as REST answers it: 400 {"error": the node's text}. */
   const redisError = (ctx: ExecContext, e: Error): RestResult => {
     metrics.errors.inc({ kind: 'redis' });
-    return { status: 400, type: JSON_TYPE, body: JSON.stringify({ error: e.message }), syncToken: ctx.newSyncToken ?? ctx.syncToken };
+    return { status: 400, type: JSON_TYPE, body: JSON.stringify({ error: e.message }), syncToken: syncTokenOf(ctx) };
   };
 
   /** The 2-D JSON body of /pipeline and /multi-exec, checked against the pipeline limit. */
@@ -221,7 +226,7 @@ export function createRest(d: RestDeps): RestApi {
       } else pending.push(runAt(c));
     }
     const results = await Promise.all(pending);
-    return { status: 200, type: JSON_TYPE, body: JSON.stringify(results), syncToken: ctx.newSyncToken ?? ctx.syncToken };
+    return { status: 200, type: JSON_TYPE, body: JSON.stringify(results), syncToken: syncTokenOf(ctx) };
   };
 
   const multiExec = async (req: RestRequest, principal: Principal, db: number): Promise<RestResult> => {
@@ -237,7 +242,7 @@ export function createRest(d: RestDeps): RestApi {
     }
     const arr = Array.isArray(out) ? out : [];
     const body = JSON.stringify(arr.map((r) => (r instanceof Error ? { error: r.message } : { result: resultJson(r, fmt.base64) })));
-    return { status: 200, type: JSON_TYPE, body, syncToken: ctx.newSyncToken ?? ctx.syncToken };
+    return { status: 200, type: JSON_TYPE, body, syncToken: syncTokenOf(ctx) };
   };
 
   const handle = async (req: RestRequest): Promise<RestResult> => {
@@ -289,7 +294,7 @@ export function restRequestOf(req: FastifyRequest): RestRequest {
 export function registerRest(app: FastifyInstance, api: RestApi): (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
   const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const r = await api.handle(restRequestOf(req));
-    if (r.syncToken !== undefined && SAFE_HEADER_VALUE.test(r.syncToken)) reply.header('upstash-sync-token', r.syncToken);
+    if (r.syncToken !== undefined) reply.header('upstash-sync-token', r.syncToken);
     reply.code(r.status);
     if (r.type !== null) reply.type(r.type);
     return r.body === null ? reply.send() : reply.send(r.body);
@@ -298,9 +303,6 @@ export function registerRest(app: FastifyInstance, api: RestApi): (req: FastifyR
   app.route({ method: ['POST', 'PUT'], url: '/', handler });
   return handler;
 }
-
-/** A header value echoed back (the sync token a client sent): visible ASCII only. */
-export const SAFE_HEADER_VALUE = /^[\x20-\x7e]{0,256}$/;
 
 /**
  * MULTI ... EXEC on the node owning the commands' slot (all keys in one slot; keyless commands go with

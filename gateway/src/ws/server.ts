@@ -34,6 +34,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ProtocolError, RequestParser } from '../../../common/src/resp/request-parser';
 import type { Gateway } from '../app';
+import { presentedToken } from '../auth';
 import { Auth, type Principal } from '../auth';
 import { GatewayError } from '../errors';
 import type { PubSubHub } from '../pubsub/hub';
@@ -50,14 +51,6 @@ function rejectUpgrade(socket: Duplex, status: number, message: string): void {
   setTimeout(() => socket.destroy(), 100).unref();
 }
 
-function tokenOf(req: IncomingMessage, query: URLSearchParams): string | undefined {
-  const h = req.headers.authorization;
-  if (h) {
-    const m = /^Bearer\s+(.+)$/i.exec(h);
-    return m ? m[1]!.trim() : undefined;
-  }
-  return query.get('_token') ?? undefined;
-}
 
 export interface WebSocketHandle {
   /** Open sessions (tests and introspection). */
@@ -85,7 +78,7 @@ export function registerWebSocket(gw: Gateway, hub: PubSubHub): WebSocketHandle 
       return;
     }
     socket.on('error', () => {});
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req, m, new URLSearchParams(q < 0 ? '' : url.slice(q + 1))));
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req, m));
   });
 
   const refuse = (ws: WebSocket, code: number, reason: string, label: string): void => {
@@ -95,7 +88,7 @@ export function registerWebSocket(gw: Gateway, hub: PubSubHub): WebSocketHandle 
     setTimeout(() => ws.terminate(), 2000).unref();
   };
 
-  function accept(ws: WebSocket, req: IncomingMessage, m: RegExpExecArray, query: URLSearchParams): void {
+  function accept(ws: WebSocket, req: IncomingMessage, m: RegExpExecArray): void {
     ws.on('error', () => {});
     const mode: WsMode = ws.protocol === 'redis-resp' ? 'resp' : ws.protocol === 'redis-json' ? 'json' : m[2] === '/resp' ? 'resp' : 'json';
     const origin = req.headers.origin;
@@ -104,7 +97,7 @@ export function registerWebSocket(gw: Gateway, hub: PubSubHub): WebSocketHandle 
     }
     let principal: Principal;
     try {
-      principal = auth.authenticate(tokenOf(req, query));
+      principal = auth.authenticate(presentedToken(req.headers.authorization, req.url ?? '/'));
     } catch (e) {
       return refuse(ws, CLOSE.UNAUTHORIZED, e instanceof Error ? e.message : 'Unauthorized', 'auth');
     }
