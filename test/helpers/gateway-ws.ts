@@ -127,6 +127,8 @@ export type RespValue = Reply;
 
 export class RespWs extends Base {
   readonly frames: RespValue[] = [];
+  /** Each frame's own bytes (latin1), parallel to `frames`. */
+  readonly raw: string[] = [];
   private buf = Buffer.alloc(0);
   private consumed = 0;
 
@@ -142,6 +144,7 @@ export class RespWs extends Base {
         const r = parseReply(this.buf, 0);
         if (r === null) break;
         this.frames.push(r.value);
+        this.raw.push(this.buf.toString('latin1', 0, r.end));
         this.buf = this.buf.subarray(r.end);
       }
       this.wake();
@@ -162,6 +165,14 @@ export class RespWs extends Base {
     await this.until('a RESP frame', () => this.frames.length > this.consumed || this.closedWith !== null, ms);
     if (this.frames.length <= this.consumed) throw new Error(`socket closed (${this.closedWith?.code}) with no more frames`);
     return this.frames[this.consumed++]!;
+  }
+
+  /** Send a command and return its reply's bytes as sent (latin1; no pushes expected meanwhile). */
+  async callRaw(...args: Array<string | Buffer>): Promise<string> {
+    const i = this.consumed;
+    this.send(...args);
+    await this.next();
+    return this.raw[i]!;
   }
 
   /** Send a command and return the next non-push frame (pushes meanwhile stay in `frames`). */

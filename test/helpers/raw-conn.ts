@@ -9,6 +9,8 @@ export type Reply = string | number | null | { err: string } | { push: Reply[] }
 
 export class RawConn {
   readonly frames: Reply[] = [];
+  /** Each frame's own bytes (latin1), parallel to `frames`. */
+  readonly raw: string[] = [];
   /** Raw bytes received so far (latin1), for exact-bytes assertions. */
   bytes = '';
   private buf: Buffer = Buffer.alloc(0);
@@ -23,6 +25,7 @@ export class RawConn {
         const r = parseReply(this.buf, 0);
         if (r === null) break;
         this.frames.push(r.value);
+        this.raw.push(this.buf.toString('latin1', 0, r.end));
         this.buf = this.buf.subarray(r.end);
       }
       const w = this.waiters;
@@ -76,6 +79,14 @@ export class RawConn {
       }
       return r;
     }
+  }
+
+  /** Send a command and return its reply's bytes as sent (latin1; no pushes expected meanwhile). */
+  async callRaw(...args: (string | Buffer)[]): Promise<string> {
+    const i = this.consumed;
+    this.send(...args);
+    await this.next();
+    return this.raw[i]!;
   }
 
   /** Pushes skipped by call(). */

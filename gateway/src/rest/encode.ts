@@ -4,6 +4,7 @@
  * and raw RESP2 bytes (`Upstash-Response-Format: resp2`, RESP over WebSocket).
  */
 import type { Reply } from '../cluster/client';
+import { encodeResp } from './reply-shape';
 
 export type JsonValue = string | number | null | JsonValue[];
 
@@ -16,26 +17,14 @@ export function toJson(r: Reply, base64: boolean): JsonValue {
   return String(r);
 }
 
-/** A reply as RESP2 (bulk strings for every string: the upstream RESP2 parser does not keep +status apart). */
+/** A reply as RESP2 with no shape known: strings as bulk strings, arrays flat (see reply-shape.ts). */
 export function toResp2(r: Reply, out: Buffer[] = []): Buffer[] {
-  if (r === null) out.push(Buffer.from('$-1\r\n'));
-  else if (typeof r === 'number') out.push(Buffer.from(`:${r}\r\n`));
-  else if (Buffer.isBuffer(r)) out.push(Buffer.from(`$${r.length}\r\n`), r, Buffer.from('\r\n'));
-  else if (Array.isArray(r)) {
-    out.push(Buffer.from(`*${r.length}\r\n`));
-    for (const x of r) toResp2(x, out);
-  } else if (r instanceof Error) out.push(Buffer.from(`-${r.message.replace(/[\r\n]+/g, ' ')}\r\n`));
-  return out;
+  return encodeResp(r, 2, undefined, out);
 }
 
-/** RESP3 for a HELLO 3 session: like RESP2 but nil is `_`. Maps stay flat arrays (RESP2-shaped replies). */
+/** RESP3 with no shape known: like RESP2 but nil is `_`. */
 export function toResp3(r: Reply, out: Buffer[] = []): Buffer[] {
-  if (r === null) out.push(Buffer.from('_\r\n'));
-  else if (Array.isArray(r)) {
-    out.push(Buffer.from(`*${r.length}\r\n`));
-    for (const x of r) toResp3(x, out);
-  } else toResp2(r, out);
-  return out;
+  return encodeResp(r, 3, undefined, out);
 }
 
 export function respError(msg: string): Buffer {

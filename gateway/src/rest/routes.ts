@@ -16,7 +16,8 @@ import { rawCommand, type Arg, type Reply } from '../cluster/client';
 import { Errors, GatewayError, isReplyError } from '../errors';
 import { argStr, noteWrite, type ExecContext, type Executor, type Prepared } from '../executor';
 import { GatewayMetrics } from '../metrics';
-import { toJson, toResp2, type JsonValue } from './encode';
+import { toJson, type JsonValue } from './encode';
+import { encodeResp, replyShape } from './reply-shape';
 
 /**
  * A REST call, whichever HTTP front end read it (fastify, or the fast path of ../http/fast.ts). Header
@@ -132,9 +133,9 @@ export interface RestApi {
 export function createRest(d: RestDeps): RestApi {
   const { auth, executor, metrics } = d;
 
-  const ok = (fmt: Format, r: Reply, ctx: ExecContext): RestResult => {
+  const ok = (fmt: Format, r: Reply, ctx: ExecContext, args: readonly Arg[]): RestResult => {
     const syncToken = syncTokenOf(ctx);
-    if (fmt.resp2) return { status: 200, type: 'application/octet-stream', body: Buffer.concat(toResp2(r)), syncToken };
+    if (fmt.resp2) return { status: 200, type: 'application/octet-stream', body: Buffer.concat(encodeResp(r, 2, replyShape(args, 2), [])), syncToken };
     return { status: 200, type: JSON_TYPE, body: JSON.stringify({ result: resultJson(r, fmt.base64) }), syncToken };
   };
 
@@ -191,7 +192,7 @@ export function createRest(d: RestDeps): RestApi {
     const fmt = formatOf(req);
     const ctx = ctxOf(req, principal, db);
     try {
-      return ok(fmt, await executor.run(ctx, args), ctx);
+      return ok(fmt, await executor.run(ctx, args), ctx, args);
     } catch (e) {
       if (isReplyError(e)) return redisError(ctx, e);
       throw e;

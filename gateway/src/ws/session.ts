@@ -23,7 +23,8 @@ import { argStr, type ExecContext, type Executor } from '../executor';
 import type { GatewayMetrics } from '../metrics';
 import type { HubMessage, HubSubscriber, PubSubHub, SubKind } from '../pubsub/hub';
 import { SUB_CMD } from '../pubsub/upstream';
-import { toJson, toResp2, toResp3 } from '../rest/encode';
+import { toJson, toResp3 } from '../rest/encode';
+import { encodeResp, replyShape, type Shape } from '../rest/reply-shape';
 import { runTransaction } from '../rest/routes';
 import { CLOSE } from './close-codes';
 
@@ -208,10 +209,20 @@ export class WsSession implements HubSubscriber {
     return JSON.stringify(o);
   }
 
-  /** A normal reply value. */
-  private result(s: Slot, tag: Tag | null, r: Reply): void {
+  /**
+   * A normal reply value. RESP clients get it in the protocol the command ran under, shaped as Redis
+   * would have sent it (`shape`: +status, RESP3 maps, sets, doubles; for EXEC one shape per command).
+   */
+  private result(s: Slot, tag: Tag | null, r: Reply, proto: 2 | 3 = this.proto, shape?: Shape | Array<Shape | undefined>): void {
     if (this.mode === 'json') s.frames.push(this.jsonFrame({ result: toJson(r, false) }, tag));
-    else s.frames.push(Buffer.concat(this.proto === 3 ? toResp3(r) : toResp2(r)));
+    else if (Array.isArray(shape)) {
+      const out: Buffer[] = [];
+      if (Array.isArray(r)) {
+        out.push(Buffer.from(`*${r.length}\r\n`));
+        for (let i = 0; i < r.length; i++) encodeResp(r[i]!, proto, shape[i], out);
+      } else encodeResp(r, proto, undefined, out);
+      s.frames.push(Buffer.concat(out));
+    } else s.frames.push(Buffer.concat(encodeResp(r, proto, shape, [])));
     this.finish(s);
   }
 
@@ -532,10 +543,12 @@ export class WsSession implements HubSubscriber {
     this.multi = null;
     if (m.dirty) return this.error(s, tag, replyError('EXECABORT Transaction discarded because of previous errors.'));
     const ctx = this.ctx();
+    const proto = this.proto;
+    const shapes = this.mode === 'resp' ? m.cmds.map((c) => replyShape(c, proto)) : undefined;
     this.serial(async () => {
       try {
         const r = await runTransaction(this.d.executor, ctx, m.cmds);
-        this.result(s, tag, r);
+        this.result(s, tag, r, proto, shapes);
       } catch (e) {
         this.error(s, tag, e);
       }
@@ -544,9 +557,11 @@ export class WsSession implements HubSubscriber {
 
   private run(s: Slot, tag: Tag | null, args: Arg[]): void {
     const ctx = this.ctx();
+    const proto = this.proto;
+    const shape = this.mode === 'resp' ? replyShape(args, proto) : undefined;
     const go = (): void => {
       this.d.executor.run(ctx, args).then(
-        (r) => this.result(s, tag, r),
+        (r) => this.result(s, tag, r, proto, shape),
         (e: unknown) => this.error(s, tag, e),
       );
     };
