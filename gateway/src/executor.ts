@@ -12,7 +12,8 @@ import { lookupCommand, keyPositions, hasFlag, type CommandSpec } from '../../co
 import { globMatch } from '../../common/src/glob';
 import { keyHashSlot, keyHashSlotBytes, patternHashSlot, utf8ToLatin1, SLOT_COUNT } from '../../common/src/slot';
 import { Auth, type Principal } from './auth';
-import type { Arg, ClusterClient, Reply } from './cluster/client';
+import type { Arg, ClusterClient, Reply, SyncNeed, WriteLog } from './cluster/client';
+import { nextSyncToken, syncNeed } from './sync-token';
 import { Errors } from './errors';
 import { GatewayMetrics } from './metrics';
 
@@ -24,9 +25,15 @@ export interface ExecContext {
   frontend: Frontend;
   /** Read from replicas (per request or per token). */
   replica?: boolean;
-  /** upstash-sync-token presented: the time (ms, gateway clock) of the client's last write. */
+  /** upstash-sync-token presented (see sync-token.ts). */
   syncToken?: string;
-  /** Set by a write once it completed: the sync token to hand back. */
+  /** What replica reads of this request need, from the token (computed on first use). */
+  need?: SyncNeed | 'none';
+  /** The replication offsets this request's writes reached (created by its first write). */
+  log?: WriteLog;
+  /** false: writes learn no replication offsets (a front end that hands out no sync token). */
+  trackWrites?: boolean;
+  /** Set by `finishWrites` after the request's writes: the sync token to hand back. */
   newSyncToken?: string;
   /** The front end already charged this request to the token's rate limit (REST: once per HTTP request). */
   rateCharged?: boolean;
@@ -108,15 +115,10 @@ export function slotOf(a: Arg): number {
   return keyHashSlotBytes(a);
 }
 
-/** The write time a replica read must include (0 = none). */
-function syncTime(ctx: ExecContext): number {
-  const t = ctx.syncToken === undefined ? 0 : Number(ctx.syncToken);
-  return Number.isFinite(t) && t > 0 ? t : 0;
-}
-
-/** Record a write for the sync token (read-your-writes on replica reads). */
-export function noteWrite(ctx: ExecContext): void {
-  ctx.newSyncToken = String(Date.now());
+/** The request's write log, created by its first write; none when the front end does not track writes. */
+function logOf(ctx: ExecContext): WriteLog | undefined {
+  if (ctx.trackWrites === false) return undefined;
+  return (ctx.log ??= { offsets: new Map(), unknown: false });
 }
 
 function err(msg: string): Error {
@@ -217,15 +219,34 @@ export class Executor {
     m.calls.inc();
     const started = performance.now();
     try {
-      if (p.slot === -2) return await this.special(ctx, p, args);
-      const replica = (ctx.replica ?? ctx.principal.replicaReads) && !p.write;
-      return await this.client.send(p.slot, args, { db: ctx.db, write: p.write, replica, since: replica ? syncTime(ctx) : 0 });
+      if (p.slot === -2) {
+        // Fan-out writes (FLUSHDB, SCRIPT FLUSH, ...) learn no offsets; split ones (MSET, DEL) do.
+        const log = p.write && !SPLIT.has(p.name) ? logOf(ctx) : undefined;
+        if (log) log.unknown = true;
+        return await this.special(ctx, p, args);
+      }
+      if (p.write) return await this.client.send(p.slot, args, { db: ctx.db, write: true, log: logOf(ctx) });
+      const replica = ctx.replica ?? ctx.principal.replicaReads;
+      return await this.client.send(p.slot, args, { db: ctx.db, replica, need: replica ? this.needOf(ctx) : undefined });
     } finally {
-      // Taken once the write is done (or failed: it may have applied): a replica read presenting this
-      // token waits for a replica holding every write acknowledged by now (see ClusterClient.send).
-      if (p.write) noteWrite(ctx);
       m.duration.observe((performance.now() - started) / 1000);
     }
+  }
+
+  /** What this request's replica reads need (see sync-token.ts), from its token. */
+  needOf(ctx: ExecContext): SyncNeed | undefined {
+    if (ctx.need === undefined) ctx.need = syncNeed(ctx.syncToken, this.client.epoch, this.client.primaryNodes().map((n) => n.id)) ?? 'none';
+    return ctx.need === 'none' ? undefined : ctx.need;
+  }
+
+  /**
+   * After a request's writes (all acknowledged, or failed): the sync token to hand back, in
+   * ctx.newSyncToken. A no-op for a request that wrote nothing.
+   */
+  async finishWrites(ctx: ExecContext): Promise<void> {
+    const log = ctx.log;
+    if (!log) return;
+    ctx.newSyncToken = await nextSyncToken(ctx.syncToken, log, this.client.epoch, () => this.client.primaryOffsets());
   }
 
   private async special(ctx: ExecContext, p: Prepared, args: readonly Arg[]): Promise<Reply> {
@@ -331,10 +352,10 @@ export class Executor {
     }
     const write = p.write;
     const replica = !write && (ctx.replica ?? ctx.principal.replicaReads);
-    const since = replica ? syncTime(ctx) : 0;
+    const opts = write ? { db: ctx.db, write, log: logOf(ctx) } : { db: ctx.db, replica, need: replica ? this.needOf(ctx) : undefined };
     if (groups.size === 1) {
       const [slot] = groups.keys();
-      return this.client.send(slot!, args, { db: ctx.db, write, replica, since });
+      return this.client.send(slot!, args, opts);
     }
     this.metrics.fanoutNodes.observe(groups.size);
     const entries = [...groups];
@@ -345,7 +366,7 @@ export class Executor {
           sub.push(args[i]!);
           if (step === 2) sub.push(args[i + 1]!);
         }
-        return this.client.send(slot, sub, { db: ctx.db, write, replica, since });
+        return this.client.send(slot, sub, opts);
       }),
     );
     if (p.name === 'mset') return Buffer.from('OK');

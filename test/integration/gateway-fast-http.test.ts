@@ -109,7 +109,7 @@ function visible(r: Res): unknown {
   const h: Record<string, string> = {};
   for (const k of keep) if (r.headers[k] !== undefined) h[k] = r.headers[k]!;
   // The sync token is a time: only its presence is compared.
-  if (r.headers['upstash-sync-token'] !== undefined) h['upstash-sync-token'] = /^\d+$/.test(r.headers['upstash-sync-token']) ? '<time>' : r.headers['upstash-sync-token'];
+  if (r.headers['upstash-sync-token'] !== undefined) h['upstash-sync-token'] = /^e[1-9]\d*:[0-9a-f]{12}=\d+(,[0-9a-f]{12}=\d+)*$/.test(r.headers['upstash-sync-token']) ? '<sync token>' : r.headers['upstash-sync-token'];
   return { status: r.status, headers: h, body: r.body.toString('latin1') };
 }
 

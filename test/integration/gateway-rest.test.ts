@@ -16,6 +16,8 @@ import { TOKENS, baseUrl, calls, cmd, gateway, http, metric, scanAll, startRepli
 
 let nodes: NodeHandle[];
 let gw: Gateway;
+/** e<config epoch>:<primary id prefix>=<replication offset>,... (gateway/src/sync-token.ts). */
+const SYNC_TOKEN = /^e[1-9]\d*:[0-9a-f]{12}=\d+(,[0-9a-f]{12}=\d+)*$/;
 
 beforeAll(async () => {
   nodes = await startReplicatedCluster(3, 1);
@@ -65,7 +67,7 @@ describe('endpoint shapes', () => {
     expect(r.status).toBe(200);
     expect(r.json).toEqual({ result: 'OK' });
     expect(r.headers.get('content-type')).toMatch(/application\/json/);
-    expect(Number(r.headers.get('upstash-sync-token'))).toBeGreaterThan(0);
+    expect(r.headers.get('upstash-sync-token')).toMatch(SYNC_TOKEN);
     expect(await cmd(gw, ['SET', 'shape:n', 42])).toBe('OK');
     expect(await cmd(gw, ['GET', 'shape:n'])).toBe('42');
     expect((await http(gw, 'POST', '/', { body: ['SET', 'shape:b', true] })).json).toEqual({ result: 'OK' });
@@ -104,7 +106,7 @@ describe('endpoint shapes', () => {
       { result: 5 },
       { result: ['2', '5', null] },
     ]);
-    expect(Number(r.headers.get('upstash-sync-token'))).toBeGreaterThan(0);
+    expect(r.headers.get('upstash-sync-token')).toMatch(SYNC_TOKEN);
     expect((await http(gw, 'POST', '/db/3/pipeline', { body: [['SET', 'pipe:db', 'three'], ['GET', 'pipe:db']] })).json).toEqual([{ result: 'OK' }, { result: 'three' }]);
     // Pipeline order holds across shards and around SCAN (several round trips).
     const keys = Array.from({ length: 9 }, (_, i) => `pipescan:${i}`);
@@ -132,7 +134,7 @@ describe('endpoint shapes', () => {
       { result: ['2', 'B', 'C'] },
       { result: 'PONG' },
     ]);
-    expect(Number(ok.headers.get('upstash-sync-token'))).toBeGreaterThan(0);
+    expect(ok.headers.get('upstash-sync-token')).toMatch(SYNC_TOKEN);
     const cross = await http(gw, 'POST', '/multi-exec', { body: [['SET', '{tx}a', '1'], ['SET', '{other}b', '2']] });
     expect(cross.status).toBe(400);
     expect(cross.json.error).toMatch(/^CROSSSLOT Keys in request don't hash to the same slot/);
@@ -565,7 +567,7 @@ describe('replica reads', () => {
       const w = await http(gw, 'POST', '/', { token: TOKENS.replica, body: ['SET', key, `v${i}`], headers: { 'upstash-sync-token': token } });
       expect(w.json).toEqual({ result: 'OK' });
       token = w.headers.get('upstash-sync-token')!;
-      expect(Number(token)).toBeGreaterThan(0);
+      expect(token).toMatch(SYNC_TOKEN);
       const r = await http(gw, 'GET', `/get/${key}`, { token: TOKENS.replica, headers: { 'upstash-sync-token': token } });
       expect(r.json).toEqual({ result: `v${i}` });
       // A read hands the token back (the SDK keeps the last one it saw).
@@ -587,6 +589,53 @@ describe('replica reads', () => {
     }, 15_000);
     // Writes always go to the primary, even for a replica-read token.
     expect(await cmd(gw, ['INCR', 'rr:n'], TOKENS.replica)).toBe(1);
+  });
+
+  it('sync tokens hold replication offsets, not clocks: another gateway honours them; one it did not issue sends reads to the primary', async () => {
+    const gw2 = await gateway(nodes);
+    const key = 'rr:two';
+    const owner = gw.client.topology.owners[keyHashSlot(key)]!;
+    const primaryPort = gw.client.topology.nodes.get(owner)!.port;
+    const replicaPort = gw.client.topology.replicasOf(owner)[0]!.port;
+    const offset = (): number => Number(/master_repl_offset:(\d+)/.exec(cli(primaryPort, 'INFO', 'replication'))![1]);
+    const before = offset();
+    const w = await http(gw, 'POST', '/', { token: TOKENS.replica, body: ['SET', key, 'x1'] });
+    const token = w.headers.get('upstash-sync-token')!;
+    // One entry: the written primary, at an offset past the write (ROLE behind it on the same connection).
+    expect(token).toMatch(SYNC_TOKEN);
+    const [id, off] = token.split(':')[1]!.split('=') as [string, string];
+    expect(owner.startsWith(id)).toBe(true);
+    expect(Number(off)).toBeGreaterThan(before);
+    expect(Number(off)).toBeLessThanOrEqual(offset());
+    // Gateway 2 never saw that write: the token alone routes its read, to the replica once it has acked it.
+    const r0 = calls(replicaPort, 'get');
+    await waitFor('gateway 2 serving the read from the replica', async () => {
+      const r = await http(gw2, 'GET', `/get/${key}`, { token: TOKENS.replica, headers: { 'upstash-sync-token': token } });
+      expect(r.json).toEqual({ result: 'x1' });
+      return calls(replicaPort, 'get') > r0;
+    }, 15_000);
+    // A token this gateway did not issue (an older clock-based one, garbage, another epoch): the primary.
+    const epoch = Number(/^e(\d+):/.exec(token)![1]);
+    for (const t of ['1763740000000', 'garbage', token.replace(/^e\d+:/, `e${epoch + 1}:`)]) {
+      const rb = calls(replicaPort, 'get');
+      const pb = calls(primaryPort, 'get');
+      for (let i = 0; i < 5; i++) {
+        const r = await http(gw2, 'GET', `/get/${key}`, { token: TOKENS.replica, headers: { 'upstash-sync-token': t } });
+        expect(r.json).toEqual({ result: 'x1' });
+      }
+      expect(calls(replicaPort, 'get')).toBe(rb);
+      expect(calls(primaryPort, 'get')).toBe(pb + 5);
+    }
+    // A write presenting such a token gets a precise one back: every primary's offset after the write.
+    const w2 = await http(gw2, 'POST', '/', { token: TOKENS.replica, body: ['SET', key, 'x2'], headers: { 'upstash-sync-token': 'garbage' } });
+    const t2 = w2.headers.get('upstash-sync-token')!;
+    expect(t2).toMatch(SYNC_TOKEN);
+    expect(t2.split(':')[1]!.split(',').map((e) => e.split('=')[0]).sort()).toEqual(gw.client.primaryNodes().map((n) => n.id.slice(0, 12)).sort());
+    await waitFor('the replica serving x2 under the new token', async () => {
+      const r = await http(gw, 'GET', `/get/${key}`, { token: TOKENS.replica, headers: { 'upstash-sync-token': t2 } });
+      expect(r.json).toEqual({ result: 'x2' });
+      return true;
+    });
   });
 
   it('a frozen replica (SIGSTOP) never serves a read presenting a newer sync token', async () => {

@@ -47,8 +47,32 @@ export interface SendOptions {
   replica?: boolean;
   /** The command is a write (not retried when a connection dies with it in flight). */
   write?: boolean;
-  /** Replica reads: only a replica known to hold every write acknowledged before this time (ms). */
-  since?: number;
+  /**
+   * Replica reads under a sync token: which replicas may answer (see `SyncNeed`); a replica may answer
+   * any read when absent.
+   */
+  need?: SyncNeed;
+  /** Writes: where to record the primary's replication offset after the write (read-your-writes). */
+  log?: WriteLog;
+}
+
+/**
+ * What a read presenting a sync token needs from a replica: `'primary'` (no replica is known to be
+ * safe: read from the primary), or per primary id the replication offset a replica of it must have
+ * acknowledged (primaries not listed: any replica).
+ */
+export type SyncNeed = 'primary' | ReadonlyMap<string, number>;
+
+/**
+ * The offset recorded for a write to a primary that had no replica: no replica can have acknowledged
+ * it, so reads of that shard under the token go to the primary (a replica added later included).
+ */
+export const NO_REPLICA_YET = Number.MAX_SAFE_INTEGER;
+
+/** The replication offsets a request's writes reached, per primary id; `unknown` when one was not learned. */
+export interface WriteLog {
+  offsets: Map<string, number>;
+  unknown: boolean;
 }
 
 interface Conn {
@@ -126,8 +150,10 @@ export class ClusterClient extends EventEmitter {
   /** Every address ever learned, so the map can be refreshed even when the seeds are gone. */
   private readonly knownAddrs = new Set<string>();
   lastRefreshOk = 0;
-  private readonly offsetSamples = new Map<string, Array<{ t: number; offset: number }>>();
-  private readonly replicaSafeSince = new Map<string, number>();
+  /** Per replica address: the replication offset its primary last reported it had acknowledged. */
+  private readonly replicaAcked = new Map<string, number>();
+  /** ROLE queries waiting for the end of this turn, per connection (one covers every write of the turn). */
+  private readonly pendingRoles = new Map<Redis, { promise: Promise<number | null>; resolve: (v: number | null) => void }>();
 
   constructor(opts: ClusterClientOptions) {
     super();
@@ -159,6 +185,8 @@ export class ClusterClient extends EventEmitter {
       trigger = 'error';
       await sleep(200);
     }
+    // A first watch now: CLUSTER SHARDS shows no config epochs, which sync tokens carry (sync-token.ts).
+    if (this.seen.epoch === 0) await this.refresh('watch').catch(() => {});
     this.watchTimer = setInterval(() => void this.refresh('watch').catch(() => {}), this.opts.watchIntervalMs);
     this.watchTimer.unref();
   }
@@ -272,14 +300,70 @@ export class ClusterClient extends EventEmitter {
     if (!stream || redis.status !== 'ready' || this.corked.has(stream)) return;
     stream.cork();
     this.corked.add(stream);
-    if (!this.uncorkScheduled) {
-      this.uncorkScheduled = true;
-      setImmediate(() => {
-        this.uncorkScheduled = false;
-        for (const s of this.corked) s.uncork();
-        this.corked.clear();
-      });
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.uncorkScheduled) return;
+    this.uncorkScheduled = true;
+    setImmediate(() => {
+      this.uncorkScheduled = false;
+      this.sendPendingRoles();
+      for (const s of this.corked) s.uncork();
+      this.corked.clear();
+    });
+  }
+
+  /**
+   * The primary's replication offset once every command sent on `redis` so far (and for the rest of
+   * this event-loop turn) has run: one ROLE per connection per turn, sent behind the turn's commands on
+   * the same connection, so it answers after them. null when the node does not answer as a primary.
+   */
+  offsetAfter(redis: Redis): Promise<number | null> {
+    let p = this.pendingRoles.get(redis);
+    if (!p) {
+      let resolve!: (v: number | null) => void;
+      const promise = new Promise<number | null>((r) => (resolve = r));
+      p = { promise, resolve };
+      this.pendingRoles.set(redis, p);
+      this.scheduleFlush();
     }
+    return p.promise;
+  }
+
+  private sendPendingRoles(): void {
+    if (this.pendingRoles.size === 0) return;
+    for (const [redis, p] of this.pendingRoles) {
+      const cmd = rawCommand(['ROLE']);
+      void redis.sendCommand(cmd);
+      (cmd.promise as Promise<Reply>).then(
+        (r) => p.resolve(Array.isArray(r) && Buffer.isBuffer(r[0]) && r[0].toString() === 'master' && typeof r[1] === 'number' ? r[1] : null),
+        () => p.resolve(null),
+      );
+    }
+    this.pendingRoles.clear();
+  }
+
+  /**
+   * Every primary's replication offset now (ROLE on each, in parallel); null when one does not answer
+   * as a primary. Taken after a request's writes were acknowledged, the offsets cover them and every
+   * write acknowledged before: a token of these offsets is safe whatever the client wrote before.
+   */
+  async primaryOffsets(): Promise<Map<string, number> | null> {
+    const prims = this.topology.shardPrimaries();
+    const offs = await Promise.all(prims.map((p) => this.offsetAfter(this.connection(p.addr, 0)).catch(() => null)));
+    const out = new Map<string, number>();
+    for (let i = 0; i < prims.length; i++) {
+      const o = offs[i];
+      if (o === null || o === undefined) return null;
+      out.set(prims[i]!.id, o);
+    }
+    return out;
+  }
+
+  /** The configuration epoch of the last slot map read (see Topology.epoch). */
+  get epoch(): number {
+    return this.seen.epoch;
   }
 
   private readonly corked = new Set<{ cork(): void; uncork(): void }>();
@@ -325,29 +409,17 @@ export class ClusterClient extends EventEmitter {
   }
 
   /**
-   * Replica freshness for read-your-writes: each watch reads INFO replication on every primary. When a
-   * replica's offset reaches the primary's offset sampled at time t, every write acknowledged before t
-   * is on that replica: replicaSafeSince[replica] = t.
+   * Replica freshness for read-your-writes: each watch reads INFO replication on every primary and
+   * keeps, per replica, the offset the primary says it has acknowledged. A read whose token needs
+   * offset o from a shard goes to a replica of that shard whose acknowledged offset is at least o.
    */
   private async trackReplication(): Promise<void> {
-    const now = Date.now();
     await Promise.all(
       this.topology.shardPrimaries().filter((p) => !this.downSince.has(p.addr)).map(async (p) => {
         const r = await this.sendRaw(this.connection(p.addr, 0), ['INFO', 'replication']).catch(() => null);
         if (!Buffer.isBuffer(r)) return;
-        const text = r.toString();
-        const m = /master_repl_offset:(\d+)/.exec(text);
-        if (!m) return;
-        const samples = this.offsetSamples.get(p.id) ?? [];
-        samples.push({ t: now, offset: Number(m[1]) });
-        while (samples.length > 20) samples.shift();
-        this.offsetSamples.set(p.id, samples);
-        for (const line of text.matchAll(/slave\d+:ip=([^,]+),port=(\d+),state=online,offset=(\d+)/g)) {
-          const addr = `${line[1]}:${line[2]}`;
-          const off = Number(line[3]);
-          let best = this.replicaSafeSince.get(addr) ?? 0;
-          for (const s of samples) if (s.offset <= off && s.t > best) best = s.t;
-          this.replicaSafeSince.set(addr, best);
+        for (const line of r.toString().matchAll(/slave\d+:ip=([^,]+),port=(\d+),state=online,offset=(\d+)/g)) {
+          this.replicaAcked.set(`${line[1]}:${line[2]}`, Number(line[3]));
         }
       }),
     );
@@ -438,11 +510,12 @@ export class ClusterClient extends EventEmitter {
     return this.topology.nodes.get(id)?.addr ?? null;
   }
 
-  private replicaAddrForSlot(slot: number, since: number): string | null {
+  private replicaAddrForSlot(slot: number, need: SyncNeed | undefined): string | null {
+    if (need === 'primary') return null;
     const id = this.topology.owners[slot];
     if (!id) return null;
-    // Strictly after `since`: the primary's offset sampled in a later millisecond includes the write.
-    const up = this.topology.replicasOf(id).filter((r) => r.connected && !this.downSince.has(r.addr) && (since <= 0 || (this.replicaSafeSince.get(r.addr) ?? 0) > since));
+    const min = need?.get(id) ?? 0;
+    const up = this.topology.replicasOf(id).filter((r) => r.connected && !this.downSince.has(r.addr) && (min <= 0 || (this.replicaAcked.get(r.addr) ?? -1) >= min));
     if (!up.length) return null;
     return up[Math.floor(Math.random() * up.length)]!.addr;
   }
@@ -498,7 +571,7 @@ export class ClusterClient extends EventEmitter {
       if (askAddr) addr = askAddr;
       else if (movedAddr) addr = movedAddr;
       else if (slot < 0) addr = this.anyAddr();
-      else addr = (opts.replica && !opts.write ? this.replicaAddrForSlot(slot, opts.since ?? 0) : null) ?? this.addrForSlot(slot);
+      else addr = (opts.replica && !opts.write ? this.replicaAddrForSlot(slot, opts.need) : null) ?? this.addrForSlot(slot);
       const useReplica = !askAddr && !movedAddr && slot >= 0 && !!opts.replica && !opts.write && addr !== this.addrForSlot(slot);
       movedAddr = null;
       if (!addr) {
@@ -522,6 +595,8 @@ export class ClusterClient extends EventEmitter {
         let reply: Reply;
         if (askAddr) {
           askAddr = null;
+          // A write during a migration: its offset is not tracked (the token falls back to a full one).
+          if (opts.write && opts.log) opts.log.unknown = true;
           const p = redis.pipeline();
           p.call('ASKING');
           const cmd = rawCommand(args);
@@ -531,6 +606,21 @@ export class ClusterClient extends EventEmitter {
           if (!last) throw Errors.upstream('ASKING pipeline failed');
           if (last[0]) throw last[0];
           reply = last[1] as Reply;
+        } else if (opts.write && opts.log) {
+          const log = opts.log;
+          const id = this.topology.idAt(addr);
+          const sent = this.sendRaw(redis, args);
+          // Asked now, so the ROLE goes out behind this write on the same connection. A primary with
+          // no replica needs none: no replica may serve the write's reads (NO_REPLICA_YET).
+          const off = id !== null && this.topology.replicasOf(id).length > 0 ? this.offsetAfter(redis) : null;
+          try {
+            reply = await sent;
+          } finally {
+            // Recorded even when the write failed: it may have applied.
+            const o = off === null ? NO_REPLICA_YET : await off;
+            if (o === null || id === null) log.unknown = true;
+            else if (o > (log.offsets.get(id) ?? -1)) log.offsets.set(id, o);
+          }
         } else {
           reply = await this.sendRaw(redis, args);
         }
@@ -578,6 +668,11 @@ export class ClusterClient extends EventEmitter {
         await sleep(Math.min(50 * attempt, 500));
       }
     }
+  }
+
+  /** The id of the node at `addr` in the current map, or null. */
+  idAt(addr: string): string | null {
+    return this.topology.idAt(addr);
   }
 
   /** MOVED: the slot now belongs to `addr` (a node we may not know yet). */

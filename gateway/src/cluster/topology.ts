@@ -20,6 +20,8 @@ export interface NodeInfo {
   primaryId: string | null;
   failed: boolean;
   connected: boolean;
+  /** Its config epoch (CLUSTER NODES); 0 when read from CLUSTER SHARDS, which does not show it. */
+  configEpoch: number;
 }
 
 export interface OpenSlot {
@@ -62,7 +64,7 @@ export class Topology {
       for (const line of body.split('\n')) {
         const f = line.trim().split(' ');
         if (f.length < 8 || f[0]!.length !== 40) continue;
-        const [id, addrField, flagsField, primary, , , , link] = f as [string, string, string, string, string, string, string, string];
+        const [id, addrField, flagsField, primary, , , epochField, link] = f as [string, string, string, string, string, string, string, string];
         const flags = flagsField.split(',');
         const myself = flags.includes('myself');
         if (full) {
@@ -80,6 +82,7 @@ export class Topology {
             primaryId: primary === '-' ? null : primary,
             failed: flags.includes('fail'),
             connected: link === 'connected',
+            configEpoch: Number(epochField) || 0,
           });
         }
         for (const s of f.slice(8)) {
@@ -141,6 +144,7 @@ export class Topology {
           primaryId: isPrimary || !primary ? null : str(primary.get('id')),
           failed: health === 'fail' || health === 'failed',
           connected: health === 'online',
+          configEpoch: 0,
         });
       }
       if (!primary || !Array.isArray(slots)) continue;
@@ -158,6 +162,28 @@ export class Topology {
   /** A copy with its own slot-owner array (the client patches slots after MOVED on the copy). */
   clone(): Topology {
     return new Topology(new Map(this.nodes), this.owners.slice(), new Map(this.open));
+  }
+
+  /**
+   * The cluster's configuration epoch as this map shows it: the highest node config epoch. Every
+   * failover and every completed slot migration raises it, so two maps with the same epoch agree on
+   * which primary owns which slot. 0 for a map read from CLUSTER SHARDS (epochs not shown).
+   */
+  get epoch(): number {
+    let e = 0;
+    for (const n of this.nodes.values()) if (n.configEpoch > e) e = n.configEpoch;
+    return e;
+  }
+
+  private byAddr: Map<string, string> | null = null;
+
+  /** The id of the node at "host:port", or null. */
+  idAt(addr: string): string | null {
+    if (this.byAddr === null) {
+      this.byAddr = new Map();
+      for (const n of this.nodes.values()) this.byAddr.set(n.addr, n.id);
+    }
+    return this.byAddr.get(addr) ?? null;
   }
 
   primaries(): NodeInfo[] {

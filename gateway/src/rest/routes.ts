@@ -14,7 +14,7 @@ import type Redis from 'ioredis';
 import { presentedToken, type Auth, type Principal } from '../auth';
 import { rawCommand, type Arg, type Reply } from '../cluster/client';
 import { Errors, GatewayError, isReplyError } from '../errors';
-import { argStr, noteWrite, type ExecContext, type Executor, type Prepared } from '../executor';
+import { argStr, type ExecContext, type Executor, type Prepared } from '../executor';
 import { GatewayMetrics } from '../metrics';
 import { toJson, type JsonValue } from './encode';
 import { encodeResp, replyShape } from './reply-shape';
@@ -191,12 +191,18 @@ export function createRest(d: RestDeps): RestApi {
   const runOne = async (req: RestRequest, principal: Principal, db: number, args: Arg[]): Promise<RestResult> => {
     const fmt = formatOf(req);
     const ctx = ctxOf(req, principal, db);
+    let r: Reply;
     try {
-      return ok(fmt, await executor.run(ctx, args), ctx, args);
+      r = await executor.run(ctx, args);
     } catch (e) {
-      if (isReplyError(e)) return redisError(ctx, e);
+      if (isReplyError(e)) {
+        if (ctx.log) await executor.finishWrites(ctx);
+        return redisError(ctx, e);
+      }
       throw e;
     }
+    if (ctx.log) await executor.finishWrites(ctx);
+    return ok(fmt, r, ctx, args);
   };
 
   const pipeline = async (req: RestRequest, principal: Principal, db: number): Promise<RestResult> => {
@@ -227,6 +233,7 @@ export function createRest(d: RestDeps): RestApi {
       } else pending.push(runAt(c));
     }
     const results = await Promise.all(pending);
+    if (ctx.log) await executor.finishWrites(ctx);
     return { status: 200, type: JSON_TYPE, body: JSON.stringify(results), syncToken: syncTokenOf(ctx) };
   };
 
@@ -238,9 +245,13 @@ export function createRest(d: RestDeps): RestApi {
     try {
       out = await runTransaction(executor, ctx, cmds);
     } catch (e) {
-      if (isReplyError(e)) return redisError(ctx, e);
+      if (isReplyError(e)) {
+        if (ctx.log) await executor.finishWrites(ctx);
+        return redisError(ctx, e);
+      }
       throw e;
     }
+    if (ctx.log) await executor.finishWrites(ctx);
     const arr = Array.isArray(out) ? out : [];
     const body = JSON.stringify(arr.map((r) => (r instanceof Error ? { error: r.message } : { result: resultJson(r, fmt.base64) })));
     return { status: 200, type: JSON_TYPE, body, syncToken: syncTokenOf(ctx) };
@@ -351,16 +362,28 @@ export async function runTransaction(executor: Executor, ctx: ExecContext, cmds:
     raw.sendCommand(rawCommand(['MULTI']));
     for (const c of cmds) raw.sendCommand(rawCommand(c));
     raw.sendCommand(rawCommand(['EXEC']));
+    // A write transaction: the primary's replication offset after it, for the sync token.
+    const role = write && ctx.trackWrites !== false;
+    if (role) raw.sendCommand(rawCommand(['ROLE']));
     let res: Array<[Error | null, unknown]> | null;
     try {
       res = await p.exec();
     } catch (e) {
-      if (write) throw Errors.upstream(`transaction on ${addr}: connection lost, it may or may not have run (${errorText(e)})`);
+      if (write) {
+        if (role) ctx.log = { offsets: ctx.log?.offsets ?? new Map(), unknown: true };
+        throw Errors.upstream(`transaction on ${addr}: connection lost, it may or may not have run (${errorText(e)})`);
+      }
       throw Errors.upstream(`transaction on ${addr}: ${errorText(e)}`);
-    } finally {
-      if (write) noteWrite(ctx);
     }
     if (!res) throw Errors.upstream('transaction: no reply');
+    if (role) {
+      const log = (ctx.log ??= { offsets: new Map(), unknown: false });
+      const [roleErr, r] = res.pop()!;
+      const id = client.idAt(addr);
+      const o = !roleErr && Array.isArray(r) && String(r[0]) === 'master' && typeof r[1] === 'number' ? r[1] : null;
+      if (o === null || id === null) log.unknown = true;
+      else if (o > (log.offsets.get(id) ?? -1)) log.offsets.set(id, o);
+    }
     const failed = res.find(([e]) => e && !isReplyError(e));
     if (failed) {
       const msg = errorText(failed[0]);

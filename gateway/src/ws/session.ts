@@ -135,8 +135,16 @@ export class WsSession implements HubSubscriber {
   }
 
   private ctx(): ExecContext {
-    return { principal: this.principal, db: this.db, frontend: this.frontend };
+    // Replica reads (a token's replicaReads) see the session's own writes: the session keeps the sync
+    // token its writes produced, and a read sent while one of its writes is in flight goes to the primary.
+    const rr = this.principal.replicaReads === true;
+    return { principal: this.principal, db: this.db, frontend: this.frontend, trackWrites: rr, syncToken: rr ? this.syncToken : undefined };
   }
+
+  /** The sync token of this session's writes so far (replica reads only). */
+  private syncToken: string | undefined;
+  /** Writes sent and not answered yet (replica reads only). */
+  private writing = 0;
 
   private get subscribed(): number {
     return this.subs.channel.size + this.subs.pattern.size + this.subs.shard.size;
@@ -548,6 +556,10 @@ export class WsSession implements HubSubscriber {
     this.serial(async () => {
       try {
         const r = await runTransaction(this.d.executor, ctx, m.cmds);
+        if (ctx.log) {
+          await this.d.executor.finishWrites(ctx).catch(() => {});
+          if (ctx.newSyncToken !== undefined) this.syncToken = ctx.newSyncToken;
+        }
         this.result(s, tag, r, proto, shapes);
       } catch (e) {
         this.error(s, tag, e);
@@ -559,10 +571,22 @@ export class WsSession implements HubSubscriber {
     const ctx = this.ctx();
     const proto = this.proto;
     const shape = this.mode === 'resp' ? replyShape(args, proto) : undefined;
+    const tracked = ctx.trackWrites === true && this.d.executor.prepare(ctx, args).write;
     const go = (): void => {
+      if (tracked) this.writing++;
+      else if (ctx.trackWrites) {
+        ctx.syncToken = this.syncToken;
+        if (this.writing > 0) ctx.need = 'primary';
+      }
+      const done = async (): Promise<void> => {
+        if (!tracked) return;
+        await this.d.executor.finishWrites(ctx).catch(() => {});
+        if (ctx.newSyncToken !== undefined) this.syncToken = ctx.newSyncToken;
+        this.writing--;
+      };
       this.d.executor.run(ctx, args).then(
-        (r) => this.result(s, tag, r, proto, shape),
-        (e: unknown) => this.error(s, tag, e),
+        (r) => done().then(() => this.result(s, tag, r, proto, shape)),
+        (e: unknown) => done().then(() => this.error(s, tag, e)),
       );
     };
     if (this.barrier) void this.barrier.then(go);

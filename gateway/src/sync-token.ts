@@ -1,0 +1,98 @@
+/**
+ * upstash-sync-token: read-your-writes for replica reads, with no clocks involved, so any number of
+ * gateway copies can issue and honour each other's tokens.
+ *
+ * A token names the cluster configuration epoch the writes ran under and, per primary written, the
+ * replication offset right after the client's writes to it (a ROLE sent behind the write on the same
+ * upstream connection): `e<epoch>:<id>=<offset>,<id>=<offset>` with node ids cut to 12 hex digits.
+ * A read presenting it may use a replica of primary P only when P's latest INFO replication says that
+ * replica has acknowledged P's offset in the token (any replica of a primary not in the token).
+ *
+ * Whenever the epoch moved on (a failover or a completed slot migration since the token was made: the
+ * offsets may belong to another primary's stream, the keys to another shard), or the gateway could not
+ * learn an offset (a write answered by ASK, a fan-out, a node that no longer answers as a primary: the
+ * token is `e<epoch>:*`), reads go to the primary. The next write turns such a token back into a precise
+ * one: it takes every primary's offset after its own writes, which covers every write acknowledged
+ * before.
+ */
+import type { SyncNeed, WriteLog } from './cluster/client';
+
+const ID_CHARS = 12;
+const TOKEN = /^e(\d{1,15}):(\*|[0-9a-f]{12}=\d{1,18}(?:,[0-9a-f]{12}=\d{1,18}){0,511})$/;
+
+export interface ParsedToken {
+  epoch: number;
+  /** Per node id prefix (12 hex digits): the offset; null = unknown (`*`). */
+  offsets: Map<string, number> | null;
+}
+
+/** A token as presented; null for anything this gateway did not issue (older formats included). */
+export function parseSyncToken(t: string): ParsedToken | null {
+  const m = TOKEN.exec(t);
+  if (!m) return null;
+  const epoch = Number(m[1]);
+  if (m[2] === '*') return { epoch, offsets: null };
+  const offsets = new Map<string, number>();
+  for (const part of m[2]!.split(',')) {
+    const eq = part.indexOf('=');
+    const o = Number(part.slice(eq + 1));
+    const id = part.slice(0, eq);
+    if (o > (offsets.get(id) ?? -1)) offsets.set(id, o);
+  }
+  return { epoch, offsets };
+}
+
+export function formatSyncToken(epoch: number, offsets: ReadonlyMap<string, number> | null): string {
+  if (offsets === null || offsets.size === 0) return `e${epoch}:*`;
+  const parts: string[] = [];
+  for (const [id, o] of offsets) parts.push(`${id.slice(0, ID_CHARS)}=${o}`);
+  return `e${epoch}:${parts.join(',')}`;
+}
+
+/**
+ * What a replica read presenting `token` needs, given the gateway's current epoch and primaries (full
+ * ids): undefined (no token: any replica), 'primary', or the offsets by full primary id.
+ */
+export function syncNeed(token: string | undefined, epoch: number, primaryIds: readonly string[]): SyncNeed | undefined {
+  if (token === undefined || token === '') return undefined;
+  const p = parseSyncToken(token);
+  if (p === null || p.offsets === null || p.epoch !== epoch || epoch === 0) return 'primary';
+  const need = new Map<string, number>();
+  for (const [prefix, o] of p.offsets) {
+    const id = primaryIds.find((x) => x.startsWith(prefix));
+    // A primary the token names is no longer one: its offsets mean nothing to anyone now.
+    if (id === undefined) return 'primary';
+    need.set(id, o);
+  }
+  return need;
+}
+
+/**
+ * The token to hand back after a request's writes: the presented token's offsets merged with the ones
+ * the writes reached, when both belong to the current epoch and every offset is known; otherwise
+ * `fullOffsets()` (every primary's offset now, after the writes) stands in for all of them.
+ */
+export async function nextSyncToken(
+  presented: string | undefined,
+  log: WriteLog,
+  epoch: number,
+  fullOffsets: () => Promise<Map<string, number> | null>,
+): Promise<string> {
+  let base: Map<string, number> | null = new Map();
+  if (presented !== undefined && presented !== '') {
+    const p = parseSyncToken(presented);
+    base = p !== null && p.offsets !== null && p.epoch === epoch ? p.offsets : null;
+  }
+  if (base === null || log.unknown || epoch === 0) {
+    const all = await fullOffsets();
+    if (all === null) return formatSyncToken(epoch, null);
+    const out = new Map<string, number>();
+    for (const [id, o] of all) out.set(id.slice(0, ID_CHARS), o);
+    return formatSyncToken(epoch, out);
+  }
+  for (const [id, o] of log.offsets) {
+    const k = id.slice(0, ID_CHARS);
+    if (o > (base.get(k) ?? -1)) base.set(k, o);
+  }
+  return formatSyncToken(epoch, base);
+}

@@ -1,0 +1,79 @@
+/**
+ * upstash-sync-token as the gateway issues and reads it (gateway/src/sync-token.ts): the format round
+ * trips, a read needs exactly the offsets of the token's epoch, anything else (no token aside) sends
+ * reads to the primary, and a write merges offsets or, from a token it cannot trust, takes every
+ * primary's offset.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { formatSyncToken, nextSyncToken, parseSyncToken, syncNeed } from '../../gateway/src/sync-token';
+
+const A = 'a'.repeat(40);
+const B = 'b'.repeat(12) + '0'.repeat(28);
+const C = 'c'.repeat(40);
+
+describe('sync token format', () => {
+  it('round-trips any epoch and offsets (ids cut to 12 hex digits), and is a safe header value', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 40 }),
+        fc.uniqueArray(fc.stringMatching(/^[0-9a-f]{40}$/), { minLength: 1, maxLength: 8, selector: (s) => s.slice(0, 12) }),
+        fc.array(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), { minLength: 8, maxLength: 8 }),
+        (epoch, ids, offs) => {
+          const m = new Map(ids.map((id, i) => [id, offs[i]!]));
+          const t = formatSyncToken(epoch, m);
+          expect(t).toMatch(/^[\x21-\x7e]+$/);
+          const p = parseSyncToken(t)!;
+          expect(p.epoch).toBe(epoch);
+          expect([...p.offsets!]).toEqual(ids.map((id, i) => [id.slice(0, 12), offs[i]]));
+        },
+      ),
+    );
+  });
+
+  it('rejects what it did not issue', () => {
+    for (const t of ['', '1763740000000', 'e1', 'e1:', 'e:aaaaaaaaaaaa=1', 'e1:aaaaaaaaaaa=1', 'e1:aaaaaaaaaaaa=', 'e1:AAAAAAAAAAAA=1', 'e1:aaaaaaaaaaaa=1,', 'e1:*,aaaaaaaaaaaa=1']) {
+      expect(parseSyncToken(t), t).toBeNull();
+    }
+    expect(parseSyncToken('e7:*')).toEqual({ epoch: 7, offsets: null });
+  });
+});
+
+describe('what a replica read needs', () => {
+  const prims = [A, B, C];
+  it('no token: any replica; a token of this epoch: its offsets by full primary id', () => {
+    expect(syncNeed(undefined, 5, prims)).toBeUndefined();
+    const need = syncNeed(`e5:${A.slice(0, 12)}=100,${B.slice(0, 12)}=7`, 5, prims);
+    expect(need).toEqual(new Map([[A, 100], [B, 7]]));
+  });
+  it('the primary for a foreign token, another epoch, an unknown offset or a primary that is gone', () => {
+    expect(syncNeed('1763740000000', 5, prims)).toBe('primary');
+    expect(syncNeed(`e4:${A.slice(0, 12)}=100`, 5, prims)).toBe('primary');
+    expect(syncNeed('e5:*', 5, prims)).toBe('primary');
+    expect(syncNeed(`e5:${'d'.repeat(12)}=1`, 5, prims)).toBe('primary');
+    expect(syncNeed(`e0:${A.slice(0, 12)}=1`, 0, prims)).toBe('primary');
+  });
+});
+
+describe('the token a write hands back', () => {
+  const none = async (): Promise<Map<string, number> | null> => {
+    throw new Error('not expected');
+  };
+  it('merges the presented offsets with the write\'s, keeping the highest per primary', async () => {
+    const log = { offsets: new Map([[A, 50], [C, 9]]), unknown: false };
+    const t = await nextSyncToken(`e3:${A.slice(0, 12)}=70,${B.slice(0, 12)}=5`, log, 3, none);
+    expect(parseSyncToken(t)).toEqual({ epoch: 3, offsets: new Map([[A.slice(0, 12), 70], [B.slice(0, 12), 5], [C.slice(0, 12), 9]]) });
+    expect(await nextSyncToken(undefined, log, 3, none)).toBe(`e3:${A.slice(0, 12)}=50,${C.slice(0, 12)}=9`);
+  });
+  it('takes every primary\'s offset after a stale or foreign token, or a write with no offset learned', async () => {
+    const all = async (): Promise<Map<string, number>> => new Map([[A, 1000], [B, 2000]]);
+    const full = `e3:${A.slice(0, 12)}=1000,${B.slice(0, 12)}=2000`;
+    const log = { offsets: new Map([[A, 50]]), unknown: false };
+    expect(await nextSyncToken(`e2:${A.slice(0, 12)}=70`, log, 3, all)).toBe(full);
+    expect(await nextSyncToken('1763740000000', log, 3, all)).toBe(full);
+    expect(await nextSyncToken('e3:*', log, 3, all)).toBe(full);
+    expect(await nextSyncToken(undefined, { offsets: new Map(), unknown: true }, 3, all)).toBe(full);
+    // A primary not answering as one: the token says so, and reads go to primaries until the next write.
+    expect(await nextSyncToken('garbage', log, 3, async () => null)).toBe('e3:*');
+  });
+});
