@@ -612,7 +612,7 @@ export class ClusterClient extends EventEmitter {
           const sent = this.sendRaw(redis, args);
           // Asked now, so the ROLE goes out behind this write on the same connection. A primary with
           // no replica needs none: no replica may serve the write's reads (NO_REPLICA_YET).
-          const off = id !== null && this.topology.replicasOf(id).length > 0 ? this.offsetAfter(redis) : null;
+          const off = id !== null && this.topology.hasReplicas(id) ? this.offsetAfter(redis) : null;
           try {
             reply = await sent;
           } finally {

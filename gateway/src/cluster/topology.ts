@@ -176,6 +176,16 @@ export class Topology {
   }
 
   private byAddr: Map<string, string> | null = null;
+  private withReplicas: Set<string> | null = null;
+
+  /** Whether the primary `id` has a replica that is not failed (cached: asked on every write). */
+  hasReplicas(id: string): boolean {
+    if (this.withReplicas === null) {
+      this.withReplicas = new Set();
+      for (const n of this.nodes.values()) if (n.primaryId !== null && !n.failed) this.withReplicas.add(n.primaryId);
+    }
+    return this.withReplicas.has(id);
+  }
 
   /** The id of the node at "host:port", or null. */
   idAt(addr: string): string | null {
