@@ -22,7 +22,8 @@ export interface TokenConfig {
   keys?: string[];
   channels?: string[];
   dbs?: number[];
-  rateLimit?: { perSecond: number; burst?: number };
+  /** scope "cluster" (default): one bucket in the cluster for every gateway process; "process": per process. */
+  rateLimit?: { perSecond: number; burst?: number; scope?: 'cluster' | 'process' };
   replicaReads?: boolean;
 }
 
@@ -33,7 +34,7 @@ export interface Principal {
   channels: string[] | null;
   dbs: number[] | null;
   replicaReads: boolean;
-  bucket: { perSecond: number; burst: number; tokens: number; at: number } | null;
+  bucket: { perSecond: number; burst: number; tokens: number; at: number; scope: 'cluster' | 'process' } | null;
 }
 
 const ROLES: Role[] = ['read-write', 'read-only', 'admin'];
@@ -85,6 +86,8 @@ export function parseTokenFile(text: string): TokenConfig[] {
     }
     if (o.dbs !== undefined && (!Array.isArray(o.dbs) || !o.dbs.every((d) => Number.isInteger(d) && d >= 0))) throw new Error(`token file: tokens[${i}].dbs must be an array of db numbers`);
     if (o.rateLimit !== undefined && !(typeof o.rateLimit.perSecond === 'number' && o.rateLimit.perSecond > 0)) throw new Error(`token file: tokens[${i}].rateLimit.perSecond must be > 0`);
+    if (o.rateLimit?.burst !== undefined && !(typeof o.rateLimit.burst === 'number' && o.rateLimit.burst >= 1)) throw new Error(`token file: tokens[${i}].rateLimit.burst must be >= 1`);
+    if (o.rateLimit?.scope !== undefined && o.rateLimit.scope !== 'cluster' && o.rateLimit.scope !== 'process') throw new Error(`token file: tokens[${i}].rateLimit.scope must be "cluster" or "process"`);
     return { ...o, role } as TokenConfig;
   });
 }
@@ -105,7 +108,9 @@ export class Auth {
         channels: t.channels ?? null,
         dbs: t.dbs ?? null,
         replicaReads: t.replicaReads ?? false,
-        bucket: t.rateLimit ? { perSecond: t.rateLimit.perSecond, burst: t.rateLimit.burst ?? t.rateLimit.perSecond, tokens: t.rateLimit.burst ?? t.rateLimit.perSecond, at: Date.now() } : null,
+        bucket: t.rateLimit
+          ? { perSecond: t.rateLimit.perSecond, burst: t.rateLimit.burst ?? t.rateLimit.perSecond, tokens: t.rateLimit.burst ?? t.rateLimit.perSecond, at: Date.now(), scope: t.rateLimit.scope ?? 'cluster' }
+          : null,
       });
     }
   }
@@ -133,6 +138,7 @@ export class Auth {
   }
 
   /** Spend one request from the token's rate limit; 429 when empty. */
+  /** The in-process bucket (scope "process"). */
   static rateLimit(p: Principal): void {
     const b = p.bucket;
     if (!b) return;

@@ -14,6 +14,7 @@ import { keyHashSlot, keyHashSlotBytes, patternHashSlot, utf8ToLatin1, SLOT_COUN
 import { Auth, type Principal } from './auth';
 import type { Arg, ClusterClient, Reply, SyncNeed, WriteLog } from './cluster/client';
 import { nextSyncToken, syncNeed } from './sync-token';
+import { ClusterRateLimiter } from './rate-limit';
 import { Errors } from './errors';
 import { GatewayMetrics } from './metrics';
 
@@ -137,10 +138,14 @@ export interface Prepared {
 }
 
 export class Executor {
+  private readonly limiter: ClusterRateLimiter;
+
   constructor(
     readonly client: ClusterClient,
     readonly metrics: GatewayMetrics,
-  ) {}
+  ) {
+    this.limiter = new ClusterRateLimiter(client);
+  }
 
   /** Lookup, arity and permission checks; throws a ReplyError-like or a GatewayError. */
   prepare(ctx: ExecContext, args: readonly Arg[], allowStateful = false): Prepared {
@@ -182,13 +187,27 @@ export class Executor {
   }
 
   /** Spend one request of the token's rate limit; 429 (counted) when it is used up. */
-  chargeRate(principal: Principal): void {
-    try {
-      Auth.rateLimit(principal);
-    } catch (e) {
-      this.metrics.rateLimited.inc();
-      throw e;
+  /**
+   * Spend one request of the token's rate limit (429 when empty): in the cluster (scope "cluster",
+   * a promise) or in this process (scope "process", synchronous). Nothing to do for unlimited tokens.
+   */
+  chargeRate(principal: Principal): void | Promise<void> {
+    const b = principal.bucket;
+    if (b === null) return;
+    if (b.scope === 'process') {
+      try {
+        Auth.rateLimit(principal);
+      } catch (e) {
+        this.metrics.rateLimited.inc();
+        throw e;
+      }
+      return;
     }
+    return this.limiter.take(principal.name, b.perSecond, b.burst).then((d) => {
+      if (d.allowed) return;
+      this.metrics.rateLimited.inc();
+      throw Errors.rateLimited(`rate limit exceeded for token ${principal.name}: ${b.perSecond} requests/s (retry in ${d.retryAfterMs} ms)`);
+    });
   }
 
   /**
@@ -214,7 +233,10 @@ export class Executor {
   /** Run one command (already checked by `prepare` when `prepared` is given). */
   async run(ctx: ExecContext, args: readonly Arg[], prepared?: Prepared): Promise<Reply> {
     const p = prepared ?? this.prepare(ctx, args);
-    if (!ctx.rateCharged) this.chargeRate(ctx.principal);
+    if (!ctx.rateCharged) {
+      const c = this.chargeRate(ctx.principal);
+      if (c) await c;
+    }
     const m = this.metrics.forCommand(ctx.frontend, p.name);
     m.calls.inc();
     const started = performance.now();

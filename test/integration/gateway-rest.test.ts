@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { keyHashSlot } from '../../common/src/slot';
 import type { Gateway } from '../../gateway/src/app';
 import { slotOf } from '../../gateway/src/executor';
+import { rateKey } from '../../gateway/src/rate-limit';
 import { Topology } from '../../gateway/src/cluster/topology';
 import { cli, waitFor } from '../helpers/cluster';
 import type { NodeHandle } from '../helpers/node';
@@ -276,6 +277,31 @@ describe('auth', () => {
     expect(await metric(gw, 'gateway_rate_limited_total')).toBeGreaterThan(before);
     // Other tokens are not affected.
     expect(await cmd(gw, ['GET', 'rl:a'])).toBe('4');
+  });
+
+  it('a rate limit is one bucket in the cluster for every gateway process; scope "process" is per process', async () => {
+    const tokens = [
+      { token: 'shared-rl-token', name: 'shared-rl', role: 'read-write' as const, rateLimit: { perSecond: 0.2, burst: 4 } },
+      { token: 'local-rl-token', name: 'local-rl', role: 'read-write' as const, rateLimit: { perSecond: 0.2, burst: 4, scope: 'process' as const } },
+    ];
+    const a = await gateway(nodes, { tokens });
+    const b = await gateway(nodes, { tokens });
+    const status = async (g: Gateway, token: string): Promise<number> => (await http(g, 'GET', '/get/rl:shared', { token })).status;
+    // Shared: two requests through each gateway spend the burst of 4; the next one is refused by either.
+    expect([await status(a, 'shared-rl-token'), await status(b, 'shared-rl-token'), await status(a, 'shared-rl-token'), await status(b, 'shared-rl-token')]).toEqual([200, 200, 200, 200]);
+    const refused = await http(b, 'GET', '/get/rl:shared', { token: 'shared-rl-token' });
+    expect(refused.status).toBe(429);
+    expect(refused.json.error).toMatch(/^rate limit exceeded for token shared-rl: 0\.2 requests\/s \(retry in \d+ ms\)$/);
+    expect(await status(a, 'shared-rl-token')).toBe(429);
+    // The bucket is a key in db 0 that expires once the bucket is full again (<= 4 intervals of 5 s).
+    expect((await cmd(gw, ['KEYS', 'gateway:ratelimit:*'], TOKENS.admin)) as string[]).toContain(rateKey('shared-rl'));
+    const pttl = (await cmd(gw, ['PTTL', rateKey('shared-rl')], TOKENS.admin)) as number;
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(4 * 5000 + 5000);
+    // Per process: each gateway has its own burst of 4.
+    for (const g of [a, b]) for (let i = 0; i < 4; i++) expect(await status(g, 'local-rl-token')).toBe(200);
+    expect(await status(a, 'local-rl-token')).toBe(429);
+    expect(await status(b, 'local-rl-token')).toBe(429);
   });
 });
 

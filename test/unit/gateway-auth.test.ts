@@ -95,6 +95,8 @@ describe('Auth', () => {
     expect(() => parseTokenFile('{"tokens":[{"token":"short"}]}')).toThrow(/at least 8 characters/);
     expect(() => parseTokenFile('{"tokens":[{"token":"long-enough","role":"root"}]}')).toThrow(/role must be one of/);
     expect(() => parseTokenFile('{"tokens":[{"token":"long-enough","dbs":[-1]}]}')).toThrow(/dbs must be/);
+    expect(() => parseTokenFile('{"tokens":[{"token":"long-enough","rateLimit":{"perSecond":1,"scope":"node"}}]}')).toThrow(/scope must be "cluster" or "process"/);
+    expect(() => parseTokenFile('{"tokens":[{"token":"long-enough","rateLimit":{"perSecond":1,"burst":0}}]}')).toThrow(/burst must be >= 1/);
   });
 });
 

@@ -264,7 +264,8 @@ export function createRest(d: RestDeps): RestApi {
     if ((segs[0] === 'pipeline' || segs[0] === 'multi-exec') && (segs.length > 1 || req.method !== 'POST')) {
       throw Errors.notFound(`no route for ${req.method} /${segs.join('/')}: POST /${segs[0]} with a 2-D JSON array of commands`);
     }
-    executor.chargeRate(principal);
+    const charged = executor.chargeRate(principal);
+    if (charged) await charged;
     if (segs.length === 0) {
       if (req.method === 'GET') throw Errors.badRequest('GET / needs a command in the path (GET /get/key) or POST / with a JSON array body');
       const body = parseJson(req.body);
