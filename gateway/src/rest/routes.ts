@@ -196,12 +196,14 @@ export function createRest(d: RestDeps): RestApi {
       r = await executor.run(ctx, args);
     } catch (e) {
       if (isReplyError(e)) {
-        if (ctx.log) await executor.finishWrites(ctx);
+        const written = executor.finishWrites(ctx);
+        if (written) await written;
         return redisError(ctx, e);
       }
       throw e;
     }
-    if (ctx.log) await executor.finishWrites(ctx);
+    const written = executor.finishWrites(ctx);
+    if (written) await written;
     return ok(fmt, r, ctx, args);
   };
 
@@ -233,7 +235,8 @@ export function createRest(d: RestDeps): RestApi {
       } else pending.push(runAt(c));
     }
     const results = await Promise.all(pending);
-    if (ctx.log) await executor.finishWrites(ctx);
+    const written = executor.finishWrites(ctx);
+    if (written) await written;
     return { status: 200, type: JSON_TYPE, body: JSON.stringify(results), syncToken: syncTokenOf(ctx) };
   };
 
@@ -246,12 +249,14 @@ export function createRest(d: RestDeps): RestApi {
       out = await runTransaction(executor, ctx, cmds);
     } catch (e) {
       if (isReplyError(e)) {
-        if (ctx.log) await executor.finishWrites(ctx);
+        const written = executor.finishWrites(ctx);
+        if (written) await written;
         return redisError(ctx, e);
       }
       throw e;
     }
-    if (ctx.log) await executor.finishWrites(ctx);
+    const written = executor.finishWrites(ctx);
+    if (written) await written;
     const arr = Array.isArray(out) ? out : [];
     const body = JSON.stringify(arr.map((r) => (r instanceof Error ? { error: r.message } : { result: resultJson(r, fmt.base64) })));
     return { status: 200, type: JSON_TYPE, body, syncToken: syncTokenOf(ctx) };

@@ -557,7 +557,7 @@ export class WsSession implements HubSubscriber {
       try {
         const r = await runTransaction(this.d.executor, ctx, m.cmds);
         if (ctx.log) {
-          await this.d.executor.finishWrites(ctx).catch(() => {});
+          await Promise.resolve(this.d.executor.finishWrites(ctx)).catch(() => {});
           if (ctx.newSyncToken !== undefined) this.syncToken = ctx.newSyncToken;
         }
         this.result(s, tag, r, proto, shapes);
@@ -580,7 +580,7 @@ export class WsSession implements HubSubscriber {
       }
       const done = async (): Promise<void> => {
         if (!tracked) return;
-        await this.d.executor.finishWrites(ctx).catch(() => {});
+        await Promise.resolve(this.d.executor.finishWrites(ctx)).catch(() => {});
         if (ctx.newSyncToken !== undefined) this.syncToken = ctx.newSyncToken;
         this.writing--;
       };
