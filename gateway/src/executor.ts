@@ -13,7 +13,7 @@ import { globMatch } from '../../common/src/glob';
 import { keyHashSlot, keyHashSlotBytes, patternHashSlot, utf8ToLatin1, SLOT_COUNT } from '../../common/src/slot';
 import { Auth, type Principal } from './auth';
 import type { Arg, ClusterClient, Reply, SyncNeed, WriteLog } from './cluster/client';
-import { formatSyncToken, nextSyncToken, syncNeed } from './sync-token';
+import { formatSyncToken, mergeSyncToken, syncNeed } from './sync-token';
 import { ClusterRateLimiter } from './rate-limit';
 import { Errors } from './errors';
 import { GatewayMetrics } from './metrics';
@@ -117,7 +117,7 @@ export function slotOf(a: Arg): number {
 }
 
 /** The request's write log, created by its first write; none when the front end does not track writes. */
-function logOf(ctx: ExecContext): WriteLog | undefined {
+export function logOf(ctx: ExecContext): WriteLog | undefined {
   if (ctx.trackWrites === false) return undefined;
   return (ctx.log ??= { offsets: new Map(), unknown: false });
 }
@@ -186,7 +186,6 @@ export class Executor {
     return { spec, name, argv, slot, write };
   }
 
-  /** Spend one request of the token's rate limit; 429 (counted) when it is used up. */
   /**
    * Spend one request of the token's rate limit (429 when empty): in the cluster (scope "cluster",
    * a promise) or in this process (scope "process", synchronous). Nothing to do for unlimited tokens.
@@ -257,25 +256,25 @@ export class Executor {
 
   /** What this request's replica reads need (see sync-token.ts), from its token. */
   needOf(ctx: ExecContext): SyncNeed | undefined {
-    if (ctx.need === undefined) ctx.need = syncNeed(ctx.syncToken, this.client.epoch, this.client.primaryNodes().map((n) => n.id)) ?? 'none';
+    if (ctx.need === undefined) ctx.need = syncNeed(ctx.syncToken, this.client.epoch, (prefix) => this.client.topology.primaryIdByPrefix(prefix)) ?? 'none';
     return ctx.need === 'none' ? undefined : ctx.need;
   }
 
   /**
    * After a request's writes (all acknowledged, or failed): the sync token to hand back, in
-   * ctx.newSyncToken. A no-op for a request that wrote nothing.
+   * ctx.newSyncToken. Synchronous unless the token must be rebuilt from every primary's offset.
    */
   finishWrites(ctx: ExecContext): void | Promise<void> {
     const log = ctx.log;
     if (!log) return;
     const epoch = this.client.epoch;
-    // The common case, synchronously: no token presented, one primary written, its offset known.
-    if ((ctx.syncToken === undefined || ctx.syncToken === '') && !log.unknown && log.offsets.size === 1 && epoch !== 0) {
-      for (const [id, o] of log.offsets) ctx.newSyncToken = formatSyncToken(epoch, new Map([[id, o]]));
+    const merged = mergeSyncToken(ctx.syncToken, log, epoch);
+    if (merged !== null) {
+      ctx.newSyncToken = merged;
       return;
     }
-    return nextSyncToken(ctx.syncToken, log, epoch, () => this.client.primaryOffsets()).then((t) => {
-      ctx.newSyncToken = t;
+    return this.client.primaryOffsets().then((all) => {
+      ctx.newSyncToken = formatSyncToken(epoch, all);
     });
   }
 

@@ -39,14 +39,21 @@ export interface RateDecision {
 }
 
 export class ClusterRateLimiter {
+  /** Per token name: the bucket's key, its slot and the script's arguments (the same on every request). */
+  private readonly buckets = new Map<string, { slot: number; args: string[] }>();
+
   constructor(private readonly client: ClusterClient) {}
 
   /** Spend one request of `perSecond` with room for `burst` at once. */
   async take(tokenName: string, perSecond: number, burst: number): Promise<RateDecision> {
-    const key = rateKey(tokenName);
-    const slot = keyHashSlot(key);
-    const interval = 1000 / perSecond;
-    const args = [key, String(interval), String(burst * interval)];
+    let b = this.buckets.get(tokenName);
+    if (b === undefined) {
+      const key = rateKey(tokenName);
+      const interval = 1000 / perSecond;
+      b = { slot: keyHashSlot(key), args: [key, String(interval), String(burst * interval)] };
+      this.buckets.set(tokenName, b);
+    }
+    const { slot, args } = b;
     let r: unknown;
     try {
       r = await this.client.send(slot, ['EVALSHA', SHA, '1', ...args], { db: 0, write: true });

@@ -26,7 +26,10 @@ export interface ParsedToken {
   offsets: Map<string, number> | null;
 }
 
-/** A token as presented; null for anything this gateway did not issue (older formats included). */
+/**
+ * A token as presented; null for anything this gateway did not issue (older formats included).
+ * `formatSyncToken` with offsets null (an offset that could not be learned) gives `e<epoch>:*`.
+ */
 export function parseSyncToken(t: string): ParsedToken | null {
   const m = TOKEN.exec(t);
   if (!m) return null;
@@ -50,16 +53,17 @@ export function formatSyncToken(epoch: number, offsets: ReadonlyMap<string, numb
 }
 
 /**
- * What a replica read presenting `token` needs, given the gateway's current epoch and primaries (full
- * ids): undefined (no token: any replica), 'primary', or the offsets by full primary id.
+ * What a replica read presenting `token` needs, given the gateway's current epoch: undefined (no token:
+ * any replica), 'primary', or the offsets by full primary id (`primaryId` finds a current primary's id
+ * from the token's 12-digit prefix).
  */
-export function syncNeed(token: string | undefined, epoch: number, primaryIds: readonly string[]): SyncNeed | undefined {
+export function syncNeed(token: string | undefined, epoch: number, primaryId: (prefix: string) => string | undefined): SyncNeed | undefined {
   if (token === undefined || token === '') return undefined;
   const p = parseSyncToken(token);
   if (p === null || p.offsets === null || p.epoch !== epoch || epoch === 0) return 'primary';
   const need = new Map<string, number>();
   for (const [prefix, o] of p.offsets) {
-    const id = primaryIds.find((x) => x.startsWith(prefix));
+    const id = primaryId(prefix);
     // A primary the token names is no longer one: its offsets mean nothing to anyone now.
     if (id === undefined) return 'primary';
     need.set(id, o);
@@ -69,26 +73,18 @@ export function syncNeed(token: string | undefined, epoch: number, primaryIds: r
 
 /**
  * The token to hand back after a request's writes: the presented token's offsets merged with the ones
- * the writes reached, when both belong to the current epoch and every offset is known; otherwise
- * `fullOffsets()` (every primary's offset now, after the writes) stands in for all of them.
+ * the writes reached, keeping the highest per primary. null when that cannot be trusted (the presented
+ * token is foreign, `*` or of another epoch, or a write's offset was not learned): then the token of
+ * every primary's offset taken after the writes (`formatSyncToken(epoch, all)`) stands in for all of them.
  */
-export async function nextSyncToken(
-  presented: string | undefined,
-  log: WriteLog,
-  epoch: number,
-  fullOffsets: () => Promise<Map<string, number> | null>,
-): Promise<string> {
-  let base: Map<string, number> | null = new Map();
-  if (presented !== undefined && presented !== '') {
+export function mergeSyncToken(presented: string | undefined, log: WriteLog, epoch: number): string | null {
+  if (log.unknown || epoch === 0) return null;
+  let base: Map<string, number>;
+  if (presented === undefined || presented === '') base = new Map();
+  else {
     const p = parseSyncToken(presented);
-    base = p !== null && p.offsets !== null && p.epoch === epoch ? p.offsets : null;
-  }
-  if (base === null || log.unknown || epoch === 0) {
-    const all = await fullOffsets();
-    if (all === null) return formatSyncToken(epoch, null);
-    const out = new Map<string, number>();
-    for (const [id, o] of all) out.set(id.slice(0, ID_CHARS), o);
-    return formatSyncToken(epoch, out);
+    if (p === null || p.offsets === null || p.epoch !== epoch) return null;
+    base = p.offsets;
   }
   for (const [id, o] of log.offsets) {
     const k = id.slice(0, ID_CHARS);

@@ -13,6 +13,7 @@ import { rateKey } from '../../gateway/src/rate-limit';
 import { Topology } from '../../gateway/src/cluster/topology';
 import { cli, waitFor } from '../helpers/cluster';
 import type { NodeHandle } from '../helpers/node';
+import { JsonWs } from '../helpers/gateway-ws';
 import { TOKENS, baseUrl, calls, cmd, gateway, http, metric, scanAll, startReplicatedCluster } from '../helpers/gateway';
 
 let nodes: NodeHandle[];
@@ -662,6 +663,28 @@ describe('replica reads', () => {
       expect(r.json).toEqual({ result: 'x2' });
       return true;
     });
+  });
+
+  it('a WebSocket session of a replicaReads token reads its own writes, pipelined, and still uses the replica', async () => {
+    const key = 'rr:ws';
+    const owner = gw.client.topology.owners[keyHashSlot(key)]!;
+    const replicaPort = gw.client.topology.replicasOf(owner)[0]!.port;
+    const ws = await JsonWs.open(`${baseUrl(gw).replace('http', 'ws')}/ws?_token=${TOKENS.replica}`);
+    try {
+      for (let i = 0; i < 30; i++) {
+        // Sent back to back: the GET goes out while the SET is in flight.
+        const [w, r] = await Promise.all([ws.result('SET', key, `w${i}`), ws.result('GET', key)]);
+        expect(w).toBe('OK');
+        expect(r).toBe(`w${i}`);
+      }
+      const before = calls(replicaPort, 'get');
+      await waitFor('a WebSocket read served by the replica', async () => {
+        expect(await ws.result('GET', key)).toBe('w29');
+        return calls(replicaPort, 'get') > before;
+      }, 15_000);
+    } finally {
+      ws.close();
+    }
   });
 
   it('a frozen replica (SIGSTOP) never serves a read presenting a newer sync token', async () => {

@@ -199,8 +199,13 @@ export class RespWriter {
   }
 
   double(d: number): void {
-    if (this.proto === 3) this.line(0x2c, formatDouble(d));
-    else this.bulk(formatDouble(d));
+    this.doubleText(formatDouble(d));
+  }
+
+  /** A double already spelled out (`1.5`, `inf`): `,1.5` in RESP3, a bulk string in RESP2. */
+  doubleText(s: string): void {
+    if (this.proto === 3) this.line(0x2c, s);
+    else this.bulk(s);
   }
 
   bool(b: boolean): void {

@@ -75,6 +75,17 @@ export interface WriteLog {
   unknown: boolean;
 }
 
+/** A ROLE reply's replication offset when the node answered as a primary, else null. */
+export function roleOffset(r: unknown): number | null {
+  return Array.isArray(r) && String(r[0]) === 'master' && typeof r[1] === 'number' ? r[1] : null;
+}
+
+/** Record that a write to primary `id` reached offset `o` (null id or offset: not learned). */
+export function recordOffset(log: WriteLog, id: string | null, o: number | null): void {
+  if (o === null || id === null) log.unknown = true;
+  else if (o > (log.offsets.get(id) ?? -1)) log.offsets.set(id, o);
+}
+
 interface Conn {
   redis: Redis;
   addr: string;
@@ -337,7 +348,7 @@ export class ClusterClient extends EventEmitter {
       const cmd = rawCommand(['ROLE']);
       void redis.sendCommand(cmd);
       (cmd.promise as Promise<Reply>).then(
-        (r) => p.resolve(Array.isArray(r) && Buffer.isBuffer(r[0]) && r[0].toString() === 'master' && typeof r[1] === 'number' ? r[1] : null),
+        (r) => p.resolve(roleOffset(r)),
         () => p.resolve(null),
       );
     }
@@ -617,9 +628,7 @@ export class ClusterClient extends EventEmitter {
             reply = await sent;
           } finally {
             // Recorded even when the write failed: it may have applied.
-            const o = off === null ? NO_REPLICA_YET : await off;
-            if (o === null || id === null) log.unknown = true;
-            else if (o > (log.offsets.get(id) ?? -1)) log.offsets.set(id, o);
+            recordOffset(log, id, off === null ? NO_REPLICA_YET : await off);
           }
         } else {
           reply = await this.sendRaw(redis, args);
@@ -668,11 +677,6 @@ export class ClusterClient extends EventEmitter {
         await sleep(Math.min(50 * attempt, 500));
       }
     }
-  }
-
-  /** The id of the node at `addr` in the current map, or null. */
-  idAt(addr: string): string | null {
-    return this.topology.idAt(addr);
   }
 
   /** MOVED: the slot now belongs to `addr` (a node we may not know yet). */

@@ -196,6 +196,12 @@ export class Topology {
     return this.byAddr.get(addr) ?? null;
   }
 
+  /** The id of the primary whose id starts with `prefix` (sync tokens carry 12 hex digits). */
+  primaryIdByPrefix(prefix: string): string | undefined {
+    for (const n of this.nodes.values()) if (n.primary && n.id.startsWith(prefix)) return n.id;
+    return undefined;
+  }
+
   primaries(): NodeInfo[] {
     return [...this.nodes.values()].filter((n) => n.primary);
   }

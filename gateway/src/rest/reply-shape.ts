@@ -9,15 +9,14 @@
  * decides it the same way: SET answers +OK, SET ... GET a bulk string). Replies a script builds
  * (redis.status_reply, RESP3 types from Lua) cannot be known and stay in their RESP2 form.
  */
+import { RespWriter } from '../../../common/src/resp/writer';
 import type { Arg, Reply } from '../cluster/client';
 
 export type Shape =
   /** A string reply is a simple string (+OK, +string from TYPE). */
   | 'status'
-  /** Flat [k, v, ...] -> RESP3 map (HGETALL, CONFIG GET). */
+  /** Flat [k, v, ...] -> RESP3 map (HGETALL, CONFIG GET, HELLO). */
   | 'map'
-  /** [[k, v], ...] -> RESP3 map (XREAD: stream name -> entries). */
-  | 'pairs-map'
   /** Array -> RESP3 set (SMEMBERS). */
   | 'set'
   /** Bulk string -> RESP3 double (ZSCORE). */
@@ -36,34 +35,30 @@ export type Shape =
   | 'mpop'
   /** [rank, score] -> score as a double (ZRANK ... WITHSCORE). */
   | 'rank-score'
-  /** [[lon, lat] | nil, ...] -> coordinates as doubles (GEOPOS). */
-  | 'geopos'
-  /** Items [member, ..., [lon, lat]] -> coordinates as doubles (GEOSEARCH ... WITHCOORD). */
-  | 'geo-coord'
   /** Bulk string -> RESP3 verbatim string, format txt (INFO, CLIENT LIST). */
   | 'verbatim';
 
 /** Commands (or container|subcommand) whose string reply is always a simple string. */
+/**
+ * Commands (or container|subcommand) of the command table whose string reply is always a simple string.
+ * Only commands the engine has (a unit test checks every name against the command table).
+ */
 const STATUS = new Set([
   'setex', 'psetex', 'mset', 'rename', 'lset', 'ltrim', 'hmset', 'restore', 'restore-asking', 'type',
-  'flushdb', 'flushall', 'pfmerge', 'xsetid', 'swapdb', 'migrate', 'readonly', 'readwrite', 'asking',
-  'save', 'bgsave', 'bgrewriteaof', 'unwatch', 'discard', 'multi', 'watch', 'quit', 'reset', 'auth', 'select',
-  'replicaof', 'slaveof', 'failover', 'shutdown',
-  'xgroup|create', 'xgroup|setid', 'script|flush', 'script|kill', 'function|delete', 'function|flush',
-  'function|restore', 'function|kill', 'config|set', 'config|resetstat', 'config|rewrite',
+  'flushdb', 'flushall', 'pfmerge', 'swapdb', 'migrate', 'readonly', 'readwrite', 'asking',
+  'unwatch', 'discard', 'multi', 'watch', 'quit', 'reset', 'auth', 'select', 'replicaof', 'slaveof', 'shutdown',
+  'script|flush', 'script|kill', 'config|set', 'config|resetstat', 'config|rewrite',
   'client|setname', 'client|setinfo', 'client|pause', 'client|unpause', 'client|no-evict',
-  'client|no-touch', 'client|reply', 'client|tracking', 'client|caching', 'slowlog|reset', 'memory|purge',
-  'acl|setuser', 'acl|save', 'acl|load', 'cluster|meet', 'cluster|addslots', 'cluster|addslotsrange',
-  'cluster|delslots', 'cluster|delslotsrange', 'cluster|setslot', 'cluster|forget', 'cluster|replicate',
-  'cluster|failover', 'cluster|reset', 'cluster|flushslots', 'cluster|saveconfig', 'cluster|set-config-epoch',
-  'cluster|bumpepoch',
+  'client|no-touch', 'client|reply', 'slowlog|reset', 'memory|purge', 'cluster|meet', 'cluster|addslots',
+  'cluster|addslotsrange', 'cluster|delslots', 'cluster|delslotsrange', 'cluster|setslot', 'cluster|forget',
+  'cluster|replicate', 'cluster|failover', 'cluster|reset', 'cluster|flushslots', 'cluster|saveconfig',
+  'cluster|set-config-epoch', 'cluster|bumpepoch',
 ]);
 
+/** RESP3 shapes that depend on the command alone. */
 const RESP3: Record<string, Shape> = {
   hgetall: 'map',
   'config|get': 'map',
-  xread: 'pairs-map',
-  xreadgroup: 'pairs-map',
   smembers: 'set',
   sinter: 'set',
   sunion: 'set',
@@ -75,9 +70,7 @@ const RESP3: Record<string, Shape> = {
   bzpopmax: 'bzpop',
   zmpop: 'mpop',
   bzmpop: 'mpop',
-  geopos: 'geopos',
   info: 'verbatim',
-  lolwut: 'verbatim',
   'client|info': 'verbatim',
   'client|list': 'verbatim',
   'cluster|info': 'verbatim',
@@ -98,8 +91,12 @@ const WITHSCORES_FROM: Record<string, (args: readonly Arg[]) => number> = {
   zinter: afterKeys,
   zdiff: afterKeys,
 };
-/** Where GEO* options start: after the key and FROM/BY (GEOSEARCH), member + radius + unit, or lon lat radius unit. */
-const GEO_FROM: Record<string, number> = { geosearch: 2, georadiusbymember: 5, georadiusbymember_ro: 5, georadius: 6, georadius_ro: 6 };
+
+/** Every command name the shapes above know (container|subcommand for subcommands), for the table check. */
+export const SHAPED_COMMANDS: readonly string[] = [
+  ...STATUS, ...Object.keys(RESP3), ...Object.keys(WITHSCORES_FROM),
+  'set', 'ping', 'spop', 'zadd', 'zpopmin', 'zpopmax', 'zrank', 'zrevrank', 'hrandfield',
+];
 const ZADD_OPTIONS = new Set(['nx', 'xx', 'gt', 'lt', 'ch']);
 const CONTAINERS = new Set(['xgroup', 'script', 'function', 'config', 'client', 'slowlog', 'memory', 'acl', 'cluster', 'latency']);
 
@@ -149,8 +146,6 @@ export function replyShape(args: readonly Arg[], proto: 2 | 3): Shape | undefine
   }
   const from = WITHSCORES_FROM[name];
   if (from !== undefined) return hasWord(args, from(args), 'withscores') ? 'scored' : undefined;
-  const geoFrom = GEO_FROM[name];
-  if (geoFrom !== undefined) return geoWithCoord(args, geoFrom) ? 'geo-coord' : undefined;
   return undefined;
 }
 
@@ -164,123 +159,91 @@ function zaddIncr(args: readonly Arg[]): boolean {
   return false;
 }
 
-/** WITHCOORD among GEO* options, skipping the values of FROMMEMBER, STORE and STOREDIST. */
-function geoWithCoord(args: readonly Arg[], from: number): boolean {
-  for (let i = from; i < args.length; i++) {
-    const w = lower(args[i]);
-    if (w === 'withcoord') return true;
-    if (w === 'frommember' || w === 'store' || w === 'storedist') i++;
-  }
-  return false;
-}
-
-const CRLF = '\r\n';
-const NIL2 = Buffer.from('$-1\r\n');
-const NIL3 = Buffer.from('_\r\n');
-const CRLF_BUF = Buffer.from(CRLF);
-
-function head(c: string, n: number): Buffer {
-  return Buffer.from(`${c}${n}${CRLF}`);
-}
+const writer = new RespWriter();
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /**
- * Encode a decoded reply as RESP (`proto` 2 or 3) with its shape, appending to `out`. Errors inside
- * arrays (EXEC) are error replies; nil is `$-1` in RESP2 and `_` in RESP3.
+ * A decoded reply as the RESP bytes Redis would send a client speaking `proto`, given its shape. In
+ * RESP2 only `status` changes anything (the other shapes are RESP2's own form already).
  */
-export function encodeResp(r: Reply, proto: 2 | 3, shape: Shape | undefined, out: Buffer[]): Buffer[] {
-  if (r === null) {
-    out.push(proto === 3 ? NIL3 : NIL2);
-    return out;
+export function encodeResp(r: Reply, proto: 2 | 3, shape?: Shape): Buffer {
+  writer.proto = proto;
+  writeReply(writer, r, proto === 2 && shape !== 'status' ? undefined : shape);
+  return writer.take();
+}
+
+/** An EXEC reply: each queued command's reply with its own shape. */
+export function encodeEach(r: Reply, proto: 2 | 3, shapes: ReadonlyArray<Shape | undefined>): Buffer {
+  if (!Array.isArray(r)) return encodeResp(r, proto);
+  writer.proto = proto;
+  writer.array(r.length);
+  for (let i = 0; i < r.length; i++) {
+    const shape = shapes[i];
+    writeReply(writer, r[i]!, proto === 2 && shape !== 'status' ? undefined : shape);
   }
+  return writer.take();
+}
+
+/** Which elements of an array reply are doubles, for the shapes that mark some by position. */
+function doubleAt(shape: Shape, i: number): boolean {
+  switch (shape) {
+    case 'doubles':
+      return true;
+    case 'scored-flat':
+      return i % 2 === 1;
+    case 'rank-score':
+      return i === 1;
+    case 'bzpop':
+      return i === 2;
+    default:
+      return false;
+  }
+}
+
+function writeReply(w: RespWriter, r: Reply, shape: Shape | undefined): void {
+  if (r === null) return w.nil();
   if (r instanceof Error) {
-    out.push(Buffer.from(`-${r.message.replace(/[\r\n]+/g, ' ')}${CRLF}`));
-    return out;
+    // ioredis decoded the error text as UTF-8; the writer takes bytes as latin1.
+    const m = r.message;
+    return w.error(NON_ASCII.test(m) ? Buffer.from(m, 'utf8').toString('latin1') : m);
   }
-  if (typeof r === 'number') {
-    out.push(Buffer.from(`:${r}${CRLF}`));
-    return out;
-  }
+  if (typeof r === 'number') return w.int(r);
   if (Buffer.isBuffer(r)) {
-    if (shape === 'status' && r.indexOf(13) < 0 && r.indexOf(10) < 0) out.push(Buffer.from(`+${r.toString('latin1')}${CRLF}`, 'latin1'));
-    else if (proto === 3 && shape === 'double') out.push(Buffer.from(`,${r.toString('latin1')}${CRLF}`, 'latin1'));
-    else if (proto === 3 && shape === 'verbatim') out.push(head('=', r.length + 4), Buffer.from('txt:'), r, CRLF_BUF);
-    else out.push(head('$', r.length), r, CRLF_BUF);
-    return out;
-  }
-  // An array.
-  if (proto === 2 || shape === undefined || shape === 'status' || shape === 'double' || shape === 'verbatim') {
-    out.push(head('*', r.length));
-    for (const x of r) encodeResp(x, proto, undefined, out);
-    return out;
+    if (shape === 'status' && r.indexOf(13) < 0 && r.indexOf(10) < 0) return w.simple(r.latin1Slice(0, r.length));
+    if (shape === 'double') return w.doubleText(r.latin1Slice(0, r.length));
+    if (shape === 'verbatim') return w.verbatim(r.latin1Slice(0, r.length));
+    return w.bulkBytes(r);
   }
   switch (shape) {
     case 'map':
-      out.push(head('%', r.length >> 1));
-      for (const x of r) encodeResp(x, 3, undefined, out);
-      return out;
-    case 'pairs-map':
-      out.push(head('%', r.length));
-      for (const x of r) {
-        if (Array.isArray(x) && x.length === 2) {
-          encodeResp(x[0]!, 3, undefined, out);
-          encodeResp(x[1]!, 3, undefined, out);
-        } else encodeResp(x, 3, undefined, out);
-      }
-      return out;
+      w.map(r.length >> 1);
+      for (const x of r) writeReply(w, x, undefined);
+      return;
     case 'set':
-      out.push(head('~', r.length));
-      for (const x of r) encodeResp(x, 3, undefined, out);
-      return out;
-    case 'doubles':
-      out.push(head('*', r.length));
-      for (const x of r) encodeResp(x, 3, 'double', out);
-      return out;
+      w.set(r.length);
+      for (const x of r) writeReply(w, x, undefined);
+      return;
     case 'scored':
     case 'pairs':
-      out.push(head('*', r.length >> 1));
+      w.array(r.length >> 1);
       for (let i = 0; i + 1 < r.length; i += 2) {
-        out.push(head('*', 2));
-        encodeResp(r[i]!, 3, undefined, out);
-        encodeResp(r[i + 1]!, 3, shape === 'scored' ? 'double' : undefined, out);
+        w.array(2);
+        writeReply(w, r[i]!, undefined);
+        writeReply(w, r[i + 1]!, shape === 'scored' ? 'double' : undefined);
       }
-      return out;
-    case 'scored-flat':
-      out.push(head('*', r.length));
-      for (let i = 0; i < r.length; i++) encodeResp(r[i]!, 3, i % 2 === 1 ? 'double' : undefined, out);
-      return out;
-    case 'bzpop':
-      out.push(head('*', r.length));
-      for (let i = 0; i < r.length; i++) encodeResp(r[i]!, 3, i === 2 ? 'double' : undefined, out);
-      return out;
-    case 'rank-score':
-      out.push(head('*', r.length));
-      for (let i = 0; i < r.length; i++) encodeResp(r[i]!, 3, i === 1 ? 'double' : undefined, out);
-      return out;
+      return;
     case 'mpop':
-      out.push(head('*', r.length));
+      // [key, [[member, score], ...]]
+      w.array(r.length);
       for (let i = 0; i < r.length; i++) {
         const x = r[i]!;
         if (i === 1 && Array.isArray(x)) {
-          out.push(head('*', x.length));
-          for (const pair of x) encodeResp(pair, 3, 'rank-score', out);
-        } else encodeResp(x, 3, undefined, out);
+          w.array(x.length);
+          for (const pair of x) writeReply(w, pair, 'rank-score');
+        } else writeReply(w, x, undefined);
       }
-      return out;
-    case 'geopos':
-      out.push(head('*', r.length));
-      for (const x of r) encodeResp(x, 3, 'doubles', out);
-      return out;
-    case 'geo-coord':
-      out.push(head('*', r.length));
-      for (const item of r) {
-        if (!Array.isArray(item)) {
-          encodeResp(item, 3, undefined, out);
-          continue;
-        }
-        out.push(head('*', item.length));
-        for (let i = 0; i < item.length; i++) encodeResp(item[i]!, 3, i === item.length - 1 && Array.isArray(item[i]) ? 'doubles' : undefined, out);
-      }
-      return out;
+      return;
   }
-  return out;
+  w.array(r.length);
+  for (let i = 0; i < r.length; i++) writeReply(w, r[i]!, shape !== undefined && doubleAt(shape, i) ? 'double' : undefined);
 }

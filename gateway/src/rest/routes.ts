@@ -12,9 +12,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Redis from 'ioredis';
 import { presentedToken, type Auth, type Principal } from '../auth';
-import { rawCommand, type Arg, type Reply } from '../cluster/client';
+import { NO_REPLICA_YET, rawCommand, recordOffset, roleOffset, type Arg, type Reply } from '../cluster/client';
 import { Errors, GatewayError, isReplyError } from '../errors';
-import { argStr, type ExecContext, type Executor, type Prepared } from '../executor';
+import { argStr, logOf, type ExecContext, type Executor, type Prepared } from '../executor';
 import { GatewayMetrics } from '../metrics';
 import { toJson, type JsonValue } from './encode';
 import { encodeResp, replyShape } from './reply-shape';
@@ -135,7 +135,7 @@ export function createRest(d: RestDeps): RestApi {
 
   const ok = (fmt: Format, r: Reply, ctx: ExecContext, args: readonly Arg[]): RestResult => {
     const syncToken = syncTokenOf(ctx);
-    if (fmt.resp2) return { status: 200, type: 'application/octet-stream', body: Buffer.concat(encodeResp(r, 2, replyShape(args, 2), [])), syncToken };
+    if (fmt.resp2) return { status: 200, type: 'application/octet-stream', body: encodeResp(r, 2, replyShape(args, 2)), syncToken };
     return { status: 200, type: JSON_TYPE, body: JSON.stringify({ result: resultJson(r, fmt.base64) }), syncToken };
   };
 
@@ -368,28 +368,27 @@ export async function runTransaction(executor: Executor, ctx: ExecContext, cmds:
     raw.sendCommand(rawCommand(['MULTI']));
     for (const c of cmds) raw.sendCommand(rawCommand(c));
     raw.sendCommand(rawCommand(['EXEC']));
-    // A write transaction: the primary's replication offset after it, for the sync token.
-    const role = write && ctx.trackWrites !== false;
-    if (role) raw.sendCommand(rawCommand(['ROLE']));
+    // A write transaction: the primary's replication offset after it, for the sync token (a ROLE behind
+    // EXEC, as ClusterClient.send does for single writes; none for a primary without replicas).
+    const log = write ? logOf(ctx) : undefined;
+    const id = client.topology.idAt(addr);
+    const askRole = log !== undefined && id !== null && client.topology.hasReplicas(id);
+    if (askRole) raw.sendCommand(rawCommand(['ROLE']));
     let res: Array<[Error | null, unknown]> | null;
     try {
       res = await p.exec();
     } catch (e) {
       if (write) {
-        if (role) ctx.log = { offsets: ctx.log?.offsets ?? new Map(), unknown: true };
+        if (log) log.unknown = true;
         throw Errors.upstream(`transaction on ${addr}: connection lost, it may or may not have run (${errorText(e)})`);
       }
       throw Errors.upstream(`transaction on ${addr}: ${errorText(e)}`);
     }
     if (!res) throw Errors.upstream('transaction: no reply');
-    if (role) {
-      const log = (ctx.log ??= { offsets: new Map(), unknown: false });
+    if (askRole) {
       const [roleErr, r] = res.pop()!;
-      const id = client.idAt(addr);
-      const o = !roleErr && Array.isArray(r) && String(r[0]) === 'master' && typeof r[1] === 'number' ? r[1] : null;
-      if (o === null || id === null) log.unknown = true;
-      else if (o > (log.offsets.get(id) ?? -1)) log.offsets.set(id, o);
-    }
+      recordOffset(log, id, roleErr ? null : roleOffset(r));
+    } else if (log) recordOffset(log, id, NO_REPLICA_YET);
     const failed = res.find(([e]) => e && !isReplyError(e));
     if (failed) {
       const msg = errorText(failed[0]);

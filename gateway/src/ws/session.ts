@@ -23,8 +23,8 @@ import { argStr, type ExecContext, type Executor } from '../executor';
 import type { GatewayMetrics } from '../metrics';
 import type { HubMessage, HubSubscriber, PubSubHub, SubKind } from '../pubsub/hub';
 import { SUB_CMD } from '../pubsub/upstream';
-import { toJson, toResp3 } from '../rest/encode';
-import { encodeResp, replyShape, type Shape } from '../rest/reply-shape';
+import { toJson } from '../rest/encode';
+import { encodeEach, encodeResp, replyShape, type Shape } from '../rest/reply-shape';
 import { runTransaction } from '../rest/routes';
 import { CLOSE } from './close-codes';
 
@@ -137,8 +137,7 @@ export class WsSession implements HubSubscriber {
   private ctx(): ExecContext {
     // Replica reads (a token's replicaReads) see the session's own writes: the session keeps the sync
     // token its writes produced, and a read sent while one of its writes is in flight goes to the primary.
-    const rr = this.principal.replicaReads === true;
-    return { principal: this.principal, db: this.db, frontend: this.frontend, trackWrites: rr, syncToken: rr ? this.syncToken : undefined };
+    return { principal: this.principal, db: this.db, frontend: this.frontend, trackWrites: this.principal.replicaReads === true };
   }
 
   /** The sync token of this session's writes so far (replica reads only). */
@@ -223,14 +222,7 @@ export class WsSession implements HubSubscriber {
    */
   private result(s: Slot, tag: Tag | null, r: Reply, proto: 2 | 3 = this.proto, shape?: Shape | Array<Shape | undefined>): void {
     if (this.mode === 'json') s.frames.push(this.jsonFrame({ result: toJson(r, false) }, tag));
-    else if (Array.isArray(shape)) {
-      const out: Buffer[] = [];
-      if (Array.isArray(r)) {
-        out.push(Buffer.from(`*${r.length}\r\n`));
-        for (let i = 0; i < r.length; i++) encodeResp(r[i]!, proto, shape[i], out);
-      } else encodeResp(r, proto, undefined, out);
-      s.frames.push(Buffer.concat(out));
-    } else s.frames.push(Buffer.concat(encodeResp(r, proto, shape, [])));
+    else s.frames.push(Array.isArray(shape) ? encodeEach(r, proto, shape) : encodeResp(r, proto, shape));
     this.finish(s);
   }
 
@@ -453,16 +445,7 @@ export class WsSession implements HubSubscriber {
       ['role', Buffer.from('master')],
       ['modules', []],
     ];
-    if (proto === 3) {
-      const parts: Buffer[] = [Buffer.from(`%${fields.length}\r\n`)];
-      for (const [k, v] of fields) {
-        toResp3(Buffer.from(k), parts);
-        toResp3(v, parts);
-      }
-      s.frames.push(Buffer.concat(parts));
-      return this.finish(s);
-    }
-    this.result(s, tag, fields.flatMap(([k, v]) => [Buffer.from(k), v]));
+    this.result(s, tag, fields.flatMap(([k, v]) => [Buffer.from(k), v]), proto, 'map');
   }
 
   private reset(s: Slot, tag: Tag | null): void {
@@ -555,11 +538,9 @@ export class WsSession implements HubSubscriber {
     const shapes = this.mode === 'resp' ? m.cmds.map((c) => replyShape(c, proto)) : undefined;
     this.serial(async () => {
       try {
+        if (ctx.trackWrites) ctx.syncToken = this.syncToken;
         const r = await runTransaction(this.d.executor, ctx, m.cmds);
-        if (ctx.log) {
-          await Promise.resolve(this.d.executor.finishWrites(ctx)).catch(() => {});
-          if (ctx.newSyncToken !== undefined) this.syncToken = ctx.newSyncToken;
-        }
+        if (ctx.log) await this.keepToken(ctx);
         this.result(s, tag, r, proto, shapes);
       } catch (e) {
         this.error(s, tag, e);
@@ -571,26 +552,42 @@ export class WsSession implements HubSubscriber {
     const ctx = this.ctx();
     const proto = this.proto;
     const shape = this.mode === 'resp' ? replyShape(args, proto) : undefined;
-    const tracked = ctx.trackWrites === true && this.d.executor.prepare(ctx, args).write;
+    // Prepared here only when the session tracks its writes (replica reads), then handed to run.
+    const prepared = ctx.trackWrites === true ? this.d.executor.prepare(ctx, args) : undefined;
+    const tracked = prepared?.write === true;
     const go = (): void => {
-      if (tracked) this.writing++;
-      else if (ctx.trackWrites) {
+      if (ctx.trackWrites) {
+        // Reads see the session's writes (its token; the primary while one is in flight); a write's new
+        // token merges the session's.
         ctx.syncToken = this.syncToken;
-        if (this.writing > 0) ctx.need = 'primary';
+        if (!tracked && this.writing > 0) ctx.need = 'primary';
       }
-      const done = async (): Promise<void> => {
-        if (!tracked) return;
-        await Promise.resolve(this.d.executor.finishWrites(ctx)).catch(() => {});
-        if (ctx.newSyncToken !== undefined) this.syncToken = ctx.newSyncToken;
+      const run = this.d.executor.run(ctx, args, prepared);
+      if (!tracked) {
+        run.then(
+          (r) => this.result(s, tag, r, proto, shape),
+          (e: unknown) => this.error(s, tag, e),
+        );
+        return;
+      }
+      this.writing++;
+      const written = async (): Promise<void> => {
+        await this.keepToken(ctx);
         this.writing--;
       };
-      this.d.executor.run(ctx, args).then(
-        (r) => done().then(() => this.result(s, tag, r, proto, shape)),
-        (e: unknown) => done().then(() => this.error(s, tag, e)),
+      run.then(
+        (r) => written().then(() => this.result(s, tag, r, proto, shape)),
+        (e: unknown) => written().then(() => this.error(s, tag, e)),
       );
     };
     if (this.barrier) void this.barrier.then(go);
     else go();
+  }
+
+  /** After this session's writes: keep the sync token they produced (replica reads only). */
+  private async keepToken(ctx: ExecContext): Promise<void> {
+    await Promise.resolve(this.d.executor.finishWrites(ctx)).catch(() => {});
+    if (ctx.newSyncToken !== undefined) this.syncToken = ctx.newSyncToken;
   }
 
   /** The socket is gone: release every subscription. */
