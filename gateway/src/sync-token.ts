@@ -46,6 +46,8 @@ export function parseSyncToken(t: string): ParsedToken | null {
 }
 
 export function formatSyncToken(epoch: number, offsets: ReadonlyMap<string, number> | null): string {
+  // Epoch unknown (-1: no CLUSTER NODES read yet): `*` sends reads to the primary whatever the epoch.
+  if (epoch < 0) return 'e0:*';
   if (offsets === null || offsets.size === 0) return `e${epoch}:*`;
   const parts: string[] = [];
   for (const [id, o] of offsets) parts.push(`${id.slice(0, ID_CHARS)}=${o}`);
@@ -60,7 +62,7 @@ export function formatSyncToken(epoch: number, offsets: ReadonlyMap<string, numb
 export function syncNeed(token: string | undefined, epoch: number, primaryId: (prefix: string) => string | undefined): SyncNeed | undefined {
   if (token === undefined || token === '') return undefined;
   const p = parseSyncToken(token);
-  if (p === null || p.offsets === null || p.epoch !== epoch || epoch === 0) return 'primary';
+  if (p === null || p.offsets === null || p.epoch !== epoch || epoch < 0) return 'primary';
   const need = new Map<string, number>();
   for (const [prefix, o] of p.offsets) {
     const id = primaryId(prefix);
@@ -78,7 +80,7 @@ export function syncNeed(token: string | undefined, epoch: number, primaryId: (p
  * every primary's offset taken after the writes (`formatSyncToken(epoch, all)`) stands in for all of them.
  */
 export function mergeSyncToken(presented: string | undefined, log: WriteLog, epoch: number): string | null {
-  if (log.unknown || epoch === 0) return null;
+  if (log.unknown || epoch < 0) return null;
   let base: Map<string, number>;
   if (presented === undefined || presented === '') base = new Map();
   else {

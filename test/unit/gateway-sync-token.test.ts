@@ -51,7 +51,9 @@ describe('what a replica read needs', () => {
     expect(syncNeed(`e4:${A.slice(0, 12)}=100`, 5, prims)).toBe('primary');
     expect(syncNeed('e5:*', 5, prims)).toBe('primary');
     expect(syncNeed(`e5:${'d'.repeat(12)}=1`, 5, prims)).toBe('primary');
-    expect(syncNeed(`e0:${A.slice(0, 12)}=1`, 0, prims)).toBe('primary');
+    // Epoch unknown (a map read from CLUSTER SHARDS): nothing can be trusted. Epoch 0 is an epoch like any other.
+    expect(syncNeed(`e0:${A.slice(0, 12)}=1`, -1, prims)).toBe('primary');
+    expect(syncNeed(`e0:${A.slice(0, 12)}=1`, 0, prims)).toEqual(new Map([[A, 1]]));
   });
 });
 
@@ -68,9 +70,12 @@ describe('the token a write hands back', () => {
     expect(mergeSyncToken('1763740000000', log, 3)).toBeNull();
     expect(mergeSyncToken('e3:*', log, 3)).toBeNull();
     expect(mergeSyncToken(undefined, { offsets: new Map(), unknown: true }, 3)).toBeNull();
-    expect(mergeSyncToken(undefined, log, 0)).toBeNull();
+    expect(mergeSyncToken(undefined, log, -1)).toBeNull();
+    expect(mergeSyncToken(undefined, log, 0)).toBe(`e0:${A.slice(0, 12)}=50`);
     // What stands in: every primary's offset, or `*` when one did not answer as a primary.
     expect(formatSyncToken(3, new Map([[A, 1000], [B, 2000]]))).toBe(`e3:${A.slice(0, 12)}=1000,${B.slice(0, 12)}=2000`);
     expect(formatSyncToken(3, null)).toBe('e3:*');
+    // Before the gateway knows the epoch: a token that sends reads to the primary.
+    expect(formatSyncToken(-1, new Map([[A, 1]]))).toBe('e0:*');
   });
 });

@@ -197,7 +197,7 @@ export class ClusterClient extends EventEmitter {
       await sleep(200);
     }
     // A first watch now: CLUSTER SHARDS shows no config epochs, which sync tokens carry (sync-token.ts).
-    if (this.seen.epoch === 0) await this.refresh('watch').catch(() => {});
+    if (this.seen.epoch < 0) await this.refresh('watch').catch(() => {});
     this.watchTimer = setInterval(() => void this.refresh('watch').catch(() => {}), this.opts.watchIntervalMs);
     this.watchTimer.unref();
   }
@@ -686,7 +686,7 @@ export class ClusterClient extends EventEmitter {
     if (!node) return;
     // Copy on first patch: `seen` stays as read, so the next refresh still sees the owner change.
     if (this.topology === this.seen) this.topology = this.topology.clone();
-    this.topology.owners[slot] = node.id;
+    this.topology.setOwner(slot, node.id);
   }
 
   /** Run a command on a specific node address (fan-out), with the refusal retries but no redirects. */

@@ -20,7 +20,7 @@ export interface NodeInfo {
   primaryId: string | null;
   failed: boolean;
   connected: boolean;
-  /** Its config epoch (CLUSTER NODES); 0 when read from CLUSTER SHARDS, which does not show it. */
+  /** Its config epoch (CLUSTER NODES); -1 when read from CLUSTER SHARDS, which does not show it. */
   configEpoch: number;
 }
 
@@ -144,7 +144,7 @@ export class Topology {
           primaryId: isPrimary || !primary ? null : str(primary.get('id')),
           failed: health === 'fail' || health === 'failed',
           connected: health === 'online',
-          configEpoch: 0,
+          configEpoch: -1,
         });
       }
       if (!primary || !Array.isArray(slots)) continue;
@@ -167,13 +167,27 @@ export class Topology {
   /**
    * The cluster's configuration epoch as this map shows it: the highest node config epoch. Every
    * failover and every completed slot migration raises it, so two maps with the same epoch agree on
-   * which primary owns which slot. 0 for a map read from CLUSTER SHARDS (epochs not shown).
+   * which primary owns which slot. 0 is an epoch like any other (a cluster whose slots were assigned
+   * once and never moved); -1 for a map read from CLUSTER SHARDS (epochs not shown) or an empty one.
+   * Cached: asked on every write.
    */
   get epoch(): number {
-    let e = 0;
-    for (const n of this.nodes.values()) if (n.configEpoch > e) e = n.configEpoch;
-    return e;
+    if (this.epochCache === null) {
+      let e = -1;
+      for (const n of this.nodes.values()) if (n.configEpoch > e) e = n.configEpoch;
+      this.epochCache = e;
+    }
+    return this.epochCache;
   }
+
+  /** A MOVED patch: `slot` is now `id`'s. */
+  setOwner(slot: number, id: string): void {
+    this.owners[slot] = id;
+    this.shardPrimaryCache = null;
+  }
+
+  private epochCache: number | null = null;
+  private shardPrimaryCache: NodeInfo[] | null = null;
 
   private byAddr: Map<string, string> | null = null;
   private withReplicas: Set<string> | null = null;
@@ -208,8 +222,13 @@ export class Topology {
 
   /** Primaries that own at least one slot (the shards), in a stable order. */
   shardPrimaries(): NodeInfo[] {
-    const ids = new Set(this.owners.filter((o) => o !== ''));
-    return [...ids].map((id) => this.nodes.get(id)).filter((n): n is NodeInfo => !!n).sort((a, b) => a.addr.localeCompare(b.addr));
+    // Cached (a write whose token cannot be merged asks for it): the owners array changes only through
+    // patchSlot, which drops the cache.
+    if (this.shardPrimaryCache === null) {
+      const ids = new Set(this.owners.filter((o) => o !== ''));
+      this.shardPrimaryCache = [...ids].map((id) => this.nodes.get(id)).filter((n): n is NodeInfo => !!n).sort((a, b) => a.addr.localeCompare(b.addr));
+    }
+    return this.shardPrimaryCache.slice();
   }
 
   replicasOf(id: string): NodeInfo[] {

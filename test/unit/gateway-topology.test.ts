@@ -1,0 +1,48 @@
+/**
+ * The gateway's slot map: the configuration epoch sync tokens carry, and the shard list fan-outs and
+ * token rebuilds use, kept right across MOVED patches.
+ */
+import { describe, expect, it } from 'vitest';
+import { Topology } from '../../gateway/src/cluster/topology';
+
+const A = 'a'.repeat(40);
+const B = 'b'.repeat(40);
+const R = 'c'.repeat(40);
+
+const nodesText = (epochA: number, epochB: number) =>
+  [
+    `${A} 127.0.0.1:7000@17000 myself,master - 0 0 ${epochA} connected 0-8191`,
+    `${B} 127.0.0.1:7001@17001 master - 0 0 ${epochB} connected 8192-16383`,
+    `${R} 127.0.0.1:7002@17002 slave ${A} 0 0 ${epochA} connected`,
+  ].join('\n');
+
+describe('the configuration epoch of a slot map', () => {
+  it('is the highest node config epoch in CLUSTER NODES, 0 included', () => {
+    expect(Topology.parse(nodesText(3, 5)).epoch).toBe(5);
+    // A cluster whose slots were assigned once and never moved: epoch 0 is a real epoch.
+    expect(Topology.parse(nodesText(0, 0)).epoch).toBe(0);
+  });
+  it('is unknown (-1) for an empty map and for one read from CLUSTER SHARDS (no epochs there)', () => {
+    expect(Topology.empty().epoch).toBe(-1);
+    const shards = [
+      ['slots', [0, 16383], 'nodes', [['id', A, 'port', 7000, 'ip', '127.0.0.1', 'role', 'master', 'health', 'online']]],
+    ];
+    const t = Topology.fromShards(shards);
+    expect(t.shardPrimaries().map((n) => n.id)).toEqual([A]);
+    expect(t.epoch).toBe(-1);
+  });
+});
+
+describe('shard primaries', () => {
+  it('follow a MOVED patch of the owners', () => {
+    const t = Topology.parse(nodesText(1, 2));
+    expect(t.shardPrimaries().map((n) => n.id)).toEqual([A, B]);
+    for (let s = 8192; s < 16384; s++) t.setOwner(s, A);
+    expect(t.shardPrimaries().map((n) => n.id)).toEqual([A]);
+    t.setOwner(0, B);
+    expect(t.shardPrimaries().map((n) => n.id)).toEqual([A, B]);
+    // The caller's copy is its own.
+    t.shardPrimaries().pop();
+    expect(t.shardPrimaries()).toHaveLength(2);
+  });
+});
