@@ -45,4 +45,12 @@ describe('shard primaries', () => {
     t.shardPrimaries().pop();
     expect(t.shardPrimaries()).toHaveLength(2);
   });
+  it('one slot per shard for fan-outs, the first each primary owns, following MOVED patches', () => {
+    const t = Topology.parse(nodesText(1, 2));
+    expect(t.shardSlots()).toEqual([{ slot: 0, addr: '127.0.0.1:7000' }, { slot: 8192, addr: '127.0.0.1:7001' }]);
+    t.setOwner(0, B);
+    expect(t.shardSlots()).toEqual([{ slot: 1, addr: '127.0.0.1:7000' }, { slot: 0, addr: '127.0.0.1:7001' }]);
+    t.shardSlots()[0]!.slot = 99;
+    expect(t.shardSlots()[0]!.slot).toBe(1);
+  });
 });

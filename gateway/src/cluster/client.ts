@@ -550,17 +550,7 @@ export class ClusterClient extends EventEmitter {
    * slots with `send`, so a shard whose primary fails over mid-call is retried on its new primary.
    */
   shardSlots(): Array<{ slot: number; addr: string }> {
-    const out: Array<{ slot: number; addr: string }> = [];
-    const seen = new Set<string>();
-    const owners = this.topology.owners;
-    for (let s = 0; s < SLOT_COUNT; s++) {
-      const id = owners[s]!;
-      if (id === '' || seen.has(id)) continue;
-      seen.add(id);
-      const addr = this.topology.nodes.get(id)?.addr;
-      if (addr) out.push({ slot: s, addr });
-    }
-    return out.sort((a, b) => a.addr.localeCompare(b.addr));
+    return this.topology.shardSlots();
   }
 
   // ---- sending ---------------------------------------------------------------------------------

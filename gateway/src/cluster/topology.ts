@@ -184,7 +184,30 @@ export class Topology {
   setOwner(slot: number, id: string): void {
     this.owners[slot] = id;
     this.shardPrimaryCache = null;
+    this.shardSlotCache = null;
   }
+
+  /**
+   * One slot per shard (the first slot each primary owns) with that primary's address, by address;
+   * cached like shardPrimaries (every fan-out asks).
+   */
+  shardSlots(): Array<{ slot: number; addr: string }> {
+    if (this.shardSlotCache === null) {
+      const out: Array<{ slot: number; addr: string }> = [];
+      const seen = new Set<string>();
+      for (let s = 0; s < SLOT_COUNT; s++) {
+        const id = this.owners[s]!;
+        if (id === '' || seen.has(id)) continue;
+        seen.add(id);
+        const addr = this.nodes.get(id)?.addr;
+        if (addr) out.push({ slot: s, addr });
+      }
+      this.shardSlotCache = out.sort((a, b) => a.addr.localeCompare(b.addr));
+    }
+    return this.shardSlotCache.map((x) => ({ ...x }));
+  }
+
+  private shardSlotCache: Array<{ slot: number; addr: string }> | null = null;
 
   private epochCache: number | null = null;
   private shardPrimaryCache: NodeInfo[] | null = null;
