@@ -137,8 +137,7 @@ export class Auth {
     return undefined;
   }
 
-  /** Spend one request from the token's rate limit; 429 when empty. */
-  /** The in-process bucket (scope "process"). */
+  /** Spend one request from the token's in-process bucket (scope "process"); 429 when empty. */
   static rateLimit(p: Principal): void {
     const b = p.bucket;
     if (!b) return;

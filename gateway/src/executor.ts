@@ -269,8 +269,8 @@ export class Executor {
     if (!log) return;
     const epoch = this.client.epoch;
     const merged = mergeSyncToken(ctx.syncToken, log, epoch);
-    if (merged !== null || epoch < 0) {
-      ctx.newSyncToken = merged ?? formatSyncToken(epoch, null);
+    if (merged !== null) {
+      ctx.newSyncToken = merged;
       return;
     }
     return this.client.primaryOffsets().then((all) => {

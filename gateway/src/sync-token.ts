@@ -15,7 +15,7 @@
  * one: it takes every primary's offset after its own writes, which covers every write acknowledged
  * before.
  */
-import type { SyncNeed, WriteLog } from './cluster/client';
+import { NO_REPLICA_YET, type SyncNeed, type WriteLog } from './cluster/client';
 
 const ID_CHARS = 12;
 const TOKEN = /^e(\d{1,15}):(\*|[0-9a-f]{12}=\d{1,18}(?:,[0-9a-f]{12}=\d{1,18}){0,511})$/;
@@ -75,12 +75,16 @@ export function syncNeed(token: string | undefined, epoch: number, primaryId: (p
 
 /**
  * The token to hand back after a request's writes: the presented token's offsets merged with the ones
- * the writes reached, keeping the highest per primary. null when that cannot be trusted (the presented
- * token is foreign, `*` or of another epoch, or a write's offset was not learned): then the token of
- * every primary's offset taken after the writes (`formatSyncToken(epoch, all)`) stands in for all of them.
+ * the writes reached, keeping the highest per primary, except that an offset learned now replaces a
+ * presented NO_REPLICA_YET (it was taken after that write, so it covers it, and lets the shard's replicas
+ * serve reads again once they have it). Before the gateway knows the epoch: `e0:*` (reads go to the
+ * primary). null when the merge cannot be trusted (the presented token is foreign, `*` or of another
+ * epoch, or a write's offset was not learned): then the token of every primary's offset taken after the
+ * writes (`formatSyncToken(epoch, all)`) stands in for all of them.
  */
 export function mergeSyncToken(presented: string | undefined, log: WriteLog, epoch: number): string | null {
-  if (log.unknown || epoch < 0) return null;
+  if (epoch < 0) return formatSyncToken(epoch, null);
+  if (log.unknown) return null;
   let base: Map<string, number>;
   if (presented === undefined || presented === '') base = new Map();
   else {
@@ -90,7 +94,8 @@ export function mergeSyncToken(presented: string | undefined, log: WriteLog, epo
   }
   for (const [id, o] of log.offsets) {
     const k = id.slice(0, ID_CHARS);
-    if (o > (base.get(k) ?? -1)) base.set(k, o);
+    const had = base.get(k);
+    if (had === undefined || had === NO_REPLICA_YET || o > had) base.set(k, o);
   }
   return formatSyncToken(epoch, base);
 }

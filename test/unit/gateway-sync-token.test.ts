@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { NO_REPLICA_YET } from '../../gateway/src/cluster/client';
 import { formatSyncToken, mergeSyncToken, parseSyncToken, syncNeed } from '../../gateway/src/sync-token';
 
 const A = 'a'.repeat(40);
@@ -64,13 +65,24 @@ describe('the token a write hands back', () => {
     expect(parseSyncToken(t)).toEqual({ epoch: 3, offsets: new Map([[A.slice(0, 12), 70], [B.slice(0, 12), 5], [C.slice(0, 12), 9]]) });
     expect(mergeSyncToken(undefined, log, 3)).toBe(`e3:${A.slice(0, 12)}=50,${C.slice(0, 12)}=9`);
   });
+  it('an offset learned now replaces a presented "no replica yet" (the shard\'s replicas may serve again once they have it)', () => {
+    const presented = `e3:${A.slice(0, 12)}=${NO_REPLICA_YET},${B.slice(0, 12)}=5`;
+    const t = mergeSyncToken(presented, { offsets: new Map([[A, 40]]), unknown: false }, 3)!;
+    expect(parseSyncToken(t)!.offsets).toEqual(new Map([[A.slice(0, 12), 40], [B.slice(0, 12), 5]]));
+    // Still no replica: the shard stays on its primary.
+    const t2 = mergeSyncToken(presented, { offsets: new Map([[A, NO_REPLICA_YET]]), unknown: false }, 3)!;
+    expect(parseSyncToken(t2)!.offsets!.get(A.slice(0, 12))).toBe(NO_REPLICA_YET);
+  });
+  it('before the gateway knows the epoch: a token that sends reads to the primary, whatever was written', () => {
+    expect(mergeSyncToken(undefined, { offsets: new Map([[A, 50]]), unknown: false }, -1)).toBe('e0:*');
+    expect(mergeSyncToken(undefined, { offsets: new Map(), unknown: true }, -1)).toBe('e0:*');
+  });
   it('cannot merge a stale or foreign token, or a write with no offset learned (every primary\'s offset stands in)', () => {
     const log = { offsets: new Map([[A, 50]]), unknown: false };
     expect(mergeSyncToken(`e2:${A.slice(0, 12)}=70`, log, 3)).toBeNull();
     expect(mergeSyncToken('1763740000000', log, 3)).toBeNull();
     expect(mergeSyncToken('e3:*', log, 3)).toBeNull();
     expect(mergeSyncToken(undefined, { offsets: new Map(), unknown: true }, 3)).toBeNull();
-    expect(mergeSyncToken(undefined, log, -1)).toBeNull();
     expect(mergeSyncToken(undefined, log, 0)).toBe(`e0:${A.slice(0, 12)}=50`);
     // What stands in: every primary's offset, or `*` when one did not answer as a primary.
     expect(formatSyncToken(3, new Map([[A, 1000], [B, 2000]]))).toBe(`e3:${A.slice(0, 12)}=1000,${B.slice(0, 12)}=2000`);

@@ -183,34 +183,36 @@ export class Topology {
   /** A MOVED patch: `slot` is now `id`'s. */
   setOwner(slot: number, id: string): void {
     this.owners[slot] = id;
-    this.shardPrimaryCache = null;
-    this.shardSlotCache = null;
+    this.shards = null;
   }
 
   /**
-   * One slot per shard (the first slot each primary owns) with that primary's address, by address;
-   * cached like shardPrimaries (every fan-out asks).
+   * The shards: each primary owning slots, with the first slot it owns, ordered by address. Computed
+   * once per map (writes, fan-outs and keyless commands ask); MOVED patches (setOwner) drop it.
    */
-  shardSlots(): Array<{ slot: number; addr: string }> {
-    if (this.shardSlotCache === null) {
-      const out: Array<{ slot: number; addr: string }> = [];
+  private shardList(): ReadonlyArray<{ slot: number; node: NodeInfo }> {
+    if (this.shards === null) {
+      const out: Array<{ slot: number; node: NodeInfo }> = [];
       const seen = new Set<string>();
       for (let s = 0; s < SLOT_COUNT; s++) {
         const id = this.owners[s]!;
         if (id === '' || seen.has(id)) continue;
         seen.add(id);
-        const addr = this.nodes.get(id)?.addr;
-        if (addr) out.push({ slot: s, addr });
+        const node = this.nodes.get(id);
+        if (node) out.push({ slot: s, node });
       }
-      this.shardSlotCache = out.sort((a, b) => a.addr.localeCompare(b.addr));
+      this.shards = out.sort((x, y) => x.node.addr.localeCompare(y.node.addr));
     }
-    return this.shardSlotCache.map((x) => ({ ...x }));
+    return this.shards;
   }
 
-  private shardSlotCache: Array<{ slot: number; addr: string }> | null = null;
+  /** One slot per shard (the first slot each primary owns) with that primary's address, by address. */
+  shardSlots(): Array<{ slot: number; addr: string }> {
+    return this.shardList().map((x) => ({ slot: x.slot, addr: x.node.addr }));
+  }
 
+  private shards: Array<{ slot: number; node: NodeInfo }> | null = null;
   private epochCache: number | null = null;
-  private shardPrimaryCache: NodeInfo[] | null = null;
 
   private byAddr: Map<string, string> | null = null;
   private withReplicas: Set<string> | null = null;
@@ -245,13 +247,7 @@ export class Topology {
 
   /** Primaries that own at least one slot (the shards), in a stable order. */
   shardPrimaries(): NodeInfo[] {
-    // Cached (a write whose token cannot be merged asks for it): the owners array changes only through
-    // patchSlot, which drops the cache.
-    if (this.shardPrimaryCache === null) {
-      const ids = new Set(this.owners.filter((o) => o !== ''));
-      this.shardPrimaryCache = [...ids].map((id) => this.nodes.get(id)).filter((n): n is NodeInfo => !!n).sort((a, b) => a.addr.localeCompare(b.addr));
-    }
-    return this.shardPrimaryCache.slice();
+    return this.shardList().map((x) => x.node);
   }
 
   replicasOf(id: string): NodeInfo[] {

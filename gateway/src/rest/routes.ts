@@ -191,20 +191,17 @@ export function createRest(d: RestDeps): RestApi {
   const runOne = async (req: RestRequest, principal: Principal, db: number, args: Arg[]): Promise<RestResult> => {
     const fmt = formatOf(req);
     const ctx = ctxOf(req, principal, db);
-    let r: Reply;
+    let r: Reply = null;
+    let failed: Error | null = null;
     try {
       r = await executor.run(ctx, args);
     } catch (e) {
-      if (isReplyError(e)) {
-        const written = executor.finishWrites(ctx);
-        if (written) await written;
-        return redisError(ctx, e);
-      }
-      throw e;
+      if (!isReplyError(e)) throw e;
+      failed = e;
     }
     const written = executor.finishWrites(ctx);
     if (written) await written;
-    return ok(fmt, r, ctx, args);
+    return failed ? redisError(ctx, failed) : ok(fmt, r, ctx, args);
   };
 
   const pipeline = async (req: RestRequest, principal: Principal, db: number): Promise<RestResult> => {
@@ -244,19 +241,17 @@ export function createRest(d: RestDeps): RestApi {
     const fmt = formatOf(req);
     const cmds = commandsOf(req, fmt, '/multi-exec');
     const ctx = ctxOf(req, principal, db);
-    let out: Reply;
+    let out: Reply = null;
+    let failed: Error | null = null;
     try {
       out = await runTransaction(executor, ctx, cmds);
     } catch (e) {
-      if (isReplyError(e)) {
-        const written = executor.finishWrites(ctx);
-        if (written) await written;
-        return redisError(ctx, e);
-      }
-      throw e;
+      if (!isReplyError(e)) throw e;
+      failed = e;
     }
     const written = executor.finishWrites(ctx);
     if (written) await written;
+    if (failed) return redisError(ctx, failed);
     const arr = Array.isArray(out) ? out : [];
     const body = JSON.stringify(arr.map((r) => (r instanceof Error ? { error: r.message } : { result: resultJson(r, fmt.base64) })));
     return { status: 200, type: JSON_TYPE, body, syncToken: syncTokenOf(ctx) };
