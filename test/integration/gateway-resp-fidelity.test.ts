@@ -110,10 +110,9 @@ afterAll(async () => {
   await Promise.all((nodes ?? []).map((n) => n.stop()));
 });
 
-async function direct(proto: 2 | 3): Promise<string[]> {
-  const c = await RawConn.open(nodes[0]!.port);
+/** The script's raw replies over one connection (a node's or the gateway's), after HELLO 3 for RESP3. */
+async function runScript(c: { call(...a: string[]): Promise<unknown>; callRaw(...a: string[]): Promise<string>; close(): void }, proto: 2 | 3): Promise<string[]> {
   try {
-    expect(await c.call('FLUSHALL')).toBe('OK');
     if (proto === 3) await c.call('HELLO', '3');
     const out: string[] = [];
     for (const cmd of SCRIPT) out.push(await c.callRaw(...cmd));
@@ -123,19 +122,20 @@ async function direct(proto: 2 | 3): Promise<string[]> {
   }
 }
 
-async function viaWs(proto: 2 | 3): Promise<string[]> {
+async function flushAll(): Promise<void> {
   const c = await RawConn.open(nodes[0]!.port);
   expect(await c.call('FLUSHALL')).toBe('OK');
   c.close();
-  const w = await RespWs.open(`ws://127.0.0.1:${port}/ws/resp?_token=${TOKEN}`);
-  try {
-    if (proto === 3) await w.call('HELLO', '3');
-    const out: string[] = [];
-    for (const cmd of SCRIPT) out.push(await w.callRaw(...cmd));
-    return out;
-  } finally {
-    w.close();
-  }
+}
+
+async function direct(proto: 2 | 3): Promise<string[]> {
+  await flushAll();
+  return runScript(await RawConn.open(nodes[0]!.port), proto);
+}
+
+async function viaWs(proto: 2 | 3): Promise<string[]> {
+  await flushAll();
+  return runScript(await RespWs.open(`ws://127.0.0.1:${port}/ws/resp?_token=${TOKEN}`), proto);
 }
 
 function compare(want: string[], got: string[]): void {
