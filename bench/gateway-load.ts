@@ -2,10 +2,14 @@
  * Load generators and measuring tools for bench/gateway.ts: wrk runs (HTTP, one thread, keep-alive
  * connections, a Lua script cycling over a fixed list of request paths), a closed-loop ioredis runner
  * (N requests in flight, each worker issuing its next command when the previous one answers), a latency
- * histogram (10 µs buckets), and per-process CPU accounting read from /proc.
+ * histogram (10 µs buckets), and per-process CPU accounting read from /proc. The gateway's overhead over a
+ * direct ioredis call is measured from the bench process on both sides (runIoredis, runHttp): the same
+ * event loop and clock, so the difference is the gateway's, not the difference between two load tools'
+ * own wake-up latency (wrk is another process with its own tail).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Cluster } from 'ioredis';
@@ -138,31 +142,96 @@ export async function runWrk(r: WrkRun): Promise<LoadResult> {
   }
 }
 
-/** A command of the closed-loop ioredis run, from the request index. */
-export type IoredisOp = (cluster: Cluster, i: number) => Promise<unknown>;
+export interface HttpRun {
+  port: number;
+  /** Request paths, cycled (as wrk's script does). */
+  paths: string[];
+  headers: Record<string, string>;
+  connections: number;
+  seconds: number;
+}
 
 /**
- * Closed loop over an ioredis Cluster: `inFlight` workers, each sending its next command when the previous
- * one answered, for `seconds`; every latency recorded.
+ * A keep-alive HTTP/1.1 connection with one request in flight: a minimal client on purpose (no HTTP
+ * library's per-request work in the measurement). Responses are framed by Content-Length.
  */
-export async function runIoredis(cluster: Cluster, op: IoredisOp, inFlight: number, seconds: number): Promise<LoadResult> {
+class HttpConn {
+  private readonly socket: net.Socket;
+  private buf: Buffer | null = null;
+  private pending: ((status: number) => void) | null = null;
+  private failed = false;
+  readonly ready: Promise<void>;
+
+  constructor(port: number) {
+    const s = (this.socket = net.connect(port, '127.0.0.1'));
+    s.setNoDelay(true);
+    this.ready = new Promise((resolve, reject) => {
+      s.once('connect', () => resolve());
+      s.once('error', reject);
+    });
+    s.on('data', (d: Buffer) => this.onData(d));
+    s.on('error', () => this.fail());
+    s.on('close', () => this.fail());
+  }
+
+  /** Sends one request; resolves with the status (0: the connection failed). */
+  request(bytes: Buffer): Promise<number> {
+    if (this.failed) return Promise.resolve(0);
+    return new Promise((resolve) => {
+      this.pending = resolve;
+      this.socket.write(bytes);
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private onData(d: Buffer): void {
+    const buf = (this.buf = this.buf === null ? d : Buffer.concat([this.buf, d]));
+    const end = buf.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    const head = buf.latin1Slice(0, end);
+    const m = /\r\ncontent-length: *(\d+)/i.exec(head);
+    const total = end + 4 + (m ? Number(m[1]) : 0);
+    if (buf.length < total) return;
+    // One request in flight: bytes beyond this response are a framing error.
+    if (buf.length > total) return this.fail();
+    this.buf = null;
+    const p = this.pending;
+    this.pending = null;
+    p?.(Number(head.slice(9, 12)));
+  }
+
+  private fail(): void {
+    this.failed = true;
+    const p = this.pending;
+    this.pending = null;
+    p?.(0);
+    this.socket.destroy();
+  }
+}
+
+/**
+ * Closed loop over `slots` lanes for `seconds`: each lane issues its next request (`issue(i, lane)`) when
+ * its previous one completes; every latency recorded.
+ */
+async function drive(slots: number, seconds: number, issue: (i: number, slot: number) => Promise<boolean>): Promise<LoadResult> {
   const h = new Histogram();
   let errors = 0;
   let next = Math.floor(Math.random() * 1e6);
   const start = performance.now();
   const deadline = start + seconds * 1000;
-  const worker = async (): Promise<void> => {
-    while (performance.now() < deadline) {
-      const t0 = performance.now();
-      try {
-        await op(cluster, next++);
-      } catch {
-        errors++;
+  await Promise.all(
+    Array.from({ length: slots }, async (_, slot) => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        const ok = await issue(next++, slot).catch(() => false);
+        if (!ok) errors++;
+        h.record(performance.now() - t0);
       }
-      h.record(performance.now() - t0);
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, worker));
+    }),
+  );
   const secs = (performance.now() - start) / 1000;
   return {
     requests: h.count,
@@ -176,6 +245,38 @@ export async function runIoredis(cluster: Cluster, op: IoredisOp, inFlight: numb
     errors,
     non2xx: 0,
   };
+}
+
+/** HTTP GETs of `paths`, closed loop over `connections` keep-alive connections from this process (see {@link drive}). */
+export async function runHttp(r: HttpRun): Promise<LoadResult> {
+  const head = Object.entries(r.headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  const requests = r.paths.map((p) => Buffer.from(`GET ${p} HTTP/1.1\r\nHost: bench\r\n${head}\r\n`, 'latin1'));
+  const conns = Array.from({ length: r.connections }, () => new HttpConn(r.port));
+  let non2xx = 0;
+  try {
+    await Promise.all(conns.map((c) => c.ready));
+    const res = await drive(r.connections, r.seconds, async (i, slot) => {
+      const status = await conns[slot]!.request(requests[i % requests.length]!);
+      if (status >= 300 || (status > 0 && status < 200)) non2xx++;
+      return status >= 200 && status < 300;
+    });
+    return { ...res, non2xx };
+  } finally {
+    for (const c of conns) c.close();
+  }
+}
+
+/** A command of the ioredis run, from the request index. */
+export type IoredisOp = (cluster: Cluster, i: number) => Promise<unknown>;
+
+/** An ioredis Cluster, closed loop with `inFlight` commands outstanding (see {@link drive}). */
+export async function runIoredis(cluster: Cluster, op: IoredisOp, inFlight: number, seconds: number): Promise<LoadResult> {
+  return drive(inFlight, seconds, async (i) => {
+    await op(cluster, i);
+    return true;
+  });
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; 0 if it is gone. */
