@@ -174,7 +174,7 @@ class HttpConn {
     s.on('close', () => this.fail());
   }
 
-  /** Sends one request; resolves with the status (0: the connection failed). */
+  /** Sends one request; resolves with the status, or 0 when the connection failed (it stays failed). */
   request(bytes: Buffer): Promise<number> {
     if (this.failed) return Promise.resolve(0);
     return new Promise((resolve) => {
@@ -214,9 +214,11 @@ class HttpConn {
 
 /**
  * Closed loop over `slots` lanes for `seconds`: each lane issues its next request (`issue(i, lane)`) when
- * its previous one completes; every latency recorded.
+ * its previous one completes; every latency recorded. `issue` answers whether the request succeeded, or
+ * null when its lane can send no more (a dead connection: counted once, and the lane stops instead of
+ * spinning through failures until the deadline).
  */
-async function drive(slots: number, seconds: number, issue: (i: number, slot: number) => Promise<boolean>): Promise<LoadResult> {
+async function drive(slots: number, seconds: number, issue: (i: number, slot: number) => Promise<boolean | null>): Promise<LoadResult> {
   const h = new Histogram();
   let errors = 0;
   let next = Math.floor(Math.random() * 1e6);
@@ -227,7 +229,8 @@ async function drive(slots: number, seconds: number, issue: (i: number, slot: nu
       while (performance.now() < deadline) {
         const t0 = performance.now();
         const ok = await issue(next++, slot).catch(() => false);
-        if (!ok) errors++;
+        if (ok !== true) errors++;
+        if (ok === null) return;
         h.record(performance.now() - t0);
       }
     }),
@@ -259,7 +262,8 @@ export async function runHttp(r: HttpRun): Promise<LoadResult> {
     await Promise.all(conns.map((c) => c.ready));
     const res = await drive(r.connections, r.seconds, async (i, slot) => {
       const status = await conns[slot]!.request(requests[i % requests.length]!);
-      if (status >= 300 || (status > 0 && status < 200)) non2xx++;
+      if (status === 0) return null;
+      if (status < 200 || status >= 300) non2xx++;
       return status >= 200 && status < 300;
     });
     return { ...res, non2xx };

@@ -131,7 +131,8 @@ function parseHead(buf: Buffer, end: number, o: Required<FastHttpOptions>): Pars
     if (!TOKEN.test(name)) return null; // also rejects obs-fold (a line starting with SP/HT) and SP before ':'
     const raw = head.slice(colon + 1, next);
     if (BAD_VALUE.test(raw)) return null;
-    const value = raw.replace(/^[ \t]+|[ \t]+$/g, '');
+    // Only SP and HT can be whitespace here (BAD_VALUE let nothing else through): trim() strips exactly them.
+    const value = raw.trim();
     const lname = name.toLowerCase();
     switch (lname) {
       case 'content-length':

@@ -38,7 +38,6 @@ export type Shape =
   /** Bulk string -> RESP3 verbatim string, format txt (INFO, CLIENT LIST). */
   | 'verbatim';
 
-/** Commands (or container|subcommand) whose string reply is always a simple string. */
 /**
  * Commands (or container|subcommand) of the command table whose string reply is always a simple string.
  * Only commands the engine has (a unit test checks every name against the command table).

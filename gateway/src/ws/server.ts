@@ -34,8 +34,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ProtocolError, RequestParser } from '../../../common/src/resp/request-parser';
 import type { Gateway } from '../app';
-import { presentedToken } from '../auth';
-import { Auth, type Principal } from '../auth';
+import { Auth, presentedToken, type Principal } from '../auth';
 import { GatewayError } from '../errors';
 import type { PubSubHub } from '../pubsub/hub';
 import { CLOSE } from './close-codes';
@@ -50,7 +49,6 @@ function rejectUpgrade(socket: Duplex, status: number, message: string): void {
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   setTimeout(() => socket.destroy(), 100).unref();
 }
-
 
 export interface WebSocketHandle {
   /** Open sessions (tests and introspection). */
