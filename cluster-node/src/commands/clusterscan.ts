@@ -22,16 +22,16 @@ import { formatCursor, issuedBy, nextSlot, parseScanArgs, scanTarget, type ScanA
 
 /** Append the matching live keys of one slot to `out`; returns how many keys were examined. */
 function scanSlot(db: Db, slot: number, a: ScanArgs, out: string[]): number {
-  const m = db.slotMap(slot);
-  if (m === undefined) return 0;
-  for (const [key, value] of m) {
+  const keys = db.slotKeys(slot);
+  if (keys === undefined) return 0;
+  for (const key of keys) {
     // Expired keys are skipped without reclaiming them: a scan has no side effects.
     if (db.isExpired(key)) continue;
     if (a.pattern !== null && !globMatch(a.pattern, key)) continue;
-    if (a.type !== null && typeOf(value) !== a.type) continue;
+    if (a.type !== null && typeOf(db.peek(key)!) !== a.type) continue;
     out.push(key);
   }
-  return m.size;
+  return keys.size;
 }
 
 function reply(c: Client, cursor: string, keys: string[]): void {

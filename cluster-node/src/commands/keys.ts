@@ -565,7 +565,7 @@ export const handlers: HandlerMap = {
     const db = c.db;
     const out: string[] = [];
     const slot = patternSlot(pattern);
-    const iter = slot < 0 ? db.keys() : (db.slotMap(slot)?.keys() ?? []);
+    const iter = slot < 0 ? db.keys() : (db.slotKeys(slot) ?? []);
     for (const key of iter) {
       if ((all || globMatch(pattern, key)) && !db.isExpired(key)) out.push(key);
     }

@@ -106,10 +106,10 @@ export class RdbEncoder {
 
   /** Every key of one slot of a db; returns the number of keys written. */
   static slot(parts: string[], db: Db, slot: number): number {
-    const m = db.slotMap(slot);
-    if (m === undefined) return 0;
-    for (const [k, v] of m) RdbEncoder.keyValue(parts, k, v, db.getExpire(k));
-    return m.size;
+    const keys = db.slotKeys(slot);
+    if (keys === undefined) return 0;
+    for (const k of keys) RdbEncoder.keyValue(parts, k, db.peek(k)!, db.getExpire(k));
+    return keys.size;
   }
 
   chunk(parts: string[]): Buffer {
