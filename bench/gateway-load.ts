@@ -149,6 +149,8 @@ export interface HttpRun {
   headers: Record<string, string>;
   connections: number;
   seconds: number;
+  /** Paced at this many requests/s over all connections (see {@link drive}); 0 = closed loop at full speed. */
+  rate?: number;
 }
 
 /**
@@ -212,21 +214,38 @@ class HttpConn {
   }
 }
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /**
  * Closed loop over `slots` lanes for `seconds`: each lane issues its next request (`issue(i, lane)`) when
  * its previous one completes; every latency recorded. `issue` answers whether the request succeeded, or
  * null when its lane can send no more (a dead connection: counted once, and the lane stops instead of
  * spinning through failures until the deadline).
+ *
+ * With `rate` (requests/s over all lanes) the loop is paced: each lane sends at most one request per
+ * `slots / rate` seconds (the lanes' schedules staggered), waiting out the rest of its period after an
+ * answer; a lane that falls behind sends at once until it is back on schedule. Latency runs from the
+ * moment the request is actually sent, so a late timer shifts a send but never adds to its latency:
+ * this compares two paths at the same offered load below saturation, where a closed loop at full
+ * speed compares them at their own saturation (queueing included).
  */
-async function drive(slots: number, seconds: number, issue: (i: number, slot: number) => Promise<boolean | null>): Promise<LoadResult> {
+async function drive(slots: number, seconds: number, issue: (i: number, slot: number) => Promise<boolean | null>, rate = 0): Promise<LoadResult> {
   const h = new Histogram();
   let errors = 0;
   let next = Math.floor(Math.random() * 1e6);
   const start = performance.now();
   const deadline = start + seconds * 1000;
+  const period = rate > 0 ? (slots / rate) * 1000 : 0;
   await Promise.all(
     Array.from({ length: slots }, async (_, slot) => {
+      let due = start + (slot * period) / slots;
       while (performance.now() < deadline) {
+        if (period > 0) {
+          const wait = due - performance.now();
+          if (wait > 0) await sleep(wait);
+          due += period;
+          if (performance.now() >= deadline) break;
+        }
         const t0 = performance.now();
         const ok = await issue(next++, slot).catch(() => false);
         if (ok !== true) errors++;
@@ -265,7 +284,7 @@ export async function runHttp(r: HttpRun): Promise<LoadResult> {
       if (status === 0) return null;
       if (status < 200 || status >= 300) non2xx++;
       return status >= 200 && status < 300;
-    });
+    }, r.rate ?? 0);
     return { ...res, non2xx };
   } finally {
     for (const c of conns) c.close();
@@ -275,12 +294,17 @@ export async function runHttp(r: HttpRun): Promise<LoadResult> {
 /** A command of the ioredis run, from the request index. */
 export type IoredisOp = (cluster: Cluster, i: number) => Promise<unknown>;
 
-/** An ioredis Cluster, closed loop with `inFlight` commands outstanding (see {@link drive}). */
-export async function runIoredis(cluster: Cluster, op: IoredisOp, inFlight: number, seconds: number): Promise<LoadResult> {
-  return drive(inFlight, seconds, async (i) => {
-    await op(cluster, i);
-    return true;
-  });
+/** An ioredis Cluster, closed loop with `inFlight` commands outstanding, optionally paced at `rate` req/s (see {@link drive}). */
+export async function runIoredis(cluster: Cluster, op: IoredisOp, inFlight: number, seconds: number, rate = 0): Promise<LoadResult> {
+  return drive(
+    inFlight,
+    seconds,
+    async (i) => {
+      await op(cluster, i);
+      return true;
+    },
+    rate,
+  );
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; 0 if it is gone. */

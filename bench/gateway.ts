@@ -11,7 +11,9 @@
  *   all three shards, after a warm-up; SET runs first so that GET finds every key.
  * - Overhead: the same workload with ioredis Cluster straight to the cluster, 50 commands in flight (and 1),
  *   against the gateway at 50 (and 1) keep-alive connections driven from the same process (runHttp);
- *   overhead = gateway latency - direct latency. wrk through the gateway is reported alongside.
+ *   overhead = gateway latency - direct latency. wrk through the gateway is reported alongside. At 50 the
+ *   runs go twice: at full speed (each side at its own saturation, queueing included) and paced at
+ *   BENCH_PACED_RATE req/s on both sides (the same load, below saturation).
  * - WebSocket: see bench/gateway-ws.ts.
  * The load generator shares the machine's cores with the servers on both sides.
  *
@@ -20,7 +22,7 @@
  * hits both),
  * BENCH_PARTS (comma list of rest,overhead,ws; default all), BENCH_REPLICAS (replicas per primary, default 0), BENCH_PRIMARIES (default 3; 1 = one data server, like webdis in front of one redis-server),
  * WEBDIS_THREADS (default 2), WEBDIS_POOL (redis connections per webdis thread, default 10),
- * GATEWAY_WORKERS (the gateway's --workers, default 2),
+ * GATEWAY_WORKERS (the gateway's --workers, default 2), BENCH_PACED_RATE (req/s of the paced overhead runs, default 10000),
  * GATEWAY_CPU_PROF=<dir> (run the gateway under `node --cpu-prof` and leave the profile there),
  * GATEWAY_BIN=<path> (another gateway entry point, e.g. a patched copy, for A/B runs),
  * BENCH_WS_CLIENTS / BENCH_WS_RATES / BENCH_WS_SECONDS (see gateway-ws.ts), BENCH_OUT=<file.json>.
@@ -52,6 +54,8 @@ const GATEWAY_WORKERS = process.env.GATEWAY_WORKERS ?? '2';
 const GATEWAY_BIN = process.env.GATEWAY_BIN ?? path.join(ROOT, 'bin/cluster-gateway.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = 50;
+/** Offered load (req/s) of the paced overhead runs at CONNECTIONS connections: well under both sides' saturation on 2 cores. */
+const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 10_000);
 const TOKEN = 'bench-gateway-token';
 const WEBDIS_USER = 'bench:bench-webdis-password';
 
@@ -243,11 +247,13 @@ interface RestRow {
 interface OverheadRow {
   op: Op;
   inFlight: number;
+  /** Paced at this offered load (req/s) on both sides; 0 = closed loop at full speed. */
+  rate: number;
   direct: LoadResult;
   /** Through the gateway from the bench process (runHttp): the overhead is measured against this. */
   gateway: LoadResult;
-  /** Through the gateway with wrk (another process, its own wake-up tail), for comparison. */
-  gatewayWrk: LoadResult;
+  /** Through the gateway with wrk (another process, its own wake-up tail), for comparison; null when paced (wrk cannot pace). */
+  gatewayWrk: LoadResult | null;
 }
 
 const ms = (x: number) => (x < 10 ? x.toFixed(3) : x.toFixed(1));
@@ -348,28 +354,30 @@ async function overheadPart(g: GatewaySide): Promise<OverheadRow[]> {
         const k = i % KEYS;
         return op === 'set' ? c.set(keys[k]!, value(k)) : c.get(keys[k]!);
       };
-      for (const inFlight of [CONNECTIONS, 1]) {
-        console.log(`\n${op.toUpperCase()} overhead, ${inFlight} in flight: ioredis Cluster direct vs HTTP through the gateway from the same process (and wrk), ${ROUNDS} rounds of ${SECONDS} s each`);
+      for (const [inFlight, rate] of [[CONNECTIONS, 0], [CONNECTIONS, PACED_RATE], [1, 0]] as const) {
+        const how = rate > 0 ? `${inFlight} connections paced at ${rate} req/s` : `${inFlight} in flight`;
+        console.log(`\n${op.toUpperCase()} overhead, ${how}: ioredis Cluster direct vs HTTP through the gateway from the same process${rate > 0 ? '' : ' (and wrk)'}, ${ROUNDS} rounds of ${SECONDS} s each`);
         const gatewayRun = { url: `http://127.0.0.1:${g.httpPort}`, paths: gatewayPaths(op), headers: gatewayHeaders, connections: inFlight };
-        const httpRun = { port: g.httpPort, paths: gatewayPaths(op), headers: gatewayHeaders, connections: inFlight };
+        const httpRun = { port: g.httpPort, paths: gatewayPaths(op), headers: gatewayHeaders, connections: inFlight, rate };
         const d: LoadResult[] = [];
         const gw: LoadResult[] = [];
         const wrk: LoadResult[] = [];
         for (let round = 1; round <= ROUNDS; round++) {
-          await runIoredis(cluster, run, inFlight, WARMUP);
-          d.push(await runIoredis(cluster, run, inFlight, SECONDS));
+          await runIoredis(cluster, run, inFlight, WARMUP, rate);
+          d.push(await runIoredis(cluster, run, inFlight, SECONDS, rate));
           printLoad(`${round}: ioredis Cluster direct`, d.at(-1)!);
           await runHttp({ ...httpRun, seconds: WARMUP });
           gw.push(await runHttp({ ...httpRun, seconds: SECONDS }));
           printLoad(`${round}: gateway (same process)`, gw.at(-1)!, `load ${os.loadavg()[0]!.toFixed(1)}`);
+          if (rate > 0) continue;
           await runWrk({ ...gatewayRun, seconds: WARMUP });
           wrk.push(await runWrk({ ...gatewayRun, seconds: SECONDS }));
           printLoad(`${round}: gateway (wrk)`, wrk.at(-1)!, `load ${os.loadavg()[0]!.toFixed(1)}`);
         }
-        const row: OverheadRow = { op, inFlight, direct: combine(d), gateway: combine(gw), gatewayWrk: combine(wrk) };
+        const row: OverheadRow = { op, inFlight, rate, direct: combine(d), gateway: combine(gw), gatewayWrk: wrk.length ? combine(wrk) : null };
         const w = row.gatewayWrk;
         console.log(
-          `  median overhead: p50 ${ms(row.gateway.p50 - row.direct.p50)} ms, p99 ${ms(row.gateway.p99 - row.direct.p99)} ms (wrk through the gateway: p50 ${ms(w.p50)} ms, p99 ${ms(w.p99)} ms)`,
+          `  median overhead: p50 ${ms(row.gateway.p50 - row.direct.p50)} ms, p99 ${ms(row.gateway.p99 - row.direct.p99)} ms${w ? ` (wrk through the gateway: p50 ${ms(w.p50)} ms, p99 ${ms(w.p99)} ms)` : ''}`,
         );
         rows.push(row);
       }
@@ -410,7 +418,7 @@ function markdown(date: Date, facts: MachineFacts, loadAfter: string, rest: Rest
   if (over.length) {
     L.push(
       '',
-      'Gateway overhead over a direct ioredis Cluster call (same keys, same commands). Both sides are driven from the bench process, closed loop with N requests in flight, latency histogram in 10 µs steps: an ioredis 6 Cluster client (default options) straight to the nodes, and N keep-alive HTTP/1.1 connections (a minimal client, bench/gateway-load.ts `runHttp`) through the gateway; overhead = gateway - direct, medians over the rounds. wrk through the gateway is shown for comparison: it is another process, and its own wake-up tail on this VM is part of its figures.',
+      'Gateway overhead over a direct ioredis Cluster call (same keys, same commands). Both sides are driven from the bench process, closed loop with N requests in flight, latency histogram in 10 µs steps: an ioredis 6 Cluster client (default options) straight to the nodes, and N keep-alive HTTP/1.1 connections (a minimal client, bench/gateway-load.ts `runHttp`) through the gateway; overhead = gateway - direct, medians over the rounds. "N at R/s" rows are paced: both sides offered the same R req/s over N connections (each waits out its period between requests; latency from the actual send), so they compare the two paths at one load below saturation, where the full-speed rows compare each at its own saturation and include queueing. wrk through the gateway is shown for comparison: it is another process, and its own wake-up tail on this VM is part of its figures.',
       '',
       '| op | in flight | direct req/s | gateway req/s | p50 direct / gw (ms) | p99 direct / gw (ms) | overhead p50 (ms) | overhead p99 (ms) | wrk via gateway: req/s, p50 / p99 (ms) |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -418,7 +426,7 @@ function markdown(date: Date, facts: MachineFacts, loadAfter: string, rest: Rest
     for (const r of over) {
       const w = r.gatewayWrk;
       L.push(
-        `| ${r.op.toUpperCase()} | ${r.inFlight} | ${r.direct.rps.toFixed(0)} | ${r.gateway.rps.toFixed(0)} | ${ms(r.direct.p50)} / ${ms(r.gateway.p50)} | ${ms(r.direct.p99)} / ${ms(r.gateway.p99)} | ${ms(r.gateway.p50 - r.direct.p50)} | ${ms(r.gateway.p99 - r.direct.p99)} | ${w.rps.toFixed(0)}, ${ms(w.p50)} / ${ms(w.p99)} |`,
+        `| ${r.op.toUpperCase()} | ${r.rate > 0 ? `${r.inFlight} at ${r.rate}/s` : r.inFlight} | ${r.direct.rps.toFixed(0)} | ${r.gateway.rps.toFixed(0)} | ${ms(r.direct.p50)} / ${ms(r.gateway.p50)} | ${ms(r.direct.p99)} / ${ms(r.gateway.p99)} | ${ms(r.gateway.p50 - r.direct.p50)} | ${ms(r.gateway.p99 - r.direct.p99)} | ${w ? `${w.rps.toFixed(0)}, ${ms(w.p50)} / ${ms(w.p99)}` : '-'} |`,
       );
     }
   }
