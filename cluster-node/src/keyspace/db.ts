@@ -7,8 +7,8 @@
  *
  * Why two structures: 16384 small per-slot Maps as the only store cost one or two more dependent
  * cache misses per lookup (the slot's Map object, then its table) than one large table; MSET pays
- * that ten times. The flat table plus the per-slot Sets measured no more RSS per key than the
- * per-slot Maps did (small tables carry more slack), and 8-15% less CPU per MSET (BENCHMARKS.md).
+ * that ten times. The flat table plus the per-slot Sets cost 10-20% less CPU per MSET and GET and
+ * about 12-15 more bytes of RSS per key than the per-slot Maps did (BENCHMARKS.md, session 14).
  *
  * Invariants: `table` and the union of the slot Sets hold the same keys, each key in the Set of its
  * own slot; every key in `expires` exists in `table`; `used` is the estimated bytes of keys and
