@@ -269,7 +269,7 @@ async function drive(slots: number, seconds: number, issue: (i: number, slot: nu
   };
 }
 
-/** HTTP GETs of `paths`, closed loop over `connections` keep-alive connections from this process (see {@link drive}). */
+/** HTTP GETs of `paths` over `connections` keep-alive connections from this process: closed loop, or paced with `rate` (see {@link drive}). */
 export async function runHttp(r: HttpRun): Promise<LoadResult> {
   const head = Object.entries(r.headers)
     .map(([k, v]) => `${k}: ${v}\r\n`)

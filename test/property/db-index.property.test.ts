@@ -54,9 +54,9 @@ function check(db: Db, model: Map<string, string>): void {
   const seen = new Map<string, string>();
   let cursor = 0;
   do {
-    cursor = db.scan(cursor, 2, (k, v) => {
+    cursor = db.scan(cursor, 2, (k) => {
       expect(seen.has(k)).toBe(false);
-      seen.set(k, v as string);
+      seen.set(k, db.peek(k) as string);
     });
   } while (cursor !== 0);
   expect(seen).toEqual(model);

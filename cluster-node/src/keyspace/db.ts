@@ -290,19 +290,16 @@ export class Db {
   /**
    * SCAN over slots: visits whole slots starting at `cursor` until at least `count` keys were seen
    * (or every slot was visited) and returns the next cursor (0 when done). A key present for the
-   * whole scan lives in one slot for the whole scan, so it is returned at least once.
+   * whole scan lives in one slot for the whole scan, so it is returned at least once. Values via `peek`.
    */
-  scan(cursor: number, count: number, visit: (key: string, value: Value) => void, slotFilter?: (slot: number) => boolean): number {
+  scan(cursor: number, count: number, visit: (key: string) => void): number {
     let seen = 0;
     let slot = cursor;
     while (slot < SLOT_COUNT && seen < count) {
       const keys = this.slots[slot];
-      if (keys !== undefined && (slotFilter === undefined || slotFilter(slot))) {
-        const t = this.table;
-        for (const k of keys) {
-          visit(k, t.get(k)!);
-          seen++;
-        }
+      if (keys !== undefined) {
+        for (const k of keys) visit(k);
+        seen += keys.size;
       }
       slot++;
     }
