@@ -285,8 +285,8 @@ function fastPath(
     accepts: fastPathTakes,
     handle: async (req: FastRequest): Promise<FastResponse> => {
       const started = performance.now();
-      const origin = allowedOrigin(req.headers.origin);
-      const headers = origin ? corsHeaders(origin) : [];
+      const origin = req.headers.origin === undefined ? null : allowedOrigin(req.headers.origin);
+      const headers = origin ? corsHeaders(origin) : undefined;
       let res: FastResponse;
       try {
         const r = await api.handle({
@@ -299,8 +299,7 @@ function fastPath(
           replicaRead: req.headers['upstash-replica-read'],
           syncToken: req.headers['upstash-sync-token'],
         });
-        if (r.syncToken !== undefined) headers.push(['upstash-sync-token', r.syncToken]);
-        res = { status: r.status, type: r.type, body: r.body, headers };
+        res = { status: r.status, type: r.type, body: r.body, headers, syncToken: r.syncToken };
       } catch (e) {
         const { status, message, kind } = httpErrorOf(e);
         metrics.errors.inc({ kind });

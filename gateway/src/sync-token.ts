@@ -86,8 +86,10 @@ export function mergeSyncToken(presented: string | undefined, log: WriteLog, epo
   if (epoch < 0) return formatSyncToken(epoch, null);
   if (log.unknown) return null;
   let base: Map<string, number>;
-  if (presented === undefined || presented === '') base = new Map();
-  else {
+  if (presented === undefined || presented === '') {
+    if (log.offsets.size === 1) return singleToken(epoch, log.offsets);
+    base = new Map();
+  } else {
     const p = parseSyncToken(presented);
     if (p === null || p.offsets === null || p.epoch !== epoch) return null;
     base = p.offsets;
@@ -98,4 +100,17 @@ export function mergeSyncToken(presented: string | undefined, log: WriteLog, epo
     if (had === undefined || had === NO_REPLICA_YET || o > had) base.set(k, o);
   }
   return formatSyncToken(epoch, base);
+}
+
+/** The last one-primary token made (a write request without a token, the common case): reused while it repeats. */
+let lastSingle = { epoch: -1, id: '', offset: -1, token: '' };
+
+/** `formatSyncToken(epoch, offsets)` for one offset, reusing the last string when nothing changed (NO_REPLICA_YET always repeats). */
+function singleToken(epoch: number, offsets: ReadonlyMap<string, number>): string {
+  const [id, o] = offsets.entries().next().value as [string, number];
+  const l = lastSingle;
+  if (l.epoch === epoch && l.offset === o && l.id === id) return l.token;
+  const token = formatSyncToken(epoch, offsets);
+  lastSingle = { epoch, id, offset: o, token };
+  return token;
 }

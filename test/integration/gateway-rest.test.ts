@@ -380,8 +380,11 @@ describe('upstream timeouts', () => {
     let read: Awaited<ReturnType<typeof http>>;
     let write: Awaited<ReturnType<typeof http>>;
     let elsewhere: Awaited<ReturnType<typeof http>>;
+    let later: Awaited<ReturnType<typeof http>>;
     try {
-      [read, write, elsewhere] = await Promise.all([http(fast, 'GET', `/get/${key}`), http(fast, 'GET', `/set/${key}/w`), http(fast, 'GET', `/set/${other}/x`)]);
+      // `later` queues behind the first two on the same upstream connection and times out on its own.
+      const laterP = new Promise((r) => setTimeout(r, 150)).then(() => http(fast, 'GET', `/get/${key}`));
+      [read, write, elsewhere, later] = await Promise.all([http(fast, 'GET', `/get/${key}`), http(fast, 'GET', `/set/${key}/w`), http(fast, 'GET', `/set/${other}/x`), laterP]);
     } finally {
       node.proc.kill('SIGCONT');
     }
@@ -390,6 +393,7 @@ describe('upstream timeouts', () => {
     expect(write.status).toBe(504);
     expect(write.json.error).toBe(`cluster node 127.0.0.1:${port} did not answer within 300 ms: the write may or may not have been applied`);
     expect(elsewhere.json).toEqual({ result: 'OK' });
+    expect(later.status).toBe(504);
     await waitFor('the node to answer again', async () => (await http(fast, 'GET', `/get/${key}`)).status === 200);
   });
 });

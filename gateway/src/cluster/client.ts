@@ -127,7 +127,29 @@ function freshest(texts: Array<string | null>): string | null {
   return best;
 }
 
-/** ioredis's commandTimeout rejection. */
+/** ioredis's queue of commands (denque): the ones sent and waiting for replies, or waiting to be sent. */
+interface PendingQueue {
+  readonly length: number;
+  peekAt(i: number): { command: Command } | undefined;
+}
+
+/** When the watchdog first saw a command (ms), stored on the command. */
+const SEEN = Symbol('gateway.seenAt');
+type Watched = Command & { [SEEN]?: number };
+
+/** Reject the commands of `q` older than `limit` ms (see ClusterClient.startWatchdog). */
+function expire(q: PendingQueue | undefined, now: number, limit: number): void {
+  if (q === undefined) return;
+  for (let i = 0; i < q.length; i++) {
+    const cmd = q.peekAt(i)?.command as Watched | undefined;
+    if (cmd === undefined) continue;
+    const seen = cmd[SEEN];
+    if (seen === undefined) cmd[SEEN] = now;
+    else if (now - seen >= limit && !cmd.isSettled) cmd.reject(new Error('Command timed out'));
+  }
+}
+
+/** ioredis's commandTimeout rejection (the watchdog's as well). */
 function isTimeout(e: unknown): boolean {
   return e instanceof Error && e.message === 'Command timed out';
 }
@@ -147,6 +169,9 @@ export class ClusterClient extends EventEmitter {
   /** The last map read from the cluster, never patched: the baseline that changes are measured against. */
   private seen: Topology = Topology.empty();
   private readonly conns = new Map<string, Conn>();
+  /** The same connections by address, indexed by `db * 2 + (read-only ? 1 : 0)`. */
+  private readonly connsByAddr = new Map<string, Conn[]>();
+  private watchdog: NodeJS.Timeout | null = null;
   private readonly opts: Required<Omit<ClusterClientOptions, 'password' | 'username'>> & Pick<ClusterClientOptions, 'password' | 'username'>;
   private refreshing: Promise<void> | null = null;
   private watchTimer: NodeJS.Timeout | null = null;
@@ -205,8 +230,10 @@ export class ClusterClient extends EventEmitter {
   async close(): Promise<void> {
     this.closed = true;
     if (this.watchTimer) clearInterval(this.watchTimer);
+    if (this.watchdog !== null) clearInterval(this.watchdog);
     const all = [...this.conns.values()];
     this.conns.clear();
+    this.connsByAddr.clear();
     await Promise.all(all.map((c) => c.redis.quit().catch(() => c.redis.disconnect())));
   }
 
@@ -224,6 +251,10 @@ export class ClusterClient extends EventEmitter {
 
   /** The command connection to `addr` for `db` (created on first use). */
   connection(addr: string, db = 0, readOnly = false): Redis {
+    // Looked up per request: by address, then (db, read-only) as an index, with no key string built.
+    const byIndex = this.connsByAddr.get(addr);
+    const hit = byIndex?.[db * 2 + (readOnly ? 1 : 0)];
+    if (hit !== undefined) return hit.redis;
     const key = `${addr}/${db}${readOnly ? '/ro' : ''}`;
     let c = this.conns.get(key);
     if (!c) {
@@ -240,7 +271,7 @@ export class ClusterClient extends EventEmitter {
         enableReadyCheck: false,
         maxRetriesPerRequest: 0,
         connectTimeout: this.opts.connectTimeoutMs,
-        commandTimeout: this.opts.commandTimeoutMs,
+        // No per-command timer: the watchdog (checkTimeouts) times commands out per connection.
         retryStrategy: (times) => (this.closed ? null : Math.min(50 * times, 1000)),
         lazyConnect: false,
       });
@@ -253,7 +284,37 @@ export class ClusterClient extends EventEmitter {
       this.conns.set(key, c);
       this.metrics.upstreamConnections.set({ kind: 'command' }, this.conns.size);
     }
+    let arr = this.connsByAddr.get(addr);
+    if (arr === undefined) this.connsByAddr.set(addr, (arr = []));
+    arr[db * 2 + (readOnly ? 1 : 0)] = c;
+    this.startWatchdog();
     return c.redis;
+  }
+
+  /**
+   * Upstream command timeouts, one timer for every connection instead of ioredis's commandTimeout (a
+   * setTimeout and clearTimeout per command). Every tick, each connection's commands waiting for a
+   * reply (and those queued while it connects) are walked from the oldest: one first seen by an earlier
+   * tick that has waited `commandTimeoutMs` since is rejected with ioredis's "Command timed out", as
+   * ioredis would. A command is seen within a tick of being sent, so it times out between
+   * `commandTimeoutMs` and `commandTimeoutMs` plus two ticks (a tick is a tenth of the timeout, at most
+   * 250 ms). The connection stays up; the node's late reply goes to the settled command and is dropped.
+   */
+  private startWatchdog(): void {
+    if (this.watchdog !== null || this.closed) return;
+    const tick = Math.max(1, Math.min(250, Math.floor(this.opts.commandTimeoutMs / 10)));
+    this.watchdog = setInterval(() => this.checkTimeouts(), tick);
+    this.watchdog.unref();
+  }
+
+  private checkTimeouts(): void {
+    const now = Date.now();
+    const limit = this.opts.commandTimeoutMs;
+    for (const c of this.conns.values()) {
+      const r = c.redis as unknown as { commandQueue?: PendingQueue; offlineQueue?: PendingQueue };
+      expire(r.commandQueue, now, limit);
+      expire(r.offlineQueue, now, limit);
+    }
   }
 
   /** Close connections to nodes no longer in the cluster (forgotten nodes would be redialled forever). */
@@ -263,6 +324,7 @@ export class ClusterClient extends EventEmitter {
     for (const [key, c] of this.conns) {
       if (live.has(c.addr)) continue;
       this.conns.delete(key);
+      this.connsByAddr.delete(c.addr);
       this.downSince.delete(c.addr);
       c.redis.removeAllListeners('close');
       c.redis.removeAllListeners('ready');

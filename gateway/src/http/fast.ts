@@ -48,7 +48,9 @@ export interface FastResponse {
   type: string | null;
   body: string | Buffer | null;
   /** Extra headers as `name: value` pairs (already validated by the caller). */
-  headers?: Array<[string, string]>;
+  headers?: Array<[string, string]> | undefined;
+  /** An upstash-sync-token header (already validated by the caller). */
+  syncToken?: string | undefined;
 }
 
 export interface FastHttpOptions {
@@ -75,17 +77,23 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[^\x20-\x7e\t]/;
 
 let dateSecond = -1;
-let dateText = '';
-/** The Date header, formatted once per second. */
-function httpDate(): string {
+let keepAliveTail = '';
+let closeTail = '';
+/** The end of a header block (Date, Connection), made once per second. */
+function tail(close: boolean): string {
   const now = Date.now();
   const s = Math.floor(now / 1000);
   if (s !== dateSecond) {
     dateSecond = s;
-    dateText = new Date(now).toUTCString();
+    const date = `Date: ${new Date(now).toUTCString()}\r\n`;
+    keepAliveTail = `${date}Connection: keep-alive\r\nKeep-Alive: timeout=72\r\n\r\n`;
+    closeTail = `${date}Connection: close\r\n\r\n`;
   }
-  return dateText;
+  return close ? closeTail : keepAliveTail;
 }
+
+const STATUS_200 = 'HTTP/1.1 200 OK\r\n';
+const JSON_TYPE_LINE = 'content-type: application/json; charset=utf-8\r\n';
 
 /** A LF not preceded by CR: lines the fast path does not split; node:http decides what they mean. */
 function hasBareLf(buf: Buffer): boolean {
@@ -405,13 +413,13 @@ class Connection {
 
 /** A response as the bytes to write: one latin1/utf8 string, or a header string and a Buffer body. */
 function format(r: FastResponse, close: boolean): string | [string, Buffer] {
-  let head = `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? 'Unknown'}\r\n`;
+  let head = r.status === 200 ? STATUS_200 : `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? 'Unknown'}\r\n`;
   if (r.headers) for (const [n, v] of r.headers) head += `${n}: ${v}\r\n`;
+  if (r.syncToken !== undefined) head += `upstash-sync-token: ${r.syncToken}\r\n`;
   const body = r.body;
   const len = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  if (r.type !== null) head += `content-type: ${r.type}\r\n`;
-  head += `content-length: ${len}\r\nDate: ${httpDate()}\r\n`;
-  head += close ? 'Connection: close\r\n\r\n' : 'Connection: keep-alive\r\nKeep-Alive: timeout=72\r\n\r\n';
+  if (r.type !== null) head += r.type === 'application/json; charset=utf-8' ? JSON_TYPE_LINE : `content-type: ${r.type}\r\n`;
+  head += `content-length: ${len}\r\n${tail(close)}`;
   if (body === null) return head;
   if (typeof body === 'string') return head + body;
   return [head, body];

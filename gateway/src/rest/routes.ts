@@ -103,7 +103,8 @@ const SAFE_HEADER_VALUE = /^[\x20-\x7e]{0,256}$/;
  * presented, echoed only when it is visible ASCII (it becomes a response header).
  */
 function syncTokenOf(ctx: ExecContext): string | undefined {
-  const t = ctx.newSyncToken ?? ctx.syncToken;
+  if (ctx.newSyncToken !== undefined) return ctx.newSyncToken; // made here (formatSyncToken): safe
+  const t = ctx.syncToken;
   return t !== undefined && SAFE_HEADER_VALUE.test(t) ? t : undefined;
 }
 
