@@ -5,11 +5,13 @@
  * page, /healthz, chunked bodies, WebSocket upgrades, oversized headers), and survive garbage.
  * Two gateways run side by side: one with the fast path, one with every request through fastify.
  */
+import http from 'node:http';
 import net from 'node:net';
 import fc from 'fast-check';
 import { WebSocket } from 'ws';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/src/app';
+import { FastHttp } from '../../gateway/src/http/fast';
 import type { NodeHandle } from '../helpers/node';
 import { TOKENS, baseUrl, gateway, metric, startReplicatedCluster } from '../helpers/gateway';
 
@@ -347,5 +349,47 @@ describe('the fast path itself', () => {
     expect(r.res.map((x) => x.body.toString())).toEqual(['{"result":"a"}']);
     expect(r.res[0]!.headers.connection).toBe('close');
     expect(r.closed).toBe(true);
+  });
+
+  it('closes a connection idle for keepAliveTimeoutMs, and answers 408 to a header block left incomplete for headersTimeoutMs', async () => {
+    // A FastHttp of its own with short timeouts, on a bare node:http server.
+    const server = http.createServer((_req, res) => res.end('from node:http'));
+    const fh = new FastHttp(server, {
+      accepts: () => true,
+      handle: async () => ({ status: 200, type: 'text/plain', body: 'fast' }),
+      keepAliveTimeoutMs: 400,
+      headersTimeoutMs: 400,
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      // Answered, then idle: the server closes it (nothing more is sent by the client).
+      const t0 = Date.now();
+      const idle = await exchange(port, [request('GET', '/x', { token: null })], 2, 10_000);
+      expect(idle.res.map((x) => x.body.toString())).toEqual(['fast']);
+      expect(idle.closed).toBe(true);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(350);
+      // Half a header block and then silence: 408 and close, with no further byte needed to trigger it.
+      const partial = await exchange(port, ['GET /x HTTP/1.1\r\nHost: a\r\n'], 2, 10_000);
+      expect(partial.res.map((x) => x.status)).toEqual([408]);
+      expect(partial.closed).toBe(true);
+      // A connection sending a request every 150 ms for 1.2 s (three times the timeout) is never idle.
+      const s = net.connect({ port, host: '127.0.0.1' });
+      let got = Buffer.alloc(0);
+      let closedEarly = false;
+      s.on('data', (d: Buffer) => (got = Buffer.concat([got, d])));
+      s.on('close', () => (closedEarly = true));
+      await new Promise<void>((r) => s.once('connect', () => r()));
+      for (let i = 0; i < 8; i++) {
+        s.write(request('GET', '/x', { token: null }));
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      expect(closedEarly).toBe(false);
+      expect(parseResponses(got).res.map((x) => x.body.toString())).toEqual(Array(8).fill('fast'));
+      s.destroy();
+    } finally {
+      fh.close();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

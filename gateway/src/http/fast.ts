@@ -22,7 +22,9 @@
  * node:http (which answers 431); at most `maxPipelined` requests in flight per connection, and no more
  * requests are read while the client does not read its responses (the socket is paused), so a client
  * cannot grow the gateway's buffers; idle connections close after `keepAliveTimeoutMs`, and a request
- * whose header block is still incomplete after `headersTimeoutMs` gets 408.
+ * whose header block (or body) is still incomplete after `headersTimeoutMs` gets 408. Both are checked
+ * by one sweep timer over all connections (a socket timeout would re-arm a timer on every read and
+ * write).
  */
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -187,6 +189,8 @@ class Connection {
   private gone = false;
   private closing = false;
   private partialSince = 0;
+  /** Last read or write (ms): the sweep closes the connection once it has been idle keepAliveTimeoutMs. */
+  lastActive = Date.now();
 
   readonly socket: Socket;
   /** The current chunk is the shared read buffer (copy what outlives this read). */
@@ -200,18 +204,17 @@ class Connection {
     const socket = (this.socket = adopted ?? accepted);
     if (adopted !== null) (adopted as { server?: unknown }).server = fh.server;
     socket.setNoDelay(true);
-    socket.setTimeout(fh.opts.keepAliveTimeoutMs);
     if (adopted === null) {
       socket.on('data', this.onData);
       socket.resume();
     }
     socket.on('drain', this.onDrain);
-    socket.on('timeout', this.onTimeout);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    this.lastActive = Date.now();
     this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
     try {
       this.parse();
@@ -245,10 +248,21 @@ class Connection {
     this.resumeIfReady();
   };
 
-  private readonly onTimeout = (): void => {
-    // Requests in flight have their own upstream timeouts; an idle or stalled connection is closed.
-    if (this.slots.length === 0) this.socket.destroy();
-  };
+  /** The sweep (every connection, a few times per timeout): idle connections close, stalled requests get 408. */
+  sweep(now: number): void {
+    if (this.gone || this.slots.length > 0) return; // requests in flight have their own upstream timeouts
+    if (this.partialSince !== 0 && !this.closing && now - this.partialSince > this.fh.opts.headersTimeoutMs) {
+      this.timeOutPartial();
+      return;
+    }
+    if (now - this.lastActive >= this.fh.opts.keepAliveTimeoutMs) this.socket.destroy();
+  }
+
+  private timeOutPartial(): void {
+    this.socket.end('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    this.closing = true;
+    this.buf = null;
+  }
 
   private readonly onError = (): void => {};
 
@@ -296,11 +310,7 @@ class Connection {
   private notePartial(): void {
     const now = Date.now();
     if (this.partialSince === 0) this.partialSince = now;
-    else if (now - this.partialSince > this.fh.opts.headersTimeoutMs && this.slots.length === 0) {
-      this.socket.end('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      this.closing = true;
-      this.buf = null;
-    }
+    else if (now - this.partialSince > this.fh.opts.headersTimeoutMs && this.slots.length === 0) this.timeOutPartial();
   }
 
   private dispatch(p: Parsed, body: Buffer | undefined): void {
@@ -328,6 +338,7 @@ class Connection {
     while (n < this.slots.length && this.slots[n]!.out !== null) n++;
     if (n === 0) return;
     const done = this.slots.splice(0, n);
+    this.lastActive = Date.now();
     if (n > 1) s.cork();
     let ok = true;
     let close = false;
@@ -388,10 +399,8 @@ class Connection {
     // An adopted socket reads through `onread`; node:http consumes the handle itself from here on.
     if (this.borrowed && this.buf !== null) this.buf = Buffer.from(this.buf);
     s.removeListener('drain', this.onDrain);
-    s.removeListener('timeout', this.onTimeout);
     s.removeListener('error', this.onError);
     s.removeListener('close', this.onClose);
-    s.setTimeout(0);
     this.gone = true;
     this.fh.connections.delete(this);
     this.fh.handedOff++;
@@ -433,6 +442,7 @@ export class FastHttp {
   /** Connections handed to node:http so far (tests and metrics). */
   handedOff = 0;
   shuttingDown = false;
+  private readonly sweeper: NodeJS.Timeout;
 
   /** Takes over `server`'s 'connection' event (before it listens). */
   constructor(
@@ -456,11 +466,18 @@ export class FastHttp {
     server.on('connection', (socket: Socket) => {
       this.connections.add(new Connection(this, socket));
     });
+    const every = Math.max(10, Math.min(1000, Math.floor(Math.min(this.opts.keepAliveTimeoutMs, this.opts.headersTimeoutMs) / 4)));
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.connections) c.sweep(now);
+    }, every);
+    this.sweeper.unref();
   }
 
   /** Closes idle connections now and the others once their responses are written. */
   close(): void {
     this.shuttingDown = true;
+    clearInterval(this.sweeper);
     for (const c of [...this.connections]) c.shutdown();
   }
 }
