@@ -54,3 +54,23 @@ describe('shard primaries', () => {
     expect(t.shardSlots()[0]!.slot).toBe(1);
   });
 });
+
+describe('a node that does not know its own address yet (a Redis node that has met no other node)', () => {
+  it('CLUSTER NODES ":port@bus myself": the host the node was reached at', () => {
+    const text = `${A} :7000@17000 myself,master - 0 0 0 connected 0-16383\n`;
+    expect(Topology.parse(text).nodes.size).toBe(0); // no address: not routable as it stands
+    const t = Topology.parse(Topology.withAskedHost(text, '127.0.0.5'));
+    expect(t.nodes.get(A)?.addr).toBe('127.0.0.5:7000');
+    expect(t.covered()).toBe(16384);
+    // Lines with an address, and other nodes' lines, are left alone.
+    expect(Topology.withAskedHost(nodesText(1, 2), '10.0.0.1')).toBe(nodesText(1, 2));
+  });
+  it('CLUSTER SHARDS ip "": the asked host when the port is the asked one', () => {
+    const shards = [['slots', [0, 16383], 'nodes', [['id', A, 'port', 7000, 'ip', '', 'endpoint', '', 'role', 'master', 'health', 'online']]]];
+    expect(Topology.fromShards(shards).nodes.size).toBe(0);
+    expect(Topology.fromShards(shards, { host: '127.0.0.1', port: 7001 }).nodes.size).toBe(0);
+    const t = Topology.fromShards(shards, { host: '127.0.0.1', port: 7000 });
+    expect(t.nodes.get(A)?.addr).toBe('127.0.0.1:7000');
+    expect(t.covered()).toBe(16384);
+  });
+});

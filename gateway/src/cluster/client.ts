@@ -502,7 +502,8 @@ export class ClusterClient extends EventEmitter {
   private async loadShards(): Promise<boolean> {
     for (const addr of this.knownAddrs) {
       try {
-        const t = Topology.fromShards(await this.clusterQuery(addr, 'SHARDS'));
+        const colon = addr.lastIndexOf(':');
+        const t = Topology.fromShards(await this.clusterQuery(addr, 'SHARDS'), { host: addr.slice(0, colon), port: Number(addr.slice(colon + 1)) });
         if (t.nodes.size === 0) continue;
         this.apply(t);
         this.lastRefreshOk = Date.now();
@@ -518,7 +519,7 @@ export class ClusterClient extends EventEmitter {
   private async nodesOf(addr: string): Promise<string> {
     const r = await this.clusterQuery(addr, 'NODES');
     if (!Buffer.isBuffer(r)) throw Errors.upstream(`unexpected CLUSTER NODES reply from ${addr}`);
-    return r.toString();
+    return Topology.withAskedHost(r.toString(), addr.slice(0, addr.lastIndexOf(':')));
   }
 
   /** CLUSTER <sub> on `addr`, failing after the connect timeout (a node that accepts but never answers). */

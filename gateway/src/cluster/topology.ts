@@ -52,6 +52,18 @@ export class Topology {
    * slots on their myself lines.
    */
   static parse(text: string, extra: string[] = []): Topology {
+    return Topology.parseFrom(text, extra);
+  }
+
+  /**
+   * CLUSTER NODES text as answered by the node at `host`: a myself line without an address (":7000@17000",
+   * a Redis node that has not met another node yet) gets the host it was reached at.
+   */
+  static withAskedHost(text: string, host: string): string {
+    return text.replace(/^([0-9a-f]{40}) :(\d+)(@\d+(?:,\S*)?)? (\S*myself)/gm, (_m, id: string, port: string, bus: string | undefined, flags: string) => `${id} ${host}:${port}${bus ?? ''} ${flags}`);
+  }
+
+  private static parseFrom(text: string, extra: string[]): Topology {
     const nodes = new Map<string, NodeInfo>();
     const owners = new Array<string>(SLOT_COUNT).fill('');
     const open = new Map<number, OpenSlot>();
@@ -113,7 +125,7 @@ export class Topology {
    * strings, integers as numbers). CLUSTER SHARDS has no migrating/importing states: open slots come
    * from the CLUSTER NODES watch.
    */
-  static fromShards(reply: unknown): Topology {
+  static fromShards(reply: unknown, asked?: { host: string; port: number }): Topology {
     const nodes = new Map<string, NodeInfo>();
     const owners = new Array<string>(SLOT_COUNT).fill('');
     const str = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString() : String(v));
@@ -130,8 +142,11 @@ export class Topology {
       const primary = members.find((n) => str(n.get('role')) === 'master');
       for (const n of members) {
         const id = str(n.get('id'));
-        const host = str(n.get('ip') ?? n.get('endpoint') ?? '');
         const port = Number(str(n.get('port') ?? n.get('tls-port') ?? 0));
+        let host = str(n.get('ip') ?? '') || str(n.get('endpoint') ?? '');
+        // A Redis node that has not met another node does not know its own IP yet (ip ""): it is the
+        // node that answered, as redis-cli and ioredis take it.
+        if (!host && asked !== undefined && port === asked.port) host = asked.host;
         if (id.length !== 40 || !host || !port) continue;
         const health = str(n.get('health') ?? 'online');
         const isPrimary = n === primary;
