@@ -93,6 +93,8 @@ interface Conn {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+const NO_OPTIONS: SendOptions = {};
+
 /**
  * An ioredis Command for raw args, replies as Buffers. The name is sent upper-case so that none of
  * ioredis's per-command reply/argument transformers (hgetall -> object, hrandfield pairs, xread...)
@@ -622,113 +624,158 @@ export class ClusterClient extends EventEmitter {
    * Run a command in `slot` (or on any primary when slot is -1), following redirects and retrying
    * refusals within the retry window.
    */
-  async send(slot: number, args: readonly Arg[], opts: SendOptions = {}): Promise<Reply> {
+  send(slot: number, args: readonly Arg[], opts: SendOptions = NO_OPTIONS): Promise<Reply> {
+    // The common case first: a slot whose owner is known and connected, no replica read, and (for a
+    // write) a primary without replicas, whose offset needs no ROLE. One command on the wire, and the
+    // redirect/retry loop below only if it fails.
+    if (slot >= 0 && opts.replica !== true) {
+      try {
+        const fast = this.sendDirect(slot, args, opts);
+        if (fast !== null) return fast;
+      } catch (e) {
+        return Promise.reject(e as Error);
+      }
+    }
+    return this.sendLoop(slot, args, opts, Date.now());
+  }
+
+  /** `send` on the owner's ready connection, or null when the loop must decide. */
+  private sendDirect(slot: number, args: readonly Arg[], opts: SendOptions): Promise<Reply> | null {
+    const addr = this.addrForSlot(slot);
+    if (addr === null) return null;
+    const redis = this.connection(addr, opts.db ?? 0, false);
+    if (redis.status !== 'ready') return null;
+    const log = opts.write === true ? opts.log : undefined;
+    if (log !== undefined) {
+      const id = this.topology.idAt(addr);
+      if (id === null || this.topology.hasReplicas(id)) return null; // its offset comes from a ROLE: the loop
+      // Recorded whatever the outcome, as the loop does: a failed write may have applied.
+      recordOffset(log, id, NO_REPLICA_YET);
+    }
+    const started = Date.now();
+    return this.sendRaw(redis, args).catch((e: unknown) => this.sendLoop(slot, args, opts, started, { error: e, addr }));
+  }
+
+  /** `send`'s redirect/retry loop; `first` is a first attempt that already failed (sent by `send`). */
+  private async sendLoop(slot: number, args: readonly Arg[], opts: SendOptions, started: number, first?: { error: unknown; addr: string }): Promise<Reply> {
     const db = opts.db ?? 0;
-    const deadline = Date.now() + this.opts.retryWindowMs;
+    const deadline = started + this.opts.retryWindowMs;
     let redirects = 0;
     let askAddr: string | null = null;
     let movedAddr: string | null = null;
-    let attempt = 0;
+    let attempt = first === undefined ? 0 : 1;
+    let failed = first;
     for (;;) {
-      attempt++;
-      let addr: string | null;
-      if (askAddr) addr = askAddr;
-      else if (movedAddr) addr = movedAddr;
-      else if (slot < 0) addr = this.anyAddr();
-      else addr = (opts.replica && !opts.write ? this.replicaAddrForSlot(slot, opts.need) : null) ?? this.addrForSlot(slot);
-      const useReplica = !askAddr && !movedAddr && slot >= 0 && !!opts.replica && !opts.write && addr !== this.addrForSlot(slot);
-      movedAddr = null;
-      if (!addr) {
-        // No owner known: refresh and wait (CLUSTERDOWN-like) within the window.
-        if (Date.now() > deadline) throw Errors.upstream(`no node serves hash slot ${slot}`);
-        this.metrics.retries.inc({ reason: 'unowned' });
-        await this.refresh('error').catch(() => {});
-        await sleep(Math.min(50 * attempt, 500));
-        continue;
-      }
-      const redis = this.connection(addr, db, useReplica);
-      if (redis.status !== 'ready' && redis.status !== 'connecting' && redis.status !== 'connect' && redis.status !== 'wait') {
-        // Known unreachable (reconnecting): not sent, so retrying is safe for any command.
-        if (Date.now() > deadline) throw Errors.upstream(`cluster node ${addr} is unreachable`);
-        this.metrics.retries.inc({ reason: 'unreachable' });
-        await this.refresh('error').catch(() => {});
-        await sleep(Math.min(50 * attempt, 500));
-        continue;
-      }
-      try {
-        let reply: Reply;
-        if (askAddr) {
-          askAddr = null;
-          // A write during a migration: its offset is not tracked (the token falls back to a full one).
-          if (opts.write && opts.log) opts.log.unknown = true;
-          const p = redis.pipeline();
-          p.call('ASKING');
-          const cmd = rawCommand(args);
-          (p as unknown as { sendCommand(c: Command): void }).sendCommand(cmd);
-          const res = await p.exec();
-          const last = res?.[1];
-          if (!last) throw Errors.upstream('ASKING pipeline failed');
-          if (last[0]) throw last[0];
-          reply = last[1] as Reply;
-        } else if (opts.write && opts.log) {
-          const log = opts.log;
-          const id = this.topology.idAt(addr);
-          const sent = this.sendRaw(redis, args);
-          // Asked now, so the ROLE goes out behind this write on the same connection. A primary with
-          // no replica needs none: no replica may serve the write's reads (NO_REPLICA_YET).
-          const off = id !== null && this.topology.hasReplicas(id) ? this.offsetAfter(redis) : null;
-          try {
-            reply = await sent;
-          } finally {
-            // Recorded even when the write failed: it may have applied.
-            recordOffset(log, id, off === null ? NO_REPLICA_YET : await off);
-          }
-        } else {
-          reply = await this.sendRaw(redis, args);
+      let addr: string;
+      let e: unknown;
+      if (failed !== undefined) {
+        // The attempt `send` made: handled as any failed attempt below.
+        addr = failed.addr;
+        e = failed.error;
+        failed = undefined;
+      } else {
+        attempt++;
+        let to: string | null;
+        if (askAddr) to = askAddr;
+        else if (movedAddr) to = movedAddr;
+        else if (slot < 0) to = this.anyAddr();
+        else to = (opts.replica && !opts.write ? this.replicaAddrForSlot(slot, opts.need) : null) ?? this.addrForSlot(slot);
+        const useReplica = !askAddr && !movedAddr && slot >= 0 && !!opts.replica && !opts.write && to !== this.addrForSlot(slot);
+        movedAddr = null;
+        if (!to) {
+          // No owner known: refresh and wait (CLUSTERDOWN-like) within the window.
+          if (Date.now() > deadline) throw Errors.upstream(`no node serves hash slot ${slot}`);
+          this.metrics.retries.inc({ reason: 'unowned' });
+          await this.refresh('error').catch(() => {});
+          await sleep(Math.min(50 * attempt, 500));
+          continue;
         }
-        return reply;
-      } catch (e) {
-        if (e instanceof GatewayError) throw e;
-        const msg = e instanceof Error ? e.message : String(e);
-        if (isReplyError(e)) {
-          if (msg.startsWith('MOVED ') || msg.startsWith('ASK ')) {
-            if (++redirects > this.opts.redirectBudget) throw e;
-            const [kind, slotStr, target] = msg.split(' ') as [string, string, string];
-            const s = Number(slotStr);
-            if (!(s >= 0 && s < SLOT_COUNT) || !target) throw e;
-            if (kind === 'MOVED') {
-              this.metrics.redirects.inc({ type: 'moved' });
-              if (this.topology.open.has(s)) this.metrics.migrationKeysMoved.inc();
-              this.patchSlot(s, target);
-              movedAddr = target;
-              void this.refresh('moved').catch(() => {});
-            } else {
-              this.metrics.redirects.inc({ type: 'ask' });
-              this.metrics.migrationKeysMoved.inc();
-              this.migrationSeen(s, Date.now());
-              askAddr = target;
+        addr = to;
+        const redis = this.connection(addr, db, useReplica);
+        if (redis.status !== 'ready' && redis.status !== 'connecting' && redis.status !== 'connect' && redis.status !== 'wait') {
+          // Known unreachable (reconnecting): not sent, so retrying is safe for any command.
+          if (Date.now() > deadline) throw Errors.upstream(`cluster node ${addr} is unreachable`);
+          this.metrics.retries.inc({ reason: 'unreachable' });
+          await this.refresh('error').catch(() => {});
+          await sleep(Math.min(50 * attempt, 500));
+          continue;
+        }
+        try {
+          let reply: Reply;
+          if (askAddr) {
+            askAddr = null;
+            // A write during a migration: its offset is not tracked (the token falls back to a full one).
+            if (opts.write && opts.log) opts.log.unknown = true;
+            const p = redis.pipeline();
+            p.call('ASKING');
+            const cmd = rawCommand(args);
+            (p as unknown as { sendCommand(c: Command): void }).sendCommand(cmd);
+            const res = await p.exec();
+            const last = res?.[1];
+            if (!last) throw Errors.upstream('ASKING pipeline failed');
+            if (last[0]) throw last[0];
+            reply = last[1] as Reply;
+          } else if (opts.write && opts.log) {
+            const log = opts.log;
+            const id = this.topology.idAt(addr);
+            const sent = this.sendRaw(redis, args);
+            // Asked now, so the ROLE goes out behind this write on the same connection. A primary with
+            // no replica needs none: no replica may serve the write's reads (NO_REPLICA_YET).
+            const off = id !== null && this.topology.hasReplicas(id) ? this.offsetAfter(redis) : null;
+            try {
+              reply = await sent;
+            } finally {
+              // Recorded even when the write failed: it may have applied.
+              recordOffset(log, id, off === null ? NO_REPLICA_YET : await off);
             }
-            continue;
+          } else {
+            reply = await this.sendRaw(redis, args);
           }
-          const refusal = isRefusal(msg);
-          if (refusal && Date.now() < deadline) {
-            this.metrics.retries.inc({ reason: refusal });
-            if (refusal === 'clusterdown') void this.refresh('error').catch(() => {});
-            await sleep(Math.min(25 * 2 ** Math.min(attempt, 5), 500));
-            continue;
-          }
-          throw e;
+          return reply;
+        } catch (err) {
+          e = err;
         }
-        if (isTimeout(e)) throw Errors.timeout(`cluster node ${addr} did not answer within ${this.opts.commandTimeoutMs} ms${opts.write ? ': the write may or may not have been applied' : ''}`);
-        // Flushed from the offline queue: never written to a socket, safe to retry.
-        const unsent = e instanceof Error && e.name === 'MaxRetriesPerRequestError';
-        // Otherwise a connection-level failure with the command possibly in flight.
-        if (opts.write && !unsent) throw Errors.upstream(`connection to ${addr} lost with the command in flight: it may or may not have been applied (${msg})`);
-        if (Date.now() > deadline) throw Errors.upstream(`cluster node ${addr}: ${msg}`);
-        this.metrics.retries.inc({ reason: 'connection' });
-        void this.refresh('error').catch(() => {});
-        await sleep(Math.min(50 * attempt, 500));
       }
+      if (e instanceof GatewayError) throw e;
+      const msg = e instanceof Error ? e.message : String(e);
+      if (isReplyError(e)) {
+        if (msg.startsWith('MOVED ') || msg.startsWith('ASK ')) {
+          if (++redirects > this.opts.redirectBudget) throw e;
+          const [kind, slotStr, target] = msg.split(' ') as [string, string, string];
+          const s = Number(slotStr);
+          if (!(s >= 0 && s < SLOT_COUNT) || !target) throw e;
+          if (kind === 'MOVED') {
+            this.metrics.redirects.inc({ type: 'moved' });
+            if (this.topology.open.has(s)) this.metrics.migrationKeysMoved.inc();
+            this.patchSlot(s, target);
+            movedAddr = target;
+            void this.refresh('moved').catch(() => {});
+          } else {
+            this.metrics.redirects.inc({ type: 'ask' });
+            this.metrics.migrationKeysMoved.inc();
+            this.migrationSeen(s, Date.now());
+            askAddr = target;
+          }
+          continue;
+        }
+        const refusal = isRefusal(msg);
+        if (refusal && Date.now() < deadline) {
+          this.metrics.retries.inc({ reason: refusal });
+          if (refusal === 'clusterdown') void this.refresh('error').catch(() => {});
+          await sleep(Math.min(25 * 2 ** Math.min(attempt, 5), 500));
+          continue;
+        }
+        throw e;
+      }
+      if (isTimeout(e)) throw Errors.timeout(`cluster node ${addr} did not answer within ${this.opts.commandTimeoutMs} ms${opts.write ? ': the write may or may not have been applied' : ''}`);
+      // Flushed from the offline queue: never written to a socket, safe to retry.
+      const unsent = e instanceof Error && e.name === 'MaxRetriesPerRequestError';
+      // Otherwise a connection-level failure with the command possibly in flight.
+      if (opts.write && !unsent) throw Errors.upstream(`connection to ${addr} lost with the command in flight: it may or may not have been applied (${msg})`);
+      if (Date.now() > deadline) throw Errors.upstream(`cluster node ${addr}: ${msg}`);
+      this.metrics.retries.inc({ reason: 'connection' });
+      void this.refresh('error').catch(() => {});
+      await sleep(Math.min(50 * attempt, 500));
     }
   }
 
