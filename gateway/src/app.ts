@@ -128,6 +128,9 @@ export function fastPathTakes(method: string, url: string): boolean {
   return !NOT_REST.has(first) && !first.includes('%');
 }
 
+/** A connection's requests waiting for the one in progress (node:http path); undefined when none is in progress. */
+const IN_ORDER = Symbol('gateway.inOrder');
+
 export function buildGateway(options: GatewayOptions): Gateway {
   const opts = {
     bodyLimit: 10 * 1024 * 1024,
@@ -185,6 +188,33 @@ export function buildGateway(options: GatewayOptions): Gateway {
     ['access-control-allow-credentials', 'true'],
     ['access-control-expose-headers', 'upstash-sync-token'],
   ];
+
+  // Pipelined requests on one connection run one after another, as the fast path's do: node:http emits
+  // each as soon as its head is parsed, so a GET behind a POST whose body is still being read would
+  // otherwise reach the cluster first (RFC 9112 9.3.2: only safe methods may be processed in parallel).
+  app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const sock = req.raw.socket as (typeof req.raw.socket & { [IN_ORDER]?: Array<() => void> }) | null;
+    if (sock === null) return done();
+    const waiting = sock[IN_ORDER];
+    const start = (): void => {
+      let finished = false;
+      const next = (): void => {
+        if (finished) return;
+        finished = true;
+        const q = sock[IN_ORDER]!;
+        const following = q.shift();
+        if (following) following();
+        else sock[IN_ORDER] = undefined;
+      };
+      reply.raw.once('finish', next);
+      reply.raw.once('close', next);
+      done();
+    };
+    if (waiting === undefined) {
+      sock[IN_ORDER] = [];
+      start();
+    } else waiting.push(start);
+  });
 
   // Callback-style hooks (no promise per request and hook): they run on every request.
   app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {

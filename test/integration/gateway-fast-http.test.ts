@@ -274,6 +274,21 @@ describe('the fast path itself', () => {
     expect(JSON.parse(reply).result).toBe('over ws');
   });
 
+  it('runs pipelined requests handed to node:http in order: a GET behind a large POST sees its write', async () => {
+    // One write carrying everything: 100 KiB bodies (over the fast path's 64 KiB) hand the connection to
+    // node:http, which parses each request's head as soon as it arrives; the bodyless GET behind a POST
+    // must still run after it.
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 6; i++) {
+      parts.push(request('POST', `/set/order:${i}`, { body: String(i).repeat(100 * 1024 + i) }));
+      parts.push(request('GET', `/strlen/order:${i}`));
+    }
+    const r = await exchange(portOf(fast), [Buffer.concat(parts)], 12);
+    expect(r.res.map((x) => x.body.toString())).toEqual(
+      Array.from({ length: 6 }, (_, i) => ['{"result":"OK"}', `{"result":${100 * 1024 + i}}`]).flat(),
+    );
+  });
+
   it('survives garbage: bad request lines, bare LFs, NULs, obs-fold and random bytes', async () => {
     const port = portOf(fast);
     const bad = [
