@@ -73,10 +73,14 @@ type ConnectionListener = (this: Server, socket: Socket) => void;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 /** A request target in origin-form with only visible ASCII (anything else: node:http decides). */
 const TARGET = /^\/[\x21-\x7e]*$/;
-/** Header names are tokens (RFC 9110 5.6.2). */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Header values: visible ASCII, space and tab (obs-text and control bytes: node:http decides). */
-const BAD_VALUE = /[^\x20-\x7e\t]/;
+/**
+ * Header lines from `lastIndex` to the end of the block: names are tokens (RFC 9110 5.6.2), values
+ * visible ASCII, space and tab (obs-text and control bytes: node:http decides), lines split by CRLF.
+ */
+const HEADER_LINES = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\x20-\x7e\t]*(?:\r\n(?!$)|$))+$/y;
+/** The lengths of the header names parseHead looks at (KEPT_NAMES and the framing/upgrade ones). */
+const NAME_LENGTHS = new Uint8Array(32);
+for (const n of [...KEPT_NAMES, 'content-length', 'transfer-encoding', 'upgrade', 'expect', 'connection']) NAME_LENGTHS[n.length] = 1;
 
 let dateSecond = -1;
 let keepAliveTail = '';
@@ -132,18 +136,24 @@ function parseHead(buf: Buffer, end: number, o: Required<FastHttpOptions>): Pars
   let contentLength = -1;
   let close = false;
   let pos = eol + 2;
+  if (pos < head.length) {
+    // Every header line at once: a token name, ':', a value of visible ASCII, SP and HT (this also
+    // rejects obs-fold, a line starting with SP/HT, and SP before ':').
+    HEADER_LINES.lastIndex = pos;
+    if (!HEADER_LINES.test(head)) return null;
+  }
   while (pos < head.length) {
     let next = head.indexOf('\r\n', pos);
     if (next < 0) next = head.length;
     const colon = head.indexOf(':', pos);
-    if (colon < 0 || colon > next) return null;
-    const name = head.slice(pos, colon);
-    if (!TOKEN.test(name)) return null; // also rejects obs-fold (a line starting with SP/HT) and SP before ':'
-    const raw = head.slice(colon + 1, next);
-    if (BAD_VALUE.test(raw)) return null;
-    // Only SP and HT can be whitespace here (BAD_VALUE let nothing else through): trim() strips exactly them.
-    const value = raw.trim();
-    const lname = name.toLowerCase();
+    // Only names of the lengths below can matter here; the others are not even sliced.
+    if (NAME_LENGTHS[colon - pos] !== 1) {
+      pos = next + 2;
+      continue;
+    }
+    // Only SP and HT can be whitespace here (HEADER_LINES let nothing else through): trim() strips exactly them.
+    const value = head.slice(colon + 1, next).trim();
+    const lname = head.slice(pos, colon).toLowerCase();
     switch (lname) {
       case 'content-length':
         if (contentLength >= 0 || !/^\d{1,15}$/.test(value)) return null;
