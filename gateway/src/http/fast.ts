@@ -261,8 +261,9 @@ class Connection {
   /** The sweep (every connection, a few times per timeout): idle connections close, stalled requests get 408. */
   sweep(now: number): void {
     if (this.gone || this.slots.length > 0) return; // requests in flight have their own upstream timeouts
-    if (this.partialSince !== 0 && !this.closing && now - this.partialSince > this.fh.opts.headersTimeoutMs) {
-      this.timeOutPartial();
+    if (this.partialSince !== 0 && !this.closing) {
+      // A request is being received: headersTimeoutMs governs it, not the idle timeout (408, not a bare close).
+      if (now - this.partialSince > this.fh.opts.headersTimeoutMs) this.timeOutPartial();
       return;
     }
     if (now - this.lastActive >= this.fh.opts.keepAliveTimeoutMs) this.socket.destroy();
