@@ -628,19 +628,18 @@ export class ClusterClient extends EventEmitter {
     // The common case first: a slot whose owner is known and connected, no replica read, and (for a
     // write) a primary without replicas, whose offset needs no ROLE. One command on the wire, and the
     // redirect/retry loop below only if it fails.
-    if (slot >= 0 && opts.replica !== true) {
-      try {
-        const fast = this.sendDirect(slot, args, opts);
-        if (fast !== null) return fast;
-      } catch (e) {
-        return Promise.reject(e as Error);
-      }
+    try {
+      const fast = this.sendDirect(slot, args, opts);
+      if (fast !== null) return fast;
+    } catch (e) {
+      return Promise.reject(e as Error);
     }
     return this.sendLoop(slot, args, opts, Date.now());
   }
 
   /** `send` on the owner's ready connection, or null when the loop must decide. */
   private sendDirect(slot: number, args: readonly Arg[], opts: SendOptions): Promise<Reply> | null {
+    if (slot < 0 || opts.replica === true) return null;
     const addr = this.addrForSlot(slot);
     if (addr === null) return null;
     const redis = this.connection(addr, opts.db ?? 0, false);

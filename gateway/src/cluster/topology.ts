@@ -48,14 +48,6 @@ export class Topology {
   }
 
   /**
-   * Parse CLUSTER NODES text. `extra` are other nodes' CLUSTER NODES outputs, consulted only for the open
-   * slots on their myself lines.
-   */
-  static parse(text: string, extra: string[] = []): Topology {
-    return Topology.parseFrom(text, extra);
-  }
-
-  /**
    * CLUSTER NODES text as answered by the node at `host`: a myself line without an address (":7000@17000",
    * a Redis node that has not met another node yet) gets the host it was reached at.
    */
@@ -63,7 +55,11 @@ export class Topology {
     return text.replace(/^([0-9a-f]{40}) :(\d+)(@\d+(?:,\S*)?)? (\S*myself)/gm, (_m, id: string, port: string, bus: string | undefined, flags: string) => `${id} ${host}:${port}${bus ?? ''} ${flags}`);
   }
 
-  private static parseFrom(text: string, extra: string[]): Topology {
+  /**
+   * Parse CLUSTER NODES text. `extra` are other nodes' CLUSTER NODES outputs, consulted only for the open
+   * slots on their myself lines.
+   */
+  static parse(text: string, extra: string[] = []): Topology {
     const nodes = new Map<string, NodeInfo>();
     const owners = new Array<string>(SLOT_COUNT).fill('');
     const open = new Map<number, OpenSlot>();

@@ -99,7 +99,16 @@ function tail(close: boolean): string {
 }
 
 const STATUS_200 = 'HTTP/1.1 200 OK\r\n';
-const JSON_TYPE_LINE = 'content-type: application/json; charset=utf-8\r\n';
+/** `content-type: <type>\r\n` per Content-Type the caller answers with (a handful of constants). */
+const TYPE_LINES = new Map<string, string>();
+function typeLine(type: string): string {
+  let l = TYPE_LINES.get(type);
+  if (l === undefined) {
+    l = `content-type: ${type}\r\n`;
+    if (TYPE_LINES.size < 64) TYPE_LINES.set(type, l);
+  }
+  return l;
+}
 
 /** A LF not preceded by CR: lines the fast path does not split; node:http decides what they mean. */
 function hasBareLf(buf: Buffer): boolean {
@@ -317,11 +326,9 @@ class Connection {
     }
   }
 
-  /** A header block or body still incomplete: 408 once it has been so for headersTimeoutMs. */
+  /** A header block or body still incomplete: the sweep answers 408 once it has been so for headersTimeoutMs. */
   private notePartial(): void {
-    const now = Date.now();
-    if (this.partialSince === 0) this.partialSince = now;
-    else if (now - this.partialSince > this.fh.opts.headersTimeoutMs && this.slots.length === 0) this.timeOutPartial();
+    if (this.partialSince === 0) this.partialSince = Date.now();
   }
 
   private dispatch(p: Parsed, body: Buffer | undefined): void {
@@ -438,7 +445,7 @@ function format(r: FastResponse, close: boolean): string | [string, Buffer] {
   if (r.syncToken !== undefined) head += `upstash-sync-token: ${r.syncToken}\r\n`;
   const body = r.body;
   const len = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  if (r.type !== null) head += r.type === 'application/json; charset=utf-8' ? JSON_TYPE_LINE : `content-type: ${r.type}\r\n`;
+  if (r.type !== null) head += typeLine(r.type);
   head += `content-length: ${len}\r\n${tail(close)}`;
   if (body === null) return head;
   if (typeof body === 'string') return head + body;
