@@ -34,7 +34,7 @@ export const Errors = {
   internal: make('GW_ERR_INTERNAL', 500, 'internal'),
 };
 
-/** An error reply from a cluster node (ioredis ReplyError), passed to the client as the node worded it. */
+/** An error reply from a cluster node (conn.ts ReplyError), passed to the client as the node worded it. */
 export function isReplyError(e: unknown): e is Error {
   return e instanceof Error && e.name === 'ReplyError';
 }

@@ -1,5 +1,5 @@
 /**
- * The gateway's cluster client: the slot map, one ioredis connection per (node, db[, read-only]),
+ * The gateway's cluster client: the slot map, one connection (conn.ts) per (node, db[, read-only]),
  * routing a command to the node that owns its slot, and the redirect/retry rules of a Redis Cluster
  * client (ioredis lib/cluster, ../shared/ENGINEERING.md pattern 7):
  *
@@ -14,25 +14,24 @@
  *   not run. A connection that dies with a command in flight is different: a read is retried, a write
  *   is not (it may have run), and the caller gets GW_ERR_UPSTREAM saying so.
  *
- * Commands are arrays of strings/Buffers; replies are ioredis's RESP2 values with bulk strings as
- * Buffers (binary safe) and nested error replies as Error objects.
+ * Commands are arrays of strings/Buffers; replies are RESP2 values with bulk and status strings as
+ * Buffers (binary safe) and nested error replies as Error objects (see conn.ts).
  */
 import { EventEmitter } from 'node:events';
-import Redis, { Command } from 'ioredis';
+import { CommandTimeoutError, UnsentError, UpstreamConn, type Arg, type Reply } from './conn';
 import { SLOT_COUNT } from '../../../common/src/slot';
 import { Errors, GatewayError, isReplyError } from '../errors';
 import type { GatewayMetrics } from '../metrics';
 import { Topology, diffTopology, type NodeInfo } from './topology';
 
-export type Arg = string | Buffer;
-export type Reply = Buffer | number | null | Error | Reply[];
+export type { Arg, Reply } from './conn';
 
 export interface ClusterClientOptions {
   seeds: Array<{ host: string; port: number }>;
   password?: string;
   username?: string;
   metrics: GatewayMetrics;
-  /** Per upstream command (ioredis commandTimeout). */
+  /** Per upstream command (the watchdog's limit). */
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
   /** How long a command keeps retrying refusals and unreachable nodes (covers a failover). */
@@ -87,22 +86,13 @@ export function recordOffset(log: WriteLog, id: string | null, o: number | null)
 }
 
 interface Conn {
-  redis: Redis;
+  conn: UpstreamConn;
   addr: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const NO_OPTIONS: SendOptions = {};
-
-/**
- * An ioredis Command for raw args, replies as Buffers. The name is sent upper-case so that none of
- * ioredis's per-command reply/argument transformers (hgetall -> object, hrandfield pairs, xread...)
- * or flag tables (blocking, select tracking) apply: the gateway passes replies through untouched.
- */
-export function rawCommand(args: readonly Arg[]): Command {
-  return new Command(String(args[0]).toUpperCase(), args.slice(1) as Arg[], { replyEncoding: null });
-}
 
 /** Highest config epoch in a CLUSTER NODES text (a view after a failover or a migration has a higher one). */
 function viewEpoch(text: string): number {
@@ -129,31 +119,9 @@ function freshest(texts: Array<string | null>): string | null {
   return best;
 }
 
-/** ioredis's queue of commands (denque): the ones sent and waiting for replies, or waiting to be sent. */
-interface PendingQueue {
-  readonly length: number;
-  peekAt(i: number): { command: Command } | undefined;
-}
-
-/** When the watchdog first saw a command (ms), stored on the command. */
-const SEEN = Symbol('gateway.seenAt');
-type Watched = Command & { [SEEN]?: number };
-
-/** Reject the commands of `q` older than `limit` ms (see ClusterClient.startWatchdog). */
-function expire(q: PendingQueue | undefined, now: number, limit: number): void {
-  if (q === undefined) return;
-  for (let i = 0; i < q.length; i++) {
-    const cmd = q.peekAt(i)?.command as Watched | undefined;
-    if (cmd === undefined) continue;
-    const seen = cmd[SEEN];
-    if (seen === undefined) cmd[SEEN] = now;
-    else if (now - seen >= limit && !cmd.isSettled) cmd.reject(new Error('Command timed out'));
-  }
-}
-
-/** ioredis's commandTimeout rejection (the watchdog's as well). */
+/** The watchdog's rejection (see ClusterClient.startWatchdog). */
 function isTimeout(e: unknown): boolean {
-  return e instanceof Error && e.message === 'Command timed out';
+  return e instanceof CommandTimeoutError;
 }
 
 /** A reply error worth retrying: the node refused the command without running it. */
@@ -191,7 +159,7 @@ export class ClusterClient extends EventEmitter {
   /** Per replica address: the replication offset its primary last reported it had acknowledged. */
   private readonly replicaAcked = new Map<string, number>();
   /** ROLE queries waiting for the end of this turn, per connection (one covers every write of the turn). */
-  private readonly pendingRoles = new Map<Redis, { promise: Promise<number | null>; resolve: (v: number | null) => void }>();
+  private readonly pendingRoles = new Map<UpstreamConn, { promise: Promise<number | null>; resolve: (v: number | null) => void }>();
 
   constructor(opts: ClusterClientOptions) {
     super();
@@ -236,7 +204,7 @@ export class ClusterClient extends EventEmitter {
     const all = [...this.conns.values()];
     this.conns.clear();
     this.connsByAddr.clear();
-    await Promise.all(all.map((c) => c.redis.quit().catch(() => c.redis.disconnect())));
+    for (const c of all) c.conn.disconnect();
   }
 
   /** How long a command keeps retrying refusals and unreachable nodes. */
@@ -252,37 +220,29 @@ export class ClusterClient extends EventEmitter {
   // ---- connections -----------------------------------------------------------------------------
 
   /** The command connection to `addr` for `db` (created on first use). */
-  connection(addr: string, db = 0, readOnly = false): Redis {
+  connection(addr: string, db = 0, readOnly = false): UpstreamConn {
     // Looked up per request: by address, then (db, read-only) as an index, with no key string built.
     const byIndex = this.connsByAddr.get(addr);
     const hit = byIndex?.[db * 2 + (readOnly ? 1 : 0)];
-    if (hit !== undefined) return hit.redis;
+    if (hit !== undefined) return hit.conn;
     const key = `${addr}/${db}${readOnly ? '/ro' : ''}`;
     let c = this.conns.get(key);
     if (!c) {
       const colon = addr.lastIndexOf(':');
-      const redis = new Redis({
+      const conn = new UpstreamConn({
         host: addr.slice(0, colon),
         port: Number(addr.slice(colon + 1)),
         db,
         readOnly,
         password: this.opts.password,
         username: this.opts.username,
-        protocol: 2,
-        enableAutoPipelining: true,
-        enableReadyCheck: false,
-        maxRetriesPerRequest: 0,
-        connectTimeout: this.opts.connectTimeoutMs,
-        // No per-command timer: the watchdog (checkTimeouts) times commands out per connection.
-        retryStrategy: (times) => (this.closed ? null : Math.min(50 * times, 1000)),
-        lazyConnect: false,
+        connectTimeoutMs: this.opts.connectTimeoutMs,
+        retryDelay: (times) => (this.closed ? null : Math.min(50 * times, 1000)),
+        onDirty: (d) => this.dirtied(d),
       });
-      redis.on('error', () => {});
-      redis.on('ready', () => {
-        this.markUp(addr);
-      });
-      redis.on('close', () => this.markDown(addr));
-      c = { redis, addr };
+      conn.on('ready', () => this.markUp(addr));
+      conn.on('close', () => this.markDown(addr));
+      c = { conn, addr };
       this.conns.set(key, c);
       this.metrics.upstreamConnections.set({ kind: 'command' }, this.conns.size);
     }
@@ -290,15 +250,15 @@ export class ClusterClient extends EventEmitter {
     if (arr === undefined) this.connsByAddr.set(addr, (arr = []));
     arr[db * 2 + (readOnly ? 1 : 0)] = c;
     this.startWatchdog();
-    return c.redis;
+    return c.conn;
   }
 
   /**
-   * Upstream command timeouts, one timer for every connection instead of ioredis's commandTimeout (a
-   * setTimeout and clearTimeout per command). Every tick, each connection's commands waiting for a
-   * reply (and those queued while it connects) are walked from the oldest: one first seen by an earlier
-   * tick that has waited `commandTimeoutMs` since is rejected with ioredis's "Command timed out", as
-   * ioredis would. A command is seen within a tick of being sent, so it times out between
+   * Upstream command timeouts, one timer for every connection instead of a setTimeout and clearTimeout
+   * per command. Every tick, each connection's commands waiting for a reply (and those held while it
+   * connects) are walked from the oldest: one first seen by an earlier tick that has waited
+   * `commandTimeoutMs` since fails with "Command timed out" (CommandTimeoutError). A command is seen
+   * within a tick of being sent, so it times out between
    * `commandTimeoutMs` and `commandTimeoutMs` plus two ticks (a tick is a tenth of the timeout, at most
    * 250 ms). The connection stays up; the node's late reply goes to the settled command and is dropped.
    */
@@ -312,11 +272,7 @@ export class ClusterClient extends EventEmitter {
   private checkTimeouts(): void {
     const now = Date.now();
     const limit = this.opts.commandTimeoutMs;
-    for (const c of this.conns.values()) {
-      const r = c.redis as unknown as { commandQueue?: PendingQueue; offlineQueue?: PendingQueue };
-      expire(r.commandQueue, now, limit);
-      expire(r.offlineQueue, now, limit);
-    }
+    for (const c of this.conns.values()) c.conn.expire(now, limit);
   }
 
   /** Close connections to nodes no longer in the cluster (forgotten nodes would be redialled forever). */
@@ -328,9 +284,9 @@ export class ClusterClient extends EventEmitter {
       this.conns.delete(key);
       this.connsByAddr.delete(c.addr);
       this.downSince.delete(c.addr);
-      c.redis.removeAllListeners('close');
-      c.redis.removeAllListeners('ready');
-      c.redis.disconnect();
+      c.conn.removeAllListeners('close');
+      c.conn.removeAllListeners('ready');
+      c.conn.disconnect();
     }
     this.metrics.upstreamConnections.set({ kind: 'command' }, this.conns.size);
   }
@@ -357,50 +313,44 @@ export class ClusterClient extends EventEmitter {
   }
 
   /** Send one command on a connection, raw (no routing). */
-  sendRaw(redis: Redis, args: readonly Arg[]): Promise<Reply> {
-    const cmd = rawCommand(args);
-    this.cork(redis);
-    void redis.sendCommand(cmd);
-    return cmd.promise as Promise<Reply>;
+  sendRaw(conn: UpstreamConn, args: readonly Arg[]): Promise<Reply> {
+    return conn.send(args);
   }
 
   /**
-   * Batch the commands one event-loop turn sends on a connection into one socket write: ioredis's
-   * auto-pipelining covers its named methods only, not sendCommand (one write per command measured
-   * as a third of the gateway's CPU under load). The socket is corked on its first command of the turn
-   * and uncorked in setImmediate, after the turn's other requests have queued theirs.
+   * Batch the commands one event-loop turn sends on a connection into one socket write: a connection
+   * with commands to write reports itself here on its first command of the turn, and every such
+   * connection is flushed in setImmediate, after the turn's other requests have queued theirs.
    */
-  private cork(redis: Redis): void {
-    const stream = (redis as unknown as { stream?: { cork(): void; uncork(): void; writable?: boolean } }).stream;
-    if (!stream || redis.status !== 'ready' || this.corked.has(stream)) return;
-    stream.cork();
-    this.corked.add(stream);
+  private dirtied(conn: UpstreamConn): void {
+    this.dirty.push(conn);
     this.scheduleFlush();
   }
 
   private scheduleFlush(): void {
-    if (this.uncorkScheduled) return;
-    this.uncorkScheduled = true;
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
     setImmediate(() => {
-      this.uncorkScheduled = false;
+      this.flushScheduled = false;
       this.sendPendingRoles();
-      for (const s of this.corked) s.uncork();
-      this.corked.clear();
+      const dirty = this.dirty;
+      this.dirty = [];
+      for (const c of dirty) c.flush();
     });
   }
 
   /**
-   * The primary's replication offset once every command sent on `redis` so far (and for the rest of
+   * The primary's replication offset once every command sent on `conn` so far (and for the rest of
    * this event-loop turn) has run: one ROLE per connection per turn, sent behind the turn's commands on
    * the same connection, so it answers after them. null when the node does not answer as a primary.
    */
-  offsetAfter(redis: Redis): Promise<number | null> {
-    let p = this.pendingRoles.get(redis);
+  offsetAfter(conn: UpstreamConn): Promise<number | null> {
+    let p = this.pendingRoles.get(conn);
     if (!p) {
       let resolve!: (v: number | null) => void;
       const promise = new Promise<number | null>((r) => (resolve = r));
       p = { promise, resolve };
-      this.pendingRoles.set(redis, p);
+      this.pendingRoles.set(conn, p);
       this.scheduleFlush();
     }
     return p.promise;
@@ -408,13 +358,8 @@ export class ClusterClient extends EventEmitter {
 
   private sendPendingRoles(): void {
     if (this.pendingRoles.size === 0) return;
-    for (const [redis, p] of this.pendingRoles) {
-      const cmd = rawCommand(['ROLE']);
-      void redis.sendCommand(cmd);
-      (cmd.promise as Promise<Reply>).then(
-        (r) => p.resolve(roleOffset(r)),
-        () => p.resolve(null),
-      );
+    for (const [conn, p] of this.pendingRoles) {
+      conn.sendCb(['ROLE'], (err, r) => p.resolve(err === null ? roleOffset(r) : null));
     }
     this.pendingRoles.clear();
   }
@@ -441,8 +386,9 @@ export class ClusterClient extends EventEmitter {
     return this.seen.epoch;
   }
 
-  private readonly corked = new Set<{ cork(): void; uncork(): void }>();
-  private uncorkScheduled = false;
+  /** Connections with commands to write this turn. */
+  private dirty: UpstreamConn[] = [];
+  private flushScheduled = false;
 
   // ---- slot map --------------------------------------------------------------------------------
 
@@ -642,8 +588,8 @@ export class ClusterClient extends EventEmitter {
     if (slot < 0 || opts.replica === true) return null;
     const addr = this.addrForSlot(slot);
     if (addr === null) return null;
-    const redis = this.connection(addr, opts.db ?? 0, false);
-    if (redis.status !== 'ready') return null;
+    const conn = this.connection(addr, opts.db ?? 0, false);
+    if (conn.status !== 'ready') return null;
     const log = opts.write === true ? opts.log : undefined;
     if (log !== undefined) {
       const id = this.topology.idAt(addr);
@@ -652,7 +598,7 @@ export class ClusterClient extends EventEmitter {
       recordOffset(log, id, NO_REPLICA_YET);
     }
     const started = Date.now();
-    return this.sendRaw(redis, args).catch((e: unknown) => this.sendLoop(slot, args, opts, started, { error: e, addr }));
+    return conn.send(args).catch((e: unknown) => this.sendLoop(slot, args, opts, started, { error: e, addr }));
   }
 
   /** `send`'s redirect/retry loop; `first` is a first attempt that already failed (sent by `send`). */
@@ -690,8 +636,8 @@ export class ClusterClient extends EventEmitter {
           continue;
         }
         addr = to;
-        const redis = this.connection(addr, db, useReplica);
-        if (redis.status !== 'ready' && redis.status !== 'connecting' && redis.status !== 'connect' && redis.status !== 'wait') {
+        const conn = this.connection(addr, db, useReplica);
+        if (conn.status !== 'ready' && conn.status !== 'connecting') {
           // Known unreachable (reconnecting): not sent, so retrying is safe for any command.
           if (Date.now() > deadline) throw Errors.upstream(`cluster node ${addr} is unreachable`);
           this.metrics.retries.inc({ reason: 'unreachable' });
@@ -705,22 +651,17 @@ export class ClusterClient extends EventEmitter {
             askAddr = null;
             // A write during a migration: its offset is not tracked (the token falls back to a full one).
             if (opts.write && opts.log) opts.log.unknown = true;
-            const p = redis.pipeline();
-            p.call('ASKING');
-            const cmd = rawCommand(args);
-            (p as unknown as { sendCommand(c: Command): void }).sendCommand(cmd);
-            const res = await p.exec();
-            const last = res?.[1];
-            if (!last) throw Errors.upstream('ASKING pipeline failed');
-            if (last[0]) throw last[0];
-            reply = last[1] as Reply;
+            // Back to back on the wire: the node applies ASKING to the very next command.
+            const [, last] = await conn.batch([['ASKING'], args]);
+            if (last[0] !== null) throw last[0];
+            reply = last[1];
           } else if (opts.write && opts.log) {
             const log = opts.log;
             const id = this.topology.idAt(addr);
-            const sent = this.sendRaw(redis, args);
+            const sent = conn.send(args);
             // Asked now, so the ROLE goes out behind this write on the same connection. A primary with
             // no replica needs none: no replica may serve the write's reads (NO_REPLICA_YET).
-            const off = id !== null && this.topology.hasReplicas(id) ? this.offsetAfter(redis) : null;
+            const off = id !== null && this.topology.hasReplicas(id) ? this.offsetAfter(conn) : null;
             try {
               reply = await sent;
             } finally {
@@ -728,7 +669,7 @@ export class ClusterClient extends EventEmitter {
               recordOffset(log, id, off === null ? NO_REPLICA_YET : await off);
             }
           } else {
-            reply = await this.sendRaw(redis, args);
+            reply = await conn.send(args);
           }
           return reply;
         } catch (err) {
@@ -767,8 +708,8 @@ export class ClusterClient extends EventEmitter {
         throw e;
       }
       if (isTimeout(e)) throw Errors.timeout(`cluster node ${addr} did not answer within ${this.opts.commandTimeoutMs} ms${opts.write ? ': the write may or may not have been applied' : ''}`);
-      // Flushed from the offline queue: never written to a socket, safe to retry.
-      const unsent = e instanceof Error && e.name === 'MaxRetriesPerRequestError';
+      // Never written to a socket (held while connecting, or the connection closed before its turn's write): safe to retry.
+      const unsent = e instanceof UnsentError;
       // Otherwise a connection-level failure with the command possibly in flight.
       if (opts.write && !unsent) throw Errors.upstream(`connection to ${addr} lost with the command in flight: it may or may not have been applied (${msg})`);
       if (Date.now() > deadline) throw Errors.upstream(`cluster node ${addr}: ${msg}`);

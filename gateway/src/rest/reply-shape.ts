@@ -1,6 +1,6 @@
 /**
  * Reply shapes: what a command's reply looked like on the wire, which the upstream RESP2 decoder
- * (ioredis) does not keep. `+OK` and `$2\r\nOK` both arrive as the Buffer "OK"; a RESP3 map, set or
+ * (conn.ts) does not keep. `+OK` and `$2\r\nOK` both arrive as the Buffer "OK"; a RESP3 map, set or
  * double arrives as its RESP2 form (flat array, array, bulk string). A RESP client of the gateway
  * (RESP over WebSocket, `Upstash-Response-Format: resp2`) should get the bytes Redis would have sent it,
  * so the encoders take the shape from here.
@@ -202,7 +202,7 @@ function doubleAt(shape: Shape, i: number): boolean {
 function writeReply(w: RespWriter, r: Reply, shape: Shape | undefined): void {
   if (r === null) return w.nil();
   if (r instanceof Error) {
-    // ioredis decoded the error text as UTF-8; the writer takes bytes as latin1.
+    // The upstream connection decoded the error text as UTF-8; the writer takes bytes as latin1.
     const m = r.message;
     return w.error(NON_ASCII.test(m) ? Buffer.from(m, 'utf8').toString('latin1') : m);
   }

@@ -10,9 +10,9 @@
  * Errors: 4xx/5xx with {"error": "..."}; a Redis error reply is a 400 with the node's text.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type Redis from 'ioredis';
 import { presentedToken, type Auth, type Principal } from '../auth';
-import { NO_REPLICA_YET, rawCommand, recordOffset, roleOffset, type Arg, type Reply } from '../cluster/client';
+import { NO_REPLICA_YET, recordOffset, roleOffset, type Arg, type Reply } from '../cluster/client';
+import { UnsentError } from '../cluster/conn';
 import { Errors, GatewayError, isReplyError } from '../errors';
 import { argStr, logOf, type ExecContext, type Executor, type Prepared } from '../executor';
 import { GatewayMetrics } from '../metrics';
@@ -349,43 +349,37 @@ export async function runTransaction(executor: Executor, ctx: ExecContext, cmds:
       await sleep(Math.min(50 * attempt, 500));
       continue;
     }
-    const redis: Redis = client.connection(addr, ctx.db);
-    if (redis.status !== 'ready' && redis.status !== 'connecting' && redis.status !== 'connect' && redis.status !== 'wait') {
+    const conn = client.connection(addr, ctx.db);
+    if (conn.status !== 'ready' && conn.status !== 'connecting') {
       // Known unreachable: nothing was sent, retrying is safe.
       if (Date.now() > deadline) throw Errors.upstream(`cluster node ${addr} is unreachable`);
       await client.refresh('error').catch(() => {});
       await sleep(Math.min(50 * attempt, 500));
       continue;
     }
-    // ASKING before MULTI holds for the whole transaction (the node clears it at EXEC).
-    const p = redis.pipeline();
-    const raw = p as unknown as { sendCommand(c: ReturnType<typeof rawCommand>): void };
-    if (asking) raw.sendCommand(rawCommand(['ASKING']));
-    raw.sendCommand(rawCommand(['MULTI']));
-    for (const c of cmds) raw.sendCommand(rawCommand(c));
-    raw.sendCommand(rawCommand(['EXEC']));
+    // ASKING before MULTI holds for the whole transaction (the node clears it at EXEC). The commands go
+    // back to back on the connection: no other request's command can land inside the transaction.
+    const batch: Array<readonly Arg[]> = [];
+    if (asking) batch.push(['ASKING']);
+    batch.push(['MULTI'], ...cmds, ['EXEC']);
     // A write transaction: the primary's replication offset after it, for the sync token (a ROLE behind
     // EXEC, as ClusterClient.send does for single writes; none for a primary without replicas).
     const log = write ? logOf(ctx) : undefined;
     const id = client.topology.idAt(addr);
     const askRole = log !== undefined && id !== null && client.topology.hasReplicas(id);
-    if (askRole) raw.sendCommand(rawCommand(['ROLE']));
-    let res: Array<[Error | null, unknown]> | null;
-    try {
-      res = await p.exec();
-    } catch (e) {
-      if (write) {
-        if (log) log.unknown = true;
-        throw Errors.upstream(`transaction on ${addr}: connection lost, it may or may not have run (${errorText(e)})`);
-      }
-      throw Errors.upstream(`transaction on ${addr}: ${errorText(e)}`);
-    }
-    if (!res) throw Errors.upstream('transaction: no reply');
+    if (askRole) batch.push(['ROLE']);
+    const res = await conn.batch(batch);
     if (askRole) {
       const [roleErr, r] = res.pop()!;
       recordOffset(log, id, roleErr ? null : roleOffset(r));
     } else if (log) recordOffset(log, id, NO_REPLICA_YET);
     const failed = res.find(([e]) => e && !isReplyError(e));
+    if (failed && res[0]![0] instanceof UnsentError && Date.now() < deadline) {
+      // The connection closed before the batch was written (it goes out whole): nothing ran, send it again.
+      executor.metrics.retries.inc({ reason: 'connection' });
+      await sleep(Math.min(50 * attempt, 500));
+      continue;
+    }
     if (failed) {
       const msg = errorText(failed[0]);
       if (msg === 'Command timed out') throw Errors.timeout(`transaction on ${addr}: no answer in time${write ? ', it may or may not have run' : ''}`);
