@@ -116,7 +116,7 @@ describe('upstream connection (conn.ts) against redis-server', () => {
     expect(await c.send(['GET', 'n'])).toEqual(Buffer.from('2'));
   });
 
-  it('keeps order over thousands of commands in one turn and carries a 6 MB value over many reads', async () => {
+  it('keeps order over thousands of commands in one turn and carries a 6 MB value and a 100,000-element array over many reads', async () => {
     const c = open();
     await ready(c);
     await c.send(['DEL', 'ctr']);
@@ -131,6 +131,13 @@ describe('upstream connection (conn.ts) against redis-server', () => {
     const back = (await c.send(['GET', 'big'])) as Buffer;
     expect(back.length).toBe(big.length);
     expect(Buffer.compare(back, big)).toBe(0);
+    // A 100,000-element array reply arrives over many reads and is parsed once (reply-parser resumes).
+    await c.send(['DEL', 'biglist']);
+    for (let i = 0; i < 100_000; i += 10_000) await c.send(['RPUSH', 'biglist', ...Array.from({ length: 10_000 }, (_, j) => `element:${i + j}`)]);
+    const list = (await c.send(['LRANGE', 'biglist', '0', '-1'])) as Buffer[];
+    expect(list.length).toBe(100_000);
+    expect(list[0]!.toString()).toBe('element:0');
+    expect(list[99_999]!.toString()).toBe('element:99999');
     expect(c.pending).toBe(0);
   });
 

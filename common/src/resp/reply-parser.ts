@@ -22,12 +22,31 @@ export class RespPush {
 export class ReplyProtocolError extends Error {}
 
 const INCOMPLETE = Symbol('incomplete');
-type Parsed = { value: RespReply; end: number } | typeof INCOMPLETE;
+/** One element parsed: a value, or the header of an aggregate whose elements follow. */
+type Parsed = { value: RespReply; end: number; open?: undefined } | { open: Frame; end: number } | typeof INCOMPLETE;
 const EMPTY = Buffer.alloc(0);
+
+/** An aggregate being received: its elements so far and how many are still to come. */
+interface Frame {
+  type: number;
+  items: RespReply[];
+  left: number;
+}
+
+const T_SET = 0x7e;
+const T_PUSH = 0x3e;
+const T_MAP = 0x25;
+const T_ATTR = 0x7c;
 
 export class ReplyParser extends InputBuffer {
   /** Largest bulk end seen by an incomplete parse (to avoid re-parsing on every small chunk). */
   private wantEnd = 0;
+  /**
+   * Aggregates still receiving elements, outermost first. Parsing resumes at the element it stopped at:
+   * a large array arriving over many reads is parsed once, and only an incomplete element is carried
+   * over to the next read (not the whole array so far).
+   */
+  private readonly open: Frame[] = [];
 
   feed(chunk: Buffer): void {
     this.append(chunk);
@@ -35,29 +54,54 @@ export class ReplyParser extends InputBuffer {
 
   /** The next complete value, or undefined when more input is needed. Throws ReplyProtocolError. */
   next(): RespReply | undefined {
-    if (this.need > 0 || this.pos >= this.buf.length) return undefined;
-    this.wantEnd = 0;
-    const r = this.parse(this.pos);
-    if (r === INCOMPLETE) {
-      // A big bulk is on its way: hold chunks until it is all here instead of re-parsing each time.
-      if (this.wantEnd - this.pos > 64 * 1024) this.need = this.wantEnd - this.pos;
-      return undefined;
+    for (;;) {
+      if (this.need > 0 || this.pos >= this.buf.length) return undefined;
+      this.wantEnd = 0;
+      const r = this.parse(this.pos);
+      if (r === INCOMPLETE) {
+        // A big bulk is on its way: hold chunks until it is all here instead of re-parsing each time.
+        if (this.wantEnd - this.pos > 64 * 1024) this.need = this.wantEnd - this.pos;
+        return undefined;
+      }
+      this.pos = r.end;
+      if (this.pos >= this.buf.length) {
+        this.buf = EMPTY;
+        this.pos = 0;
+      }
+      if (r.open !== undefined) {
+        this.open.push(r.open);
+        continue;
+      }
+      // A value: it completes the innermost open aggregate's element, which may complete that one, ...
+      let v: RespReply = r.value;
+      let done = true;
+      while (this.open.length > 0) {
+        const f = this.open[this.open.length - 1]!;
+        f.items.push(v);
+        if (--f.left > 0) {
+          done = false;
+          break;
+        }
+        this.open.pop();
+        if (f.type === T_ATTR) {
+          // An attribute is dropped: the value that follows stands in its place.
+          done = false;
+          break;
+        }
+        v = f.type === T_PUSH ? new RespPush(f.items) : f.items;
+      }
+      if (done) return v;
     }
-    this.pos = r.end;
-    if (this.pos >= this.buf.length) {
-      this.buf = EMPTY;
-      this.pos = 0;
-    }
-    return r.value;
   }
 
+  /** One element at `p`: a scalar, an empty aggregate, or an aggregate's header (its elements follow). */
   private parse(p: number): Parsed {
     const buf = this.buf;
     if (p >= buf.length) return INCOMPLETE;
     const eol = buf.indexOf(0x0d, p);
     if (eol < 0 || eol + 1 >= buf.length) return INCOMPLETE;
     if (buf[eol + 1] !== 0x0a) throw new ReplyProtocolError('Protocol error: expected CRLF');
-    const type = buf[p];
+    const type = buf[p]!;
     const after = eol + 2;
     const line = (): string => buf.latin1Slice(p + 1, eol);
     switch (type) {
@@ -91,24 +135,19 @@ export class ReplyParser extends InputBuffer {
         return { value: type === 0x3d ? body.subarray(4) : body, end: after + n + 2 };
       }
       case 0x2a: // * array
-      case 0x7e: // ~ set
-      case 0x3e: // > push
-      case 0x25: // % map (flattened)
-      case 0x7c: {
+      case T_SET: // ~ set
+      case T_PUSH: // > push
+      case T_MAP: // % map (flattened)
+      case T_ATTR: {
         // | attribute: parsed and dropped, the value that follows is returned
         let n = int(line());
         if (n < 0) return { value: null, end: after };
-        if (type === 0x25 || type === 0x7c) n *= 2;
-        const items: RespReply[] = [];
-        let q = after;
-        for (let i = 0; i < n; i++) {
-          const r = this.parse(q);
-          if (r === INCOMPLETE) return INCOMPLETE;
-          items.push(r.value);
-          q = r.end;
+        if (type === T_MAP || type === T_ATTR) n *= 2;
+        if (n === 0) {
+          if (type === T_ATTR) return this.parse(after);
+          return { value: type === T_PUSH ? new RespPush([]) : [], end: after };
         }
-        if (type === 0x7c) return this.parse(q);
-        return { value: type === 0x3e ? new RespPush(items) : items, end: q };
+        return { open: { type, items: [], left: n }, end: after };
       }
       default:
         throw new ReplyProtocolError(`Protocol error: unexpected reply type byte ${type}`);
