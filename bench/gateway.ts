@@ -22,7 +22,7 @@
  * hits both),
  * BENCH_PARTS (comma list of rest,overhead,ws; default all), BENCH_REPLICAS (replicas per primary, default 0), BENCH_PRIMARIES (default 3; 1 = one data server, like webdis in front of one redis-server),
  * WEBDIS_THREADS (default 2), WEBDIS_POOL (redis connections per webdis thread, default 10),
- * GATEWAY_WORKERS (the gateway's --workers, default 2), BENCH_PACED_RATE (req/s of the paced overhead runs, default 10000),
+ * GATEWAY_WORKERS (the gateway's --workers, default 1), BENCH_PACED_RATE (req/s of the paced overhead runs, default 10000),
  * GATEWAY_CPU_PROF=<dir> (run the gateway under `node --cpu-prof` and leave the profile there),
  * GATEWAY_BIN=<path> (another gateway entry point, e.g. a patched copy, for A/B runs),
  * BENCH_WS_CLIENTS / BENCH_WS_RATES / BENCH_WS_SECONDS (see gateway-ws.ts), BENCH_OUT=<file.json>.
@@ -48,8 +48,13 @@ const PRIMARIES = Math.max(1, Number(process.env.BENCH_PRIMARIES ?? 3));
 const WEBDIS_THREADS = Number(process.env.WEBDIS_THREADS ?? 2);
 const WEBDIS_POOL = Number(process.env.WEBDIS_POOL ?? 10);
 const CPU_PROF = process.env.GATEWAY_CPU_PROF;
-/** Gateway worker processes (`--workers`); default 2, one per core of this 2-core machine, as webdis runs 2 threads. */
-const GATEWAY_WORKERS = process.env.GATEWAY_WORKERS ?? '2';
+/**
+ * Gateway worker processes (`--workers`); default 1, the gateway's own default. On this 2-core machine,
+ * where wrk and the data server share the cores, 2 workers cost more CPU per request (each batches
+ * half the upstream traffic, and 4 busy processes share 2 cores) and served fewer requests than 1
+ * (BENCHMARKS.md, session 16).
+ */
+const GATEWAY_WORKERS = process.env.GATEWAY_WORKERS ?? '1';
 /** Another gateway entry point (a patched build elsewhere) for A/B runs; default this checkout's. */
 const GATEWAY_BIN = process.env.GATEWAY_BIN ?? path.join(ROOT, 'bin/cluster-gateway.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
