@@ -163,6 +163,15 @@ describe('upstream connection (conn.ts) against redis-server', () => {
   it('a dead server: written commands are lost, unflushed and held ones unsent; it reconnects when the server is back', async () => {
     const c = open({ manualFlush: true });
     await ready(c);
+    // A caller that resends at once from its failure callback finds the connection no longer ready: the
+    // command is held for the next connection, not queued on the dead one.
+    let statusSeen = '';
+    let resent: Promise<{ ok: boolean; e?: Error }> | null = null;
+    c.sendCb(['DEBUG', 'SLEEP', '5'], (err) => {
+      if (err === null) return;
+      statusSeen = c.status;
+      resent = settle(c.send(['ECHO', 'resent']));
+    });
     const written = settle(c.send(['DEBUG', 'SLEEP', '5']));
     c.flush();
     const unflushed = settle(c.send(['GET', 'x'])); // encoded, never flushed
@@ -173,6 +182,9 @@ describe('upstream connection (conn.ts) against redis-server', () => {
     expect(!w.ok && w.e.message).toMatch(/lost with the command in flight/);
     const u = await unflushed;
     expect(!u.ok && u.e).toBeInstanceOf(UnsentError);
+    expect(statusSeen).toBe('reconnecting');
+    const r = await resent!;
+    expect(!r.ok && r.e).toBeInstanceOf(UnsentError); // the server is still down at the next attempt
     expect(c.status === 'reconnecting' || c.status === 'connecting').toBe(true);
     // While the server is down: held, then unsent when the attempt fails.
     await new Promise((r) => setTimeout(r, 50));

@@ -258,9 +258,9 @@ export class ClusterClient extends EventEmitter {
    * per command. Every tick, each connection's commands waiting for a reply (and those held while it
    * connects) are walked from the oldest: one first seen by an earlier tick that has waited
    * `commandTimeoutMs` since fails with "Command timed out" (CommandTimeoutError). A command is seen
-   * within a tick of being sent, so it times out between
-   * `commandTimeoutMs` and `commandTimeoutMs` plus two ticks (a tick is a tenth of the timeout, at most
-   * 250 ms). The connection stays up; the node's late reply goes to the settled command and is dropped.
+   * within a tick of being sent, so it times out between `commandTimeoutMs` and `commandTimeoutMs` plus
+   * two ticks (a tick is a tenth of the timeout, at most 250 ms). The connection stays up; the node's
+   * late reply goes to the settled command and is dropped.
    */
   private startWatchdog(): void {
     if (this.watchdog !== null || this.closed) return;
@@ -331,10 +331,10 @@ export class ClusterClient extends EventEmitter {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => {
-      this.flushScheduled = false;
-      this.sendPendingRoles();
+      this.sendPendingRoles(); // behind the turn's commands, in the same writes
       const dirty = this.dirty;
       this.dirty = [];
+      this.flushScheduled = false;
       for (const c of dirty) c.flush();
     });
   }

@@ -315,12 +315,12 @@ export class UpstreamConn extends EventEmitter {
     this.socket = null;
     this.clearTimers();
     this.handshaking = 0;
-    this.failAll(`connection to ${this.addr} lost`);
     const delay = this.opts.retryDelay(++this.attempts);
-    if (delay === null) {
-      this.status = 'end';
-    } else {
-      this.status = 'reconnecting';
+    // The status changes before the waiting commands fail: a command their callbacks send at once is held
+    // for the next connection (or refused), never queued as if this one were still up.
+    this.status = delay === null ? 'end' : 'reconnecting';
+    this.failAll(`connection to ${this.addr} lost`);
+    if (delay !== null && this.status === 'reconnecting') {
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
         if (this.status === 'reconnecting') this.connect();
