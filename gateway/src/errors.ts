@@ -34,7 +34,12 @@ export const Errors = {
   internal: make('GW_ERR_INTERNAL', 500, 'internal'),
 };
 
-/** An error reply from a cluster node (conn.ts ReplyError), passed to the client as the node worded it. */
+/** A Redis error reply (`-ERR ...`, `-MOVED ...`): from a node, or worded as a node would. */
+export class ReplyError extends Error {
+  override name = 'ReplyError';
+}
+
+/** An error reply (a ReplyError, or another error named so), passed to the client as worded. */
 export function isReplyError(e: unknown): e is Error {
   return e instanceof Error && e.name === 'ReplyError';
 }

@@ -15,7 +15,7 @@ import { Auth, type Principal } from './auth';
 import type { Arg, ClusterClient, Reply, SyncNeed, WriteLog } from './cluster/client';
 import { formatSyncToken, mergeSyncToken, syncNeed } from './sync-token';
 import { ClusterRateLimiter } from './rate-limit';
-import { Errors } from './errors';
+import { Errors, ReplyError } from './errors';
 import { GatewayMetrics } from './metrics';
 
 export type Frontend = 'rest' | 'ws-json' | 'ws-resp';
@@ -122,12 +122,6 @@ export function logOf(ctx: ExecContext): WriteLog | undefined {
   return (ctx.log ??= { offsets: new Map(), unknown: false });
 }
 
-function err(msg: string): Error {
-  const e = new Error(msg);
-  e.name = 'ReplyError';
-  return e;
-}
-
 export interface Prepared {
   spec: CommandSpec;
   name: string;
@@ -152,10 +146,10 @@ export class Executor {
     if (args.length === 0) throw Errors.badRequest('empty command');
     const argv = args.map(argStr);
     const spec = lookupCommand(argv);
-    if (!spec) throw err(unknownCommandError(argv));
+    if (!spec) throw new ReplyError(unknownCommandError(argv));
     const name = spec.container ?? spec.name;
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) {
-      throw err(`ERR wrong number of arguments for '${spec.name}' command`);
+      throw new ReplyError(`ERR wrong number of arguments for '${spec.name}' command`);
     }
     if (!allowStateful && STATEFUL[name] !== undefined) throw Errors.unsupported(`${argv[0]!.toUpperCase()} is not supported here: ${STATEFUL[name]}`);
     if (!allowStateful && hasFlag(spec, 'blocking') && name !== 'xread' && name !== 'xreadgroup') {
@@ -180,7 +174,7 @@ export class Executor {
       for (const p of pos) {
         const s = slotOf(args[p]!);
         if (slot === -1) slot = s;
-        else if (s !== slot) throw err("CROSSSLOT Keys in request don't hash to the same slot");
+        else if (s !== slot) throw new ReplyError("CROSSSLOT Keys in request don't hash to the same slot");
       }
     }
     return { spec, name, argv, slot, write };
@@ -371,7 +365,7 @@ export class Executor {
   /** MGET/EXISTS/TOUCH/DEL/UNLINK/MSET split by slot, one call per slot group, merged in order. */
   private async split(ctx: ExecContext, p: Prepared, args: readonly Arg[]): Promise<Reply> {
     const step = p.name === 'mset' ? 2 : 1;
-    if (p.name === 'mset' && (args.length - 1) % 2 !== 0) throw err("ERR wrong number of arguments for 'mset' command");
+    if (p.name === 'mset' && (args.length - 1) % 2 !== 0) throw new ReplyError("ERR wrong number of arguments for 'mset' command");
     const groups = new Map<number, number[]>(); // slot -> argument indexes of the keys
     for (let i = 1; i < args.length; i += step) {
       const s = slotOf(args[i]!);
@@ -430,13 +424,13 @@ export class Executor {
         continue;
       }
       const v = argv[i + 1];
-      if (v === undefined) throw err('ERR syntax error');
+      if (v === undefined) throw new ReplyError('ERR syntax error');
       if (opt === 'COUNT') {
-        if (!/^-?\d+$/.test(v)) throw err('ERR value is not an integer or out of range');
-        if (Number(v) < 1) throw err('ERR syntax error');
+        if (!/^-?\d+$/.test(v)) throw new ReplyError('ERR value is not an integer or out of range');
+        if (Number(v) < 1) throw new ReplyError('ERR syntax error');
         count = Number(v);
       } else if (opt === 'MATCH') match = v;
-      else if (opt !== 'TYPE') throw err('ERR syntax error');
+      else if (opt !== 'TYPE') throw new ReplyError('ERR syntax error');
       rest.push(opt, v);
     }
     void args;

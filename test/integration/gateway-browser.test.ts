@@ -85,7 +85,11 @@ async function scriptedServer(): Promise<{ port: number; conns: ScriptedConn[]; 
     async close() {
       for (const c of wss.clients) c.terminate();
       wss.close();
-      await new Promise<void>((r) => server.close(() => r()));
+      // The browser keeps its HTTP keep-alive sockets per context, after the page is closed: close them
+      // here instead of waiting for them to time out (server.close waits for every connection).
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await closed;
     },
   };
   wss.on('connection', (ws, req) => {

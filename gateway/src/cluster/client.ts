@@ -85,11 +85,6 @@ export function recordOffset(log: WriteLog, id: string | null, o: number | null)
   else if (o > (log.offsets.get(id) ?? -1)) log.offsets.set(id, o);
 }
 
-interface Conn {
-  conn: UpstreamConn;
-  addr: string;
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const NO_OPTIONS: SendOptions = {};
@@ -138,9 +133,9 @@ export class ClusterClient extends EventEmitter {
   topology: Topology = Topology.empty();
   /** The last map read from the cluster, never patched: the baseline that changes are measured against. */
   private seen: Topology = Topology.empty();
-  private readonly conns = new Map<string, Conn>();
-  /** The same connections by address, indexed by `db * 2 + (read-only ? 1 : 0)`. */
-  private readonly connsByAddr = new Map<string, Conn[]>();
+  /** Command connections by node address, each indexed by `db * 2 + (read-only ? 1 : 0)`. */
+  private readonly conns = new Map<string, UpstreamConn[]>();
+  private connCount = 0;
   private watchdog: NodeJS.Timeout | null = null;
   private readonly opts: Required<Omit<ClusterClientOptions, 'password' | 'username'>> & Pick<ClusterClientOptions, 'password' | 'username'>;
   private refreshing: Promise<void> | null = null;
@@ -201,10 +196,9 @@ export class ClusterClient extends EventEmitter {
     this.closed = true;
     if (this.watchTimer) clearInterval(this.watchTimer);
     if (this.watchdog !== null) clearInterval(this.watchdog);
-    const all = [...this.conns.values()];
+    for (const c of this.allConns()) c.disconnect();
     this.conns.clear();
-    this.connsByAddr.clear();
-    for (const c of all) c.conn.disconnect();
+    this.connCount = 0;
   }
 
   /** How long a command keeps retrying refusals and unreachable nodes. */
@@ -222,35 +216,34 @@ export class ClusterClient extends EventEmitter {
   /** The command connection to `addr` for `db` (created on first use). */
   connection(addr: string, db = 0, readOnly = false): UpstreamConn {
     // Looked up per request: by address, then (db, read-only) as an index, with no key string built.
-    const byIndex = this.connsByAddr.get(addr);
-    const hit = byIndex?.[db * 2 + (readOnly ? 1 : 0)];
-    if (hit !== undefined) return hit.conn;
-    const key = `${addr}/${db}${readOnly ? '/ro' : ''}`;
-    let c = this.conns.get(key);
-    if (!c) {
-      const colon = addr.lastIndexOf(':');
-      const conn = new UpstreamConn({
-        host: addr.slice(0, colon),
-        port: Number(addr.slice(colon + 1)),
-        db,
-        readOnly,
-        password: this.opts.password,
-        username: this.opts.username,
-        connectTimeoutMs: this.opts.connectTimeoutMs,
-        retryDelay: (times) => (this.closed ? null : Math.min(50 * times, 1000)),
-        onDirty: (d) => this.dirtied(d),
-      });
-      conn.on('ready', () => this.markUp(addr));
-      conn.on('close', () => this.markDown(addr));
-      c = { conn, addr };
-      this.conns.set(key, c);
-      this.metrics.upstreamConnections.set({ kind: 'command' }, this.conns.size);
-    }
-    let arr = this.connsByAddr.get(addr);
-    if (arr === undefined) this.connsByAddr.set(addr, (arr = []));
-    arr[db * 2 + (readOnly ? 1 : 0)] = c;
+    const index = db * 2 + (readOnly ? 1 : 0);
+    let byIndex = this.conns.get(addr);
+    const hit = byIndex?.[index];
+    if (hit !== undefined) return hit;
+    const colon = addr.lastIndexOf(':');
+    const conn = new UpstreamConn({
+      host: addr.slice(0, colon),
+      port: Number(addr.slice(colon + 1)),
+      db,
+      readOnly,
+      password: this.opts.password,
+      username: this.opts.username,
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+      retryDelay: (times) => (this.closed ? null : Math.min(50 * times, 1000)),
+      onDirty: (d) => this.dirtied(d),
+    });
+    conn.on('ready', () => this.markUp(addr));
+    conn.on('close', () => this.markDown(addr));
+    if (byIndex === undefined) this.conns.set(addr, (byIndex = []));
+    byIndex[index] = conn;
+    this.connCount++;
+    this.metrics.upstreamConnections.set({ kind: 'command' }, this.connCount);
     this.startWatchdog();
-    return c.conn;
+    return conn;
+  }
+
+  private *allConns(): Generator<UpstreamConn> {
+    for (const byIndex of this.conns.values()) for (const c of byIndex) if (c !== undefined) yield c;
   }
 
   /**
@@ -272,23 +265,26 @@ export class ClusterClient extends EventEmitter {
   private checkTimeouts(): void {
     const now = Date.now();
     const limit = this.opts.commandTimeoutMs;
-    for (const c of this.conns.values()) c.conn.expire(now, limit);
+    for (const c of this.allConns()) c.expire(now, limit);
   }
 
   /** Close connections to nodes no longer in the cluster (forgotten nodes would be redialled forever). */
   private dropConnectionsNotIn(t: Topology): void {
     if (t.nodes.size === 0) return;
     const live = new Set([...t.nodes.values()].map((n) => n.addr));
-    for (const [key, c] of this.conns) {
-      if (live.has(c.addr)) continue;
-      this.conns.delete(key);
-      this.connsByAddr.delete(c.addr);
-      this.downSince.delete(c.addr);
-      c.conn.removeAllListeners('close');
-      c.conn.removeAllListeners('ready');
-      c.conn.disconnect();
+    for (const [addr, byIndex] of this.conns) {
+      if (live.has(addr)) continue;
+      this.conns.delete(addr);
+      this.downSince.delete(addr);
+      for (const c of byIndex) {
+        if (c === undefined) continue;
+        c.removeAllListeners('close');
+        c.removeAllListeners('ready');
+        c.disconnect();
+        this.connCount--;
+      }
     }
-    this.metrics.upstreamConnections.set({ kind: 'command' }, this.conns.size);
+    this.metrics.upstreamConnections.set({ kind: 'command' }, this.connCount);
   }
 
   private markUp(addr: string): void {
@@ -310,11 +306,6 @@ export class ClusterClient extends EventEmitter {
       const up = !n.failed && !this.downSince.has(n.addr) ? 1 : 0;
       this.metrics.nodeUp.set({ node: n.addr, role: n.primary ? 'primary' : 'replica' }, up);
     }
-  }
-
-  /** Send one command on a connection, raw (no routing). */
-  sendRaw(conn: UpstreamConn, args: readonly Arg[]): Promise<Reply> {
-    return conn.send(args);
   }
 
   /**
@@ -437,7 +428,7 @@ export class ClusterClient extends EventEmitter {
   private async trackReplication(): Promise<void> {
     await Promise.all(
       this.topology.shardPrimaries().filter((p) => !this.downSince.has(p.addr)).map(async (p) => {
-        const r = await this.sendRaw(this.connection(p.addr, 0), ['INFO', 'replication']).catch(() => null);
+        const r = await this.connection(p.addr, 0).send(['INFO', 'replication']).catch(() => null);
         if (!Buffer.isBuffer(r)) return;
         for (const line of r.toString().matchAll(/slave\d+:ip=([^,]+),port=(\d+),state=online,offset=(\d+)/g)) {
           this.replicaAcked.set(`${line[1]}:${line[2]}`, Number(line[3]));
@@ -476,7 +467,7 @@ export class ClusterClient extends EventEmitter {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(Errors.timeout(`CLUSTER ${sub} on ${addr} timed out`)), this.opts.connectTimeoutMs);
     });
-    return Promise.race([this.sendRaw(this.connection(addr, 0), ['CLUSTER', sub]), timeout]).finally(() => clearTimeout(timer));
+    return Promise.race([this.connection(addr, 0).send(['CLUSTER', sub]), timeout]).finally(() => clearTimeout(timer));
   }
 
   private apply(next: Topology): void {
@@ -736,7 +727,7 @@ export class ClusterClient extends EventEmitter {
     for (;;) {
       attempt++;
       try {
-        return await this.sendRaw(this.connection(addr, db), args);
+        return await this.connection(addr, db).send(args);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         const refusal = isReplyError(e) ? isRefusal(msg) : null;

@@ -9,8 +9,9 @@
  * - Replies come back in order to per-command callbacks. Bulk and status replies are Buffers (binary
  *   safe), integers numbers, nil null, arrays arrays; an error reply is a {@link ReplyError}, at the top
  *   (the command fails) or nested (EXEC results).
- * - Connecting: AUTH, SELECT and READONLY run before the connection is `ready`; commands sent before
- *   are held (the offline queue) and written once it is. The connect timeout covers the handshake.
+ * - Connecting: AUTH, SELECT and READONLY run before the connection is `ready` (their replies go to the
+ *   handshake, ahead of any command's); commands sent before are encoded and queued as usual, and
+ *   written once it is. The connect timeout covers the handshake.
  * - A connection that closes is redialled after `retryDelay(attempt)` ms (null: never). Commands it had
  *   written fail with {@link ConnectionLostError} (they may have run); commands never written (held
  *   while connecting, or encoded but not flushed yet) fail with {@link UnsentError} (safe to retry).
@@ -19,6 +20,9 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { ReplyParser, RespErrorReply, type RespReply } from '../../../common/src/resp/reply-parser';
+import { ReplyError } from '../errors';
+
+export { ReplyError };
 
 export type Arg = string | Buffer;
 export type Reply = Buffer | number | null | Error | Reply[];
@@ -27,10 +31,6 @@ export type ReplyCallback = (err: Error | null, reply: Reply) => void;
 /** `ready`: handshake done, commands are written. `connecting`: dialling or in the handshake. `reconnecting`: waiting to redial. `end`: closed for good. */
 export type ConnStatus = 'connecting' | 'ready' | 'reconnecting' | 'end';
 
-/** An error reply from the node (`-ERR ...`, `-MOVED ...`). */
-export class ReplyError extends Error {
-  override name = 'ReplyError';
-}
 
 /** The command was never written to a socket: it did not run, retrying it is safe. */
 export class UnsentError extends Error {
@@ -78,21 +78,19 @@ export class UpstreamConn extends EventEmitter {
   status: ConnStatus = 'connecting';
   private socket: net.Socket | null = null;
   private parser = new ReplyParser();
-  /** Commands written (or encoded for this turn's write) and waiting for replies, in order, from `head`. */
+  /**
+   * Commands waiting for replies, in send order from `head`: those before `unflushed` were written, the
+   * rest are encoded in `outParts` + `outStr` for the next write (this turn's, or all those sent while
+   * the connection was not ready, written once it is).
+   */
   private inflight: Pending[] = [];
   private head = 0;
-  /** `inflight` entries from here on are encoded but not written yet (this turn's batch). */
   private unflushed = 0;
-  /** This turn's encoded commands: `outParts` (when a Buffer argument came) then `outStr`. */
   private outStr = '';
   private outParts: Array<string | Buffer> = [];
   private dirty = false;
-  /** Held while not ready: encoded commands and their callbacks. */
-  private offline: Pending[] = [];
-  private offlineStr = '';
-  private offlineParts: Array<string | Buffer> = [];
-  /** Handshake replies still expected (AUTH, SELECT, READONLY). */
-  private handshaking = 0;
+  /** The handshake's reply handlers (AUTH, SELECT, READONLY): its replies come before any command's. */
+  private handshake: Array<(err: Error | null) => void> = [];
   private attempts = 0;
   private connectTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -106,19 +104,15 @@ export class UpstreamConn extends EventEmitter {
 
   /** Send one command; `cb` gets its reply (or the error). */
   sendCb(args: readonly Arg[], cb: ReplyCallback): void {
-    const p: Pending = { cb, seen: 0, done: false };
-    if (this.status === 'ready') {
-      this.inflight.push(p);
-      this.encode(args, false);
-      if (!this.dirty) {
-        this.dirty = true;
-        this.opts.onDirty(this);
-      }
-    } else if (this.status === 'end') {
+    if (this.status === 'end') {
       cb(new UnsentError(`connection to ${this.addr} is closed`), null);
-    } else {
-      this.offline.push(p);
-      this.encode(args, true);
+      return;
+    }
+    this.inflight.push({ cb, seen: 0, done: false });
+    this.encode(args);
+    if (this.status === 'ready' && !this.dirty) {
+      this.dirty = true;
+      this.opts.onDirty(this);
     }
   }
 
@@ -144,7 +138,7 @@ export class UpstreamConn extends EventEmitter {
     );
   }
 
-  /** Write this turn's commands (one socket write). */
+  /** Write the encoded commands (one socket write); nothing while not ready (they wait for it). */
   flush(): void {
     this.dirty = false;
     const s = this.socket;
@@ -166,13 +160,21 @@ export class UpstreamConn extends EventEmitter {
 
   /** The watchdog: fail commands first seen `limit` ms ago or more (see ClusterClient.startWatchdog). */
   expire(now: number, limit: number): void {
-    expireList(this.inflight, this.head, now, limit);
-    expireList(this.offline, 0, now, limit);
+    const list = this.inflight;
+    for (let i = this.head; i < list.length; i++) {
+      const p = list[i]!;
+      if (p.done) continue;
+      if (p.seen === 0) p.seen = now;
+      else if (now - p.seen >= limit) {
+        p.done = true;
+        p.cb(new CommandTimeoutError(), null);
+      }
+    }
   }
 
   /** Commands waiting for a reply or to be sent. */
   get pending(): number {
-    return this.inflight.length - this.head + this.offline.length;
+    return this.inflight.length - this.head;
   }
 
   /** Close for good: waiting commands fail (written ones as lost, the others as unsent). */
@@ -188,22 +190,18 @@ export class UpstreamConn extends EventEmitter {
 
   // ---- internals -------------------------------------------------------------------------------
 
-  private encode(args: readonly Arg[], offline: boolean): void {
-    let str = offline ? this.offlineStr : this.outStr;
-    str += '*' + args.length + CRLF;
+  private encode(args: readonly Arg[]): void {
+    let str = this.outStr + '*' + args.length + CRLF;
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
       if (typeof a === 'string') {
         str += '$' + Buffer.byteLength(a) + CRLF + a + CRLF;
       } else {
-        str += '$' + a.length + CRLF;
-        const parts = offline ? this.offlineParts : this.outParts;
-        parts.push(str, a);
+        this.outParts.push(str + '$' + a.length + CRLF, a);
         str = CRLF;
       }
     }
-    if (offline) this.offlineStr = str;
-    else this.outStr = str;
+    this.outStr = str;
   }
 
   private connect(): void {
@@ -217,7 +215,7 @@ export class UpstreamConn extends EventEmitter {
       this.connectTimer = null;
       s.destroy(new Error(`connect to ${this.addr} timed out after ${this.opts.connectTimeoutMs} ms`));
     }, this.opts.connectTimeoutMs);
-    s.on('connect', () => this.handshake(s));
+    s.on('connect', () => this.startHandshake(s));
     s.on('data', (chunk: Buffer) => this.onData(s, chunk));
     s.on('error', () => {
       /* 'close' follows */
@@ -225,36 +223,25 @@ export class UpstreamConn extends EventEmitter {
     s.on('close', () => this.onClose(s));
   }
 
-  private handshake(s: net.Socket): void {
+  /** AUTH, SELECT and READONLY, written ahead of everything; ready once all have answered OK. */
+  private startHandshake(s: net.Socket): void {
     const cmds: string[][] = [];
     const o = this.opts;
     if (o.password !== undefined && o.password !== '') cmds.push(o.username ? ['AUTH', o.username, o.password] : ['AUTH', o.password]);
     if (o.db !== undefined && o.db !== 0) cmds.push(['SELECT', String(o.db)]);
     if (o.readOnly === true) cmds.push(['READONLY']);
-    if (cmds.length === 0) {
-      this.becomeReady();
-      return;
-    }
-    this.handshaking = cmds.length;
     let out = '';
     for (const c of cmds) {
       out += '*' + c.length + CRLF;
       for (const a of c) out += '$' + Buffer.byteLength(a) + CRLF + a + CRLF;
-      this.inflight.push({
-        seen: 0,
-        done: false,
-        cb: (err) => {
-          if (this.socket !== s) return;
-          if (err !== null) {
-            s.destroy(new Error(`${c[0]} on ${this.addr} failed: ${err.message}`));
-            return;
-          }
-          if (--this.handshaking === 0) this.becomeReady();
-        },
+      this.handshake.push((err) => {
+        if (s.destroyed) return; // an earlier step failed
+        if (err !== null) s.destroy(new Error(`${c[0]} on ${this.addr} failed: ${err.message}`));
+        else if (this.handshake.length === 0) this.becomeReady();
       });
     }
-    this.unflushed = this.inflight.length;
-    s.write(out);
+    if (out === '') this.becomeReady();
+    else s.write(out);
   }
 
   private becomeReady(): void {
@@ -262,16 +249,8 @@ export class UpstreamConn extends EventEmitter {
     this.connectTimer = null;
     this.attempts = 0;
     this.status = 'ready';
-    // What was held while connecting goes out first, in order, ahead of this turn's commands.
-    if (this.offline.length > 0) {
-      for (const p of this.offline) this.inflight.push(p);
-      this.offline = [];
-      if (this.offlineParts.length > 0 || this.outParts.length > 0) this.outParts = [...this.offlineParts, this.offlineStr, ...this.outParts];
-      else this.outStr = this.offlineStr + this.outStr;
-      this.offlineParts = [];
-      this.offlineStr = '';
-      this.flush();
-    }
+    // What was sent while connecting goes out now, in order.
+    if (this.inflight.length > 0) this.flush();
     this.emit('ready');
   }
 
@@ -288,7 +267,12 @@ export class UpstreamConn extends EventEmitter {
         return;
       }
       if (v === undefined) return;
-      if (this.head >= this.inflight.length) {
+      const hs = this.handshake.shift();
+      if (hs !== undefined) {
+        hs(v instanceof RespErrorReply ? new ReplyError(v.message) : null);
+        continue;
+      }
+      if (this.head >= this.unflushed) {
         s.destroy(new Error(`unexpected reply from ${this.addr} (no command waiting)`));
         return;
       }
@@ -314,7 +298,7 @@ export class UpstreamConn extends EventEmitter {
     if (this.socket !== s) return;
     this.socket = null;
     this.clearTimers();
-    this.handshaking = 0;
+    this.handshake = [];
     const delay = this.opts.retryDelay(++this.attempts);
     // The status changes before the waiting commands fail: a command their callbacks send at once is held
     // for the next connection (or refused), never queued as if this one were still up.
@@ -329,30 +313,21 @@ export class UpstreamConn extends EventEmitter {
     this.emit('close');
   }
 
-  /** Fail every waiting command: written ones as lost, the rest (this turn's, held ones) as unsent. */
+  /** Fail every waiting command: written ones as lost, the rest (never written) as unsent. */
   private failAll(why: string): void {
     const inflight = this.inflight;
     const head = this.head;
-    const unflushed = Math.max(this.unflushed, head);
-    const offline = this.offline;
+    const unflushed = this.unflushed;
     this.inflight = [];
     this.head = 0;
     this.unflushed = 0;
     this.outStr = '';
     this.outParts = [];
-    this.offline = [];
-    this.offlineStr = '';
-    this.offlineParts = [];
     for (let i = head; i < inflight.length; i++) {
       const p = inflight[i]!;
       if (p.done) continue;
       p.done = true;
       p.cb(i < unflushed ? new ConnectionLostError(`${why} with the command in flight`) : new UnsentError(`${why} before the command was sent`), null);
-    }
-    for (const p of offline) {
-      if (p.done) continue;
-      p.done = true;
-      p.cb(new UnsentError(`${why} before the command was sent`), null);
     }
   }
 
@@ -361,18 +336,6 @@ export class UpstreamConn extends EventEmitter {
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.connectTimer = null;
     this.retryTimer = null;
-  }
-}
-
-function expireList(list: Pending[], from: number, now: number, limit: number): void {
-  for (let i = from; i < list.length; i++) {
-    const p = list[i]!;
-    if (p.done) continue;
-    if (p.seen === 0) p.seen = now;
-    else if (now - p.seen >= limit) {
-      p.done = true;
-      p.cb(new CommandTimeoutError(), null);
-    }
   }
 }
 

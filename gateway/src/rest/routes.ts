@@ -12,8 +12,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { presentedToken, type Auth, type Principal } from '../auth';
 import { NO_REPLICA_YET, recordOffset, roleOffset, type Arg, type Reply } from '../cluster/client';
-import { UnsentError } from '../cluster/conn';
-import { Errors, GatewayError, isReplyError } from '../errors';
+import { CommandTimeoutError, UnsentError } from '../cluster/conn';
+import { Errors, GatewayError, ReplyError, isReplyError } from '../errors';
 import { argStr, logOf, type ExecContext, type Executor, type Prepared } from '../executor';
 import { GatewayMetrics } from '../metrics';
 import { toJson, type JsonValue } from './encode';
@@ -369,20 +369,20 @@ export async function runTransaction(executor: Executor, ctx: ExecContext, cmds:
     const askRole = log !== undefined && id !== null && client.topology.hasReplicas(id);
     if (askRole) batch.push(['ROLE']);
     const res = await conn.batch(batch);
-    if (askRole) {
-      const [roleErr, r] = res.pop()!;
-      recordOffset(log, id, roleErr ? null : roleOffset(r));
-    } else if (log) recordOffset(log, id, NO_REPLICA_YET);
-    const failed = res.find(([e]) => e && !isReplyError(e));
-    if (failed && res[0]![0] instanceof UnsentError && Date.now() < deadline) {
+    if (res[0]![0] instanceof UnsentError && Date.now() < deadline) {
       // The connection closed before the batch was written (it goes out whole): nothing ran, send it again.
       executor.metrics.retries.inc({ reason: 'connection' });
       await sleep(Math.min(50 * attempt, 500));
       continue;
     }
+    if (askRole) {
+      const [roleErr, r] = res.pop()!;
+      recordOffset(log, id, roleErr ? null : roleOffset(r));
+    } else if (log) recordOffset(log, id, NO_REPLICA_YET);
+    const failed = res.find(([e]) => e && !isReplyError(e));
     if (failed) {
       const msg = errorText(failed[0]);
-      if (msg === 'Command timed out') throw Errors.timeout(`transaction on ${addr}: no answer in time${write ? ', it may or may not have run' : ''}`);
+      if (failed[0] instanceof CommandTimeoutError) throw Errors.timeout(`transaction on ${addr}: no answer in time${write ? ', it may or may not have run' : ''}`);
       throw Errors.upstream(`transaction on ${addr}: ${write ? 'connection lost, it may or may not have run' : 'connection lost'} (${msg})`);
     }
     const queued = res.slice(asking ? 2 : 1, -1);
@@ -406,14 +406,10 @@ export async function runTransaction(executor: Executor, ctx: ExecContext, cmds:
     if (execErr) {
       // EXECABORT: name the first queued error (Redis says only "previous errors").
       const first = queued.find(([e]) => e)?.[0];
-      const e = new Error(first ? `${execErr.message.replace(/\.$/, '')}: ${first.message}` : execErr.message);
-      e.name = 'ReplyError';
-      throw e;
+      throw new ReplyError(first ? `${execErr.message.replace(/\.$/, '')}: ${first.message}` : execErr.message);
     }
     if (execRes === null) {
-      const e = new Error('EXECABORT Transaction discarded');
-      e.name = 'ReplyError';
-      throw e;
+      throw new ReplyError('EXECABORT Transaction discarded');
     }
     return execRes as Reply;
   }

@@ -18,7 +18,7 @@
 import type { WebSocket } from 'ws';
 import { Auth, type Principal } from '../auth';
 import type { Arg, Reply } from '../cluster/client';
-import { GatewayError } from '../errors';
+import { GatewayError, ReplyError } from '../errors';
 import { argStr, type ExecContext, type Executor } from '../executor';
 import type { GatewayMetrics } from '../metrics';
 import type { HubMessage, HubSubscriber, PubSubHub, SubKind } from '../pubsub/hub';
@@ -85,12 +85,6 @@ const PUSH_TYPE: Record<SubKind, string> = { channel: 'message', pattern: 'pmess
 const MAX_INFLIGHT = 1024;
 
 const latin1ToUtf8 = (s: string): string => Buffer.from(s, 'latin1').toString('utf8');
-
-function replyError(msg: string): Error {
-  const e = new Error(msg);
-  e.name = 'ReplyError';
-  return e;
-}
 
 /** Error text as a RESP client expects it: a leading error code word. */
 export function respErrorText(e: unknown): string {
@@ -331,12 +325,12 @@ export class WsSession implements HubSubscriber {
     const s = this.openSlot();
     const name = argStr(args[0]!).toLowerCase();
     if (this.mode === 'resp' && this.proto === 2 && this.subscribed > 0 && !ALLOWED_SUBSCRIBED.has(name)) {
-      this.error(s, tag, replyError(`ERR Can't execute '${name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`));
+      this.error(s, tag, new ReplyError(`ERR Can't execute '${name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`));
       return;
     }
     if (this.multi && NOT_IN_MULTI.has(name)) {
       this.multi.dirty = true;
-      this.error(s, tag, replyError(`ERR Command not allowed inside a transaction`));
+      this.error(s, tag, new ReplyError(`ERR Command not allowed inside a transaction`));
       return;
     }
     try {
@@ -344,18 +338,18 @@ export class WsSession implements HubSubscriber {
         case 'select':
           return this.select(s, tag, args);
         case 'multi':
-          if (this.multi) return this.error(s, tag, replyError('ERR MULTI calls can not be nested'));
-          if (args.length !== 1) return this.error(s, tag, replyError("ERR wrong number of arguments for 'multi' command"));
+          if (this.multi) return this.error(s, tag, new ReplyError('ERR MULTI calls can not be nested'));
+          if (args.length !== 1) return this.error(s, tag, new ReplyError("ERR wrong number of arguments for 'multi' command"));
           this.multi = { cmds: [], dirty: false };
           return this.status(s, tag, 'OK');
         case 'discard':
-          if (!this.multi) return this.error(s, tag, replyError('ERR DISCARD without MULTI'));
+          if (!this.multi) return this.error(s, tag, new ReplyError('ERR DISCARD without MULTI'));
           this.multi = null;
           return this.status(s, tag, 'OK');
         case 'exec':
           return this.exec(s, tag);
         case 'watch':
-          return this.error(s, tag, replyError('ERR WATCH is not supported through the gateway (it needs an upstream connection of its own); MULTI/EXEC in a session is queued by the gateway and runs atomically on one shard'));
+          return this.error(s, tag, new ReplyError('ERR WATCH is not supported through the gateway (it needs an upstream connection of its own); MULTI/EXEC in a session is queued by the gateway and runs atomically on one shard'));
         case 'unwatch':
           if (this.multi) break;
           return this.status(s, tag, 'OK');
@@ -383,18 +377,18 @@ export class WsSession implements HubSubscriber {
   }
 
   private select(s: Slot, tag: Tag | null, args: Arg[]): void {
-    if (args.length !== 2) return this.error(s, tag, replyError("ERR wrong number of arguments for 'select' command"));
+    if (args.length !== 2) return this.error(s, tag, new ReplyError("ERR wrong number of arguments for 'select' command"));
     const a = argStr(args[1]!);
-    if (!/^-?\d+$/.test(a)) return this.error(s, tag, replyError('ERR value is not an integer or out of range'));
+    if (!/^-?\d+$/.test(a)) return this.error(s, tag, new ReplyError('ERR value is not an integer or out of range'));
     const n = Number(a);
-    if (n < 0 || n >= this.d.databases) return this.error(s, tag, replyError('ERR DB index is out of range'));
+    if (n < 0 || n >= this.d.databases) return this.error(s, tag, new ReplyError('ERR DB index is out of range'));
     Auth.checkDb(this.principal, n);
     this.db = n;
     this.status(s, tag, 'OK');
   }
 
   private ping(s: Slot, tag: Tag | null, args: Arg[]): void {
-    if (args.length > 2) return this.error(s, tag, replyError("ERR wrong number of arguments for 'ping' command"));
+    if (args.length > 2) return this.error(s, tag, new ReplyError("ERR wrong number of arguments for 'ping' command"));
     if (this.mode === 'resp' && this.proto === 2 && this.subscribed > 0) {
       const arg = args[1] === undefined ? Buffer.alloc(0) : Buffer.isBuffer(args[1]) ? args[1] : Buffer.from(args[1]!);
       return this.result(s, tag, [Buffer.from('pong'), arg]);
@@ -404,11 +398,11 @@ export class WsSession implements HubSubscriber {
   }
 
   private authCmd(s: Slot, tag: Tag | null, args: Arg[]): void {
-    if (args.length < 2 || args.length > 3) return this.error(s, tag, replyError("ERR wrong number of arguments for 'auth' command"));
+    if (args.length < 2 || args.length > 3) return this.error(s, tag, new ReplyError("ERR wrong number of arguments for 'auth' command"));
     try {
       this.principal = this.d.auth.authenticate(argStr(args[args.length - 1]!));
     } catch {
-      return this.error(s, tag, replyError('WRONGPASS invalid username-password pair or user is disabled.'));
+      return this.error(s, tag, new ReplyError('WRONGPASS invalid username-password pair or user is disabled.'));
     }
     this.status(s, tag, 'OK');
   }
@@ -418,8 +412,8 @@ export class WsSession implements HubSubscriber {
     let i = 1;
     if (args.length > 1) {
       const v = argStr(args[1]!);
-      if (!/^\d+$/.test(v)) return this.error(s, tag, replyError('ERR Protocol version is not an integer or out of range'));
-      if (v !== '2' && v !== '3') return this.error(s, tag, replyError('NOPROTO unsupported protocol version'));
+      if (!/^\d+$/.test(v)) return this.error(s, tag, new ReplyError('ERR Protocol version is not an integer or out of range'));
+      if (v !== '2' && v !== '3') return this.error(s, tag, new ReplyError('NOPROTO unsupported protocol version'));
       proto = Number(v) as 2 | 3;
       i = 2;
     }
@@ -429,11 +423,11 @@ export class WsSession implements HubSubscriber {
         try {
           this.principal = this.d.auth.authenticate(argStr(args[i + 2]!));
         } catch {
-          return this.error(s, tag, replyError('WRONGPASS invalid username-password pair or user is disabled.'));
+          return this.error(s, tag, new ReplyError('WRONGPASS invalid username-password pair or user is disabled.'));
         }
         i += 2;
       } else if (opt === 'setname' && i + 1 < args.length) i += 1;
-      else return this.error(s, tag, replyError(`ERR Syntax error in HELLO option '${opt}'`));
+      else return this.error(s, tag, new ReplyError(`ERR Syntax error in HELLO option '${opt}'`));
     }
     this.proto = proto;
     const fields: Array<[string, Reply]> = [
@@ -519,7 +513,7 @@ export class WsSession implements HubSubscriber {
     const m = this.multi!;
     try {
       this.d.executor.prepare(this.ctx(), args);
-      if (m.cmds.length >= this.d.maxQueued) throw replyError(`ERR too many commands in one transaction (limit ${this.d.maxQueued})`);
+      if (m.cmds.length >= this.d.maxQueued) throw new ReplyError(`ERR too many commands in one transaction (limit ${this.d.maxQueued})`);
     } catch (e) {
       m.dirty = true;
       return this.error(s, tag, e);
@@ -530,9 +524,9 @@ export class WsSession implements HubSubscriber {
 
   private exec(s: Slot, tag: Tag | null): void {
     const m = this.multi;
-    if (!m) return this.error(s, tag, replyError('ERR EXEC without MULTI'));
+    if (!m) return this.error(s, tag, new ReplyError('ERR EXEC without MULTI'));
     this.multi = null;
-    if (m.dirty) return this.error(s, tag, replyError('EXECABORT Transaction discarded because of previous errors.'));
+    if (m.dirty) return this.error(s, tag, new ReplyError('EXECABORT Transaction discarded because of previous errors.'));
     const ctx = this.ctx();
     const proto = this.proto;
     const shapes = this.mode === 'resp' ? m.cmds.map((c) => replyShape(c, proto)) : undefined;
