@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Cluster } from 'ioredis';
 
 /** Throughput and latency of one load run (latencies in ms). */
@@ -151,6 +152,8 @@ export interface HttpRun {
   seconds: number;
   /** Paced at this many requests/s over all connections (see {@link drive}); 0 = closed loop at full speed. */
   rate?: number;
+  /** Record latencies into this histogram, pooled with earlier runs' (see {@link drive}). */
+  hist?: Histogram;
 }
 
 /**
@@ -214,7 +217,109 @@ class HttpConn {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** The pacer's clock thread: sleeps until the due time main has posted, then wakes main (see {@link Pacer}). */
+const PACER_THREAD = `
+const { workerData, parentPort } = require('node:worker_threads');
+const due = new Float64Array(workerData, 0, 1);
+const gen = new Int32Array(workerData, 8, 1);
+let fired = 0;
+for (;;) {
+  const g = Atomics.load(gen, 0);
+  const d = due[0];
+  if (d < 0) break;
+  const left = d - (performance.timeOrigin + performance.now());
+  if (d === 0 || d === fired) Atomics.wait(gen, 0, g);
+  else if (left > 0) Atomics.wait(gen, 0, g, left);
+  else {
+    fired = d;
+    parentPort.postMessage(0);
+  }
+}
+`;
+
+/**
+ * Releases paced sends at their due times, to within a few tens of µs. Node's timers fire on a 1 ms
+ * grid, so lanes sleeping on setTimeout at 10,000 req/s leave in bursts (10-40 sends within 50 µs, one
+ * burst per tick): a load no population of independent clients produces, and one that charges the
+ * path with the larger per-request cost for every request queued ahead of it in the burst. A clock
+ * thread sleeps (a futex wait: no CPU burnt) until the earliest due time and then wakes the event loop
+ * with a message, so the loop itself never blocks: replies are read as they land, on both paths.
+ */
+class Pacer {
+  /** Pending sends: [due (absolute ms), release], ordered by due time (a binary heap). */
+  private readonly heap: Array<[number, () => void]> = [];
+  private readonly shared = new SharedArrayBuffer(16);
+  /** The due time the clock thread waits for (0: none, -1: stop), and a generation bumped on each change. */
+  private readonly due = new Float64Array(this.shared, 0, 1);
+  private readonly gen = new Int32Array(this.shared, 8, 1);
+  private readonly thread = new Worker(PACER_THREAD, { eval: true, workerData: this.shared });
+
+  /** Resolves once the clock thread runs (sends due before that would leave together). */
+  readonly ready = new Promise<void>((resolve) => this.thread.once('online', resolve));
+
+  constructor() {
+    this.thread.on('message', this.release);
+  }
+
+  /** Resolves at `due` (a performance.now() time; at once if that is past). */
+  at(due: number): Promise<void> {
+    if (due <= performance.now()) return Promise.resolve();
+    const abs = performance.timeOrigin + due;
+    return new Promise((resolve) => {
+      this.push([abs, resolve]);
+      if (this.heap[0]![0] === abs) this.post(abs);
+    });
+  }
+
+  stop(): void {
+    this.post(-1);
+    void this.thread.terminate();
+  }
+
+  private post(due: number): void {
+    this.due[0] = due;
+    Atomics.add(this.gen, 0, 1);
+    Atomics.notify(this.gen, 0);
+  }
+
+  private readonly release = (): void => {
+    const now = performance.timeOrigin + performance.now();
+    while (this.heap.length > 0 && this.heap[0]![0] <= now) this.pop()[1]();
+    this.post(this.heap.length > 0 ? this.heap[0]![0] : 0);
+  };
+
+  private push(e: [number, () => void]): void {
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if (h[up]![0] <= e[0]) break;
+      h[i] = h[up]!;
+      i = up;
+    }
+    h[i] = e;
+  }
+
+  private pop(): [number, () => void] {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= h.length) break;
+        const c = l + 1 < h.length && h[l + 1]![0] < h[l]![0] ? l + 1 : l;
+        if (h[c]![0] >= last[0]) break;
+        h[i] = h[c]!;
+        i = c;
+      }
+      h[i] = last;
+    }
+    return top;
+  }
+}
 
 /**
  * Closed loop over `slots` lanes for `seconds`: each lane issues its next request (`issue(i, lane)`) when
@@ -223,26 +328,33 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * spinning through failures until the deadline).
  *
  * With `rate` (requests/s over all lanes) the loop is paced: each lane sends at most one request per
- * `slots / rate` seconds (the lanes' schedules staggered), waiting out the rest of its period after an
+ * `slots / rate` seconds (the lanes' schedules staggered evenly, released by a {@link Pacer}, so the
+ * sends are spread out as independent clients' would be), waiting out the rest of its period after an
  * answer; a lane that falls behind sends at once until it is back on schedule. Latency runs from the
  * moment the request is actually sent, so a late timer shifts a send but never adds to its latency:
  * this compares two paths at the same offered load below saturation, where a closed loop at full
  * speed compares them at their own saturation (queueing included).
+ *
+ * Latencies go into `h`: a fresh histogram, or one shared with earlier runs so that runs interleaved
+ * with another side's are pooled. The result's requests and rate are this run's; its latency figures are
+ * the histogram's, pooled ones included.
  */
-async function drive(slots: number, seconds: number, issue: (i: number, slot: number) => Promise<boolean | null>, rate = 0): Promise<LoadResult> {
-  const h = new Histogram();
+async function drive(slots: number, seconds: number, issue: (i: number, slot: number) => Promise<boolean | null>, rate = 0, h = new Histogram()): Promise<LoadResult> {
+  const before = h.count;
   let errors = 0;
   let next = Math.floor(Math.random() * 1e6);
+  const period = rate > 0 ? (slots / rate) * 1000 : 0;
+  const pacer = period > 0 ? new Pacer() : null;
+  await pacer?.ready;
   const start = performance.now();
   const deadline = start + seconds * 1000;
-  const period = rate > 0 ? (slots / rate) * 1000 : 0;
+  try {
   await Promise.all(
     Array.from({ length: slots }, async (_, slot) => {
       let due = start + (slot * period) / slots;
       while (performance.now() < deadline) {
         if (period > 0) {
-          const wait = due - performance.now();
-          if (wait > 0) await sleep(wait);
+          await pacer!.at(due);
           due += period;
           if (performance.now() >= deadline) break;
         }
@@ -254,11 +366,14 @@ async function drive(slots: number, seconds: number, issue: (i: number, slot: nu
       }
     }),
   );
+  } finally {
+    pacer?.stop();
+  }
   const secs = (performance.now() - start) / 1000;
   return {
-    requests: h.count,
+    requests: h.count - before,
     seconds: secs,
-    rps: h.count / secs,
+    rps: (h.count - before) / secs,
     p50: h.quantile(0.5),
     p90: h.quantile(0.9),
     p99: h.quantile(0.99),
@@ -271,31 +386,55 @@ async function drive(slots: number, seconds: number, issue: (i: number, slot: nu
 
 /** HTTP GETs of `paths` over `connections` keep-alive connections from this process: closed loop, or paced with `rate` (see {@link drive}). */
 export async function runHttp(r: HttpRun): Promise<LoadResult> {
+  const conns = new HttpConns(r.port, r.connections);
+  try {
+    await conns.ready;
+    return await runHttpOn(conns, r);
+  } finally {
+    conns.close();
+  }
+}
+
+/** Keep-alive connections to one port, opened once and kept across runs (see {@link runHttpOn}). */
+export class HttpConns {
+  readonly conns: HttpConn[];
+  readonly ready: Promise<void>;
+
+  constructor(port: number, n: number) {
+    this.conns = Array.from({ length: n }, () => new HttpConn(port));
+    this.ready = Promise.all(this.conns.map((c) => c.ready)).then(() => {});
+  }
+
+  close(): void {
+    for (const c of this.conns) c.close();
+  }
+}
+
+/**
+ * {@link runHttp} over connections already open: short runs interleaved with another side's measure
+ * requests on established connections, as one long run does, with no connection set-up per slice.
+ */
+export async function runHttpOn(conns: HttpConns, r: Omit<HttpRun, 'port'>): Promise<LoadResult> {
+  if (conns.conns.length < r.connections) throw new Error(`${r.connections} connections wanted, ${conns.conns.length} open`);
   const head = Object.entries(r.headers)
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('');
   const requests = r.paths.map((p) => Buffer.from(`GET ${p} HTTP/1.1\r\nHost: bench\r\n${head}\r\n`, 'latin1'));
-  const conns = Array.from({ length: r.connections }, () => new HttpConn(r.port));
   let non2xx = 0;
-  try {
-    await Promise.all(conns.map((c) => c.ready));
-    const res = await drive(r.connections, r.seconds, async (i, slot) => {
-      const status = await conns[slot]!.request(requests[i % requests.length]!);
-      if (status === 0) return null;
-      if (status < 200 || status >= 300) non2xx++;
-      return status >= 200 && status < 300;
-    }, r.rate ?? 0);
-    return { ...res, non2xx };
-  } finally {
-    for (const c of conns) c.close();
-  }
+  const res = await drive(r.connections, r.seconds, async (i, slot) => {
+    const status = await conns.conns[slot]!.request(requests[i % requests.length]!);
+    if (status === 0) return null;
+    if (status < 200 || status >= 300) non2xx++;
+    return status >= 200 && status < 300;
+  }, r.rate ?? 0, r.hist);
+  return { ...res, non2xx };
 }
 
 /** A command of the ioredis run, from the request index. */
 export type IoredisOp = (cluster: Cluster, i: number) => Promise<unknown>;
 
 /** An ioredis Cluster, closed loop with `inFlight` commands outstanding, optionally paced at `rate` req/s (see {@link drive}). */
-export async function runIoredis(cluster: Cluster, op: IoredisOp, inFlight: number, seconds: number, rate = 0): Promise<LoadResult> {
+export async function runIoredis(cluster: Cluster, op: IoredisOp, inFlight: number, seconds: number, rate = 0, hist?: Histogram): Promise<LoadResult> {
   return drive(
     inFlight,
     seconds,
@@ -304,6 +443,7 @@ export async function runIoredis(cluster: Cluster, op: IoredisOp, inFlight: numb
       return true;
     },
     rate,
+    hist,
   );
 }
 

@@ -10,16 +10,18 @@
  * - Load: wrk, one thread, 50 keep-alive connections, GET and SET cycling over a fixed key set spread over
  *   all three shards, after a warm-up; SET runs first so that GET finds every key.
  * - Overhead: the same workload with ioredis Cluster straight to the cluster, 50 commands in flight (and 1),
- *   against the gateway at 50 (and 1) keep-alive connections driven from the same process (runHttp);
- *   overhead = gateway latency - direct latency. wrk through the gateway is reported alongside. At 50 the
- *   runs go twice: at full speed (each side at its own saturation, queueing included) and paced at
- *   BENCH_PACED_RATE req/s on both sides (the same load, below saturation).
+ *   against the gateway at 50 (and 1) keep-alive connections driven from the same process (runHttpOn);
+ *   overhead = gateway latency - direct latency. Each round interleaves the two sides in short slices
+ *   (BENCH_SLICES) pooled per side, so that a few bad seconds on the shared VM fall on both. wrk through
+ *   the gateway is reported alongside. At 50 the runs go twice: at full speed (each side at its own
+ *   saturation, queueing included) and paced at BENCH_PACED_RATE req/s on both sides (the same load,
+ *   below saturation; sends spread evenly, see Pacer in gateway-load.ts).
  * - WebSocket: see bench/gateway-ws.ts.
  * The load generator shares the machine's cores with the servers on both sides.
  *
  * Options (env): BENCH_SECONDS (per run, default 10), BENCH_WARMUP (s, default 3), BENCH_KEYS (default 1000),
  * BENCH_ROUNDS (default 3: the two sides alternate, medians reported, so drifting load on a shared machine
- * hits both),
+ * hits both), BENCH_SLICES (overhead: slices per side and round, default 5),
  * BENCH_PARTS (comma list of rest,overhead,ws; default all), BENCH_REPLICAS (replicas per primary, default 0), BENCH_PRIMARIES (default 3; 1 = one data server, like webdis in front of one redis-server),
  * WEBDIS_THREADS (default 2), WEBDIS_POOL (redis connections per webdis thread, default 10),
  * GATEWAY_WORKERS (the gateway's --workers, default 1), BENCH_PACED_RATE (req/s of the paced overhead runs, default 10000),
@@ -35,7 +37,7 @@ import path from 'node:path';
 import { Cluster } from 'ioredis';
 import { keyHashSlot } from '../common/src/slot';
 import { addSection, clusterPorts, exitOf, freePort, machineFacts, waitPort, type MachineFacts } from './lib';
-import { CpuMeter, childPids, runHttp, runIoredis, runWrk, type LoadResult } from './gateway-load';
+import { CpuMeter, Histogram, HttpConns, childPids, runHttpOn, runIoredis, runWrk, type LoadResult } from './gateway-load';
 import { runWsBench, wsAvailable, type WsResult } from './gateway-ws';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -58,6 +60,8 @@ const GATEWAY_WORKERS = process.env.GATEWAY_WORKERS ?? '1';
 /** Another gateway entry point (a patched build elsewhere) for A/B runs; default this checkout's. */
 const GATEWAY_BIN = process.env.GATEWAY_BIN ?? path.join(ROOT, 'bin/cluster-gateway.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Overhead rounds: each side's BENCH_SECONDS split into this many slices, the two sides' interleaved. */
+const SLICES = Math.max(1, Number(process.env.BENCH_SLICES ?? 5));
 const CONNECTIONS = 50;
 /** Offered load (req/s) of the paced overhead runs at CONNECTIONS connections: well under both sides' saturation on 2 cores. */
 const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 10_000);
@@ -255,7 +259,7 @@ interface OverheadRow {
   /** Paced at this offered load (req/s) on both sides; 0 = closed loop at full speed. */
   rate: number;
   direct: LoadResult;
-  /** Through the gateway from the bench process (runHttp): the overhead is measured against this. */
+  /** Through the gateway from the bench process (runHttpOn): the overhead is measured against this. */
   gateway: LoadResult;
   /** Through the gateway with wrk (another process, its own wake-up tail), for comparison; null when paced (wrk cannot pace). */
   gatewayWrk: LoadResult | null;
@@ -346,6 +350,33 @@ async function restPart(w: WebdisSide, g: GatewaySide): Promise<RestRow[]> {
   return rows;
 }
 
+/**
+ * One round of one overhead row: both sides warmed up, then SLICES short runs of each side in turn, each
+ * side's pooled into one histogram, so that whatever else the machine does in those seconds falls on
+ * both sides alike. The HTTP connections stay open across the slices.
+ */
+async function interleaved(direct: (h: Histogram, s: number) => Promise<LoadResult>, gateway: (h: Histogram, s: number) => Promise<LoadResult>): Promise<[LoadResult, LoadResult]> {
+  await direct(new Histogram(), WARMUP);
+  await gateway(new Histogram(), WARMUP);
+  const hd = new Histogram();
+  const hg = new Histogram();
+  const d: LoadResult[] = [];
+  const g: LoadResult[] = [];
+  for (let i = 0; i < SLICES; i++) {
+    d.push(await direct(hd, SECONDS / SLICES));
+    g.push(await gateway(hg, SECONDS / SLICES));
+  }
+  return [pooled(d), pooled(g)];
+}
+
+/** Slices of one side as one run: counts summed, latency figures from the last (the pooled histogram's). */
+function pooled(rs: LoadResult[]): LoadResult {
+  const last = rs.at(-1)!;
+  const requests = rs.reduce((a, r) => a + r.requests, 0);
+  const seconds = rs.reduce((a, r) => a + r.seconds, 0);
+  return { ...last, requests, seconds, rps: requests / seconds, errors: rs.reduce((a, r) => a + r.errors, 0), non2xx: rs.reduce((a, r) => a + r.non2xx, 0) };
+}
+
 async function overheadPart(g: GatewaySide): Promise<OverheadRow[]> {
   const cluster = new Cluster([{ host: '127.0.0.1', port: g.ports[0]! }], { enableReadyCheck: true, scaleReads: 'master' });
   await new Promise<void>((resolve, reject) => {
@@ -361,28 +392,36 @@ async function overheadPart(g: GatewaySide): Promise<OverheadRow[]> {
       };
       for (const [inFlight, rate] of [[CONNECTIONS, 0], [CONNECTIONS, PACED_RATE], [1, 0]] as const) {
         const how = rate > 0 ? `${inFlight} connections paced at ${rate} req/s` : `${inFlight} in flight`;
-        console.log(`\n${op.toUpperCase()} overhead, ${how}: ioredis Cluster direct vs HTTP through the gateway from the same process${rate > 0 ? '' : ' (and wrk)'}, ${ROUNDS} rounds of ${SECONDS} s each`);
+        console.log(`\n${op.toUpperCase()} overhead, ${how}: ioredis Cluster direct vs HTTP through the gateway from the same process, ${ROUNDS} rounds of ${SLICES} interleaved slices of ${SECONDS / SLICES} s per side${rate > 0 ? '' : ' (and wrk)'}`);
         const gatewayRun = { url: `http://127.0.0.1:${g.httpPort}`, paths: gatewayPaths(op), headers: gatewayHeaders, connections: inFlight };
-        const httpRun = { port: g.httpPort, paths: gatewayPaths(op), headers: gatewayHeaders, connections: inFlight, rate };
+        const httpRun = { paths: gatewayPaths(op), headers: gatewayHeaders, connections: inFlight, rate };
+        const conns = new HttpConns(g.httpPort, inFlight);
         const d: LoadResult[] = [];
         const gw: LoadResult[] = [];
         const wrk: LoadResult[] = [];
-        for (let round = 1; round <= ROUNDS; round++) {
-          await runIoredis(cluster, run, inFlight, WARMUP, rate);
-          d.push(await runIoredis(cluster, run, inFlight, SECONDS, rate));
-          printLoad(`${round}: ioredis Cluster direct`, d.at(-1)!);
-          await runHttp({ ...httpRun, seconds: WARMUP });
-          gw.push(await runHttp({ ...httpRun, seconds: SECONDS }));
-          printLoad(`${round}: gateway (same process)`, gw.at(-1)!, `load ${os.loadavg()[0]!.toFixed(1)}`);
-          if (rate > 0) continue;
-          await runWrk({ ...gatewayRun, seconds: WARMUP });
-          wrk.push(await runWrk({ ...gatewayRun, seconds: SECONDS }));
-          printLoad(`${round}: gateway (wrk)`, wrk.at(-1)!, `load ${os.loadavg()[0]!.toFixed(1)}`);
+        try {
+          await conns.ready;
+          for (let round = 1; round <= ROUNDS; round++) {
+            const [dr, gr] = await interleaved(
+              (h, s) => runIoredis(cluster, run, inFlight, s, rate, h),
+              (h, s) => runHttpOn(conns, { ...httpRun, seconds: s, hist: h }),
+            );
+            d.push(dr);
+            gw.push(gr);
+            printLoad(`${round}: ioredis Cluster direct`, dr);
+            printLoad(`${round}: gateway (same process)`, gr, `load ${os.loadavg()[0]!.toFixed(1)}`);
+            if (rate > 0) continue;
+            await runWrk({ ...gatewayRun, seconds: WARMUP });
+            wrk.push(await runWrk({ ...gatewayRun, seconds: SECONDS }));
+            printLoad(`${round}: gateway (wrk)`, wrk.at(-1)!, `load ${os.loadavg()[0]!.toFixed(1)}`);
+          }
+        } finally {
+          conns.close();
         }
         const row: OverheadRow = { op, inFlight, rate, direct: combine(d), gateway: combine(gw), gatewayWrk: wrk.length ? combine(wrk) : null };
         const w = row.gatewayWrk;
         console.log(
-          `  median overhead: p50 ${ms(row.gateway.p50 - row.direct.p50)} ms, p99 ${ms(row.gateway.p99 - row.direct.p99)} ms${w ? ` (wrk through the gateway: p50 ${ms(w.p50)} ms, p99 ${ms(w.p99)} ms)` : ''}`,
+          `  median overhead: p50 ${ms(row.gateway.p50 - row.direct.p50)} ms, p99 ${ms(row.gateway.p99 - row.direct.p99)} ms (rounds: ${d.map((r, i) => ms(gw[i]!.p99 - r.p99)).join(', ')})${w ? ` (wrk through the gateway: p50 ${ms(w.p50)} ms, p99 ${ms(w.p99)} ms)` : ''}`,
         );
         rows.push(row);
       }
@@ -423,7 +462,7 @@ function markdown(date: Date, facts: MachineFacts, loadAfter: string, rest: Rest
   if (over.length) {
     L.push(
       '',
-      'Gateway overhead over a direct ioredis Cluster call (same keys, same commands). Both sides are driven from the bench process, closed loop with N requests in flight, latency histogram in 10 µs steps: an ioredis 6 Cluster client (default options) straight to the nodes, and N keep-alive HTTP/1.1 connections (a minimal client, bench/gateway-load.ts `runHttp`) through the gateway; overhead = gateway - direct, medians over the rounds. "N at R/s" rows are paced: both sides offered the same R req/s over N connections (each waits out its period between requests; latency from the actual send), so they compare the two paths at one load below saturation, where the full-speed rows compare each at its own saturation and include queueing. wrk through the gateway is shown for comparison: it is another process, and its own wake-up tail on this VM is part of its figures.',
+      `Gateway overhead over a direct ioredis Cluster call (same keys, same commands). Both sides are driven from the bench process, closed loop with N requests in flight, latency histogram in 10 µs steps: an ioredis 6 Cluster client (default options) straight to the nodes, and N keep-alive HTTP/1.1 connections (a minimal client, bench/gateway-load.ts \`runHttpOn\`) through the gateway; each round interleaves the two sides in ${SLICES} slices of ${SECONDS / SLICES} s each, pooled per side (the HTTP connections stay open), so that the VM's bad seconds fall on both; overhead = gateway - direct, medians over the rounds. "N at R/s" rows are paced: both sides offered the same R req/s over N connections (each waits out its period between requests, sends spread evenly by a clock thread rather than released in bursts on Node's 1 ms timer ticks; latency from the actual send), so they compare the two paths at one load below saturation, where the full-speed rows compare each at its own saturation and include queueing. wrk through the gateway is shown for comparison: it is another process, and its own wake-up tail on this VM is part of its figures.`,
       '',
       '| op | in flight | direct req/s | gateway req/s | p50 direct / gw (ms) | p99 direct / gw (ms) | overhead p50 (ms) | overhead p99 (ms) | wrk via gateway: req/s, p50 / p99 (ms) |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
