@@ -144,7 +144,6 @@ export async function runWrk(r: WrkRun): Promise<LoadResult> {
 }
 
 export interface HttpRun {
-  port: number;
   /** Request paths, cycled (as wrk's script does). */
   paths: string[];
   headers: Record<string, string>;
@@ -217,23 +216,27 @@ class HttpConn {
   }
 }
 
-/** The pacer's clock thread: sleeps until the due time main has posted, then wakes main (see {@link Pacer}). */
+/**
+ * The pacer's clock thread: sleeps until the due time main has posted, wakes main once, and waits for
+ * main's next post (each post bumps `gen`). Main posts after every wake-up, so a wake-up that came a
+ * hair early by main's clock is simply repeated.
+ */
 const PACER_THREAD = `
 const { workerData, parentPort } = require('node:worker_threads');
 const due = new Float64Array(workerData, 0, 1);
 const gen = new Int32Array(workerData, 8, 1);
-let fired = 0;
 for (;;) {
   const g = Atomics.load(gen, 0);
   const d = due[0];
   if (d < 0) break;
-  const left = d - (performance.timeOrigin + performance.now());
-  if (d === 0 || d === fired) Atomics.wait(gen, 0, g);
-  else if (left > 0) Atomics.wait(gen, 0, g, left);
-  else {
-    fired = d;
-    parentPort.postMessage(0);
+  if (d === 0) {
+    Atomics.wait(gen, 0, g);
+    continue;
   }
+  const left = d - (performance.timeOrigin + performance.now());
+  if (left > 0 && Atomics.wait(gen, 0, g, left) !== 'timed-out') continue;
+  parentPort.postMessage(0);
+  Atomics.wait(gen, 0, g);
 }
 `;
 
@@ -246,10 +249,10 @@ for (;;) {
  * with a message, so the loop itself never blocks: replies are read as they land, on both paths.
  */
 class Pacer {
-  /** Pending sends: [due (absolute ms), release], ordered by due time (a binary heap). */
-  private readonly heap: Array<[number, () => void]> = [];
+  /** Pending sends, earliest first: [due (absolute ms), release]; at most one per lane. */
+  private readonly waiting: Array<[number, () => void]> = [];
   private readonly shared = new SharedArrayBuffer(16);
-  /** The due time the clock thread waits for (0: none, -1: stop), and a generation bumped on each change. */
+  /** The due time the clock thread waits for (0: none, -1: stop), and a generation bumped on each post. */
   private readonly due = new Float64Array(this.shared, 0, 1);
   private readonly gen = new Int32Array(this.shared, 8, 1);
   private readonly thread = new Worker(PACER_THREAD, { eval: true, workerData: this.shared });
@@ -266,8 +269,11 @@ class Pacer {
     if (due <= performance.now()) return Promise.resolve();
     const abs = performance.timeOrigin + due;
     return new Promise((resolve) => {
-      this.push([abs, resolve]);
-      if (this.heap[0]![0] === abs) this.post(abs);
+      const w = this.waiting;
+      let i = w.length;
+      while (i > 0 && w[i - 1]![0] > abs) i--;
+      w.splice(i, 0, [abs, resolve]);
+      if (i === 0) this.post(abs);
     });
   }
 
@@ -283,42 +289,13 @@ class Pacer {
   }
 
   private readonly release = (): void => {
+    const w = this.waiting;
     const now = performance.timeOrigin + performance.now();
-    while (this.heap.length > 0 && this.heap[0]![0] <= now) this.pop()[1]();
-    this.post(this.heap.length > 0 ? this.heap[0]![0] : 0);
+    let n = 0;
+    while (n < w.length && w[n]![0] <= now) n++;
+    for (const [, resolve] of w.splice(0, n)) resolve();
+    this.post(w.length > 0 ? w[0]![0] : 0);
   };
-
-  private push(e: [number, () => void]): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const up = (i - 1) >> 1;
-      if (h[up]![0] <= e[0]) break;
-      h[i] = h[up]!;
-      i = up;
-    }
-    h[i] = e;
-  }
-
-  private pop(): [number, () => void] {
-    const h = this.heap;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= h.length) break;
-        const c = l + 1 < h.length && h[l + 1]![0] < h[l]![0] ? l + 1 : l;
-        if (h[c]![0] >= last[0]) break;
-        h[i] = h[c]!;
-        i = c;
-      }
-      h[i] = last;
-    }
-    return top;
-  }
 }
 
 /**
@@ -349,23 +326,23 @@ async function drive(slots: number, seconds: number, issue: (i: number, slot: nu
   const start = performance.now();
   const deadline = start + seconds * 1000;
   try {
-  await Promise.all(
-    Array.from({ length: slots }, async (_, slot) => {
-      let due = start + (slot * period) / slots;
-      while (performance.now() < deadline) {
-        if (period > 0) {
-          await pacer!.at(due);
-          due += period;
-          if (performance.now() >= deadline) break;
+    await Promise.all(
+      Array.from({ length: slots }, async (_, slot) => {
+        let due = start + (slot * period) / slots;
+        while (performance.now() < deadline) {
+          if (period > 0) {
+            await pacer!.at(due);
+            due += period;
+            if (performance.now() >= deadline) break;
+          }
+          const t0 = performance.now();
+          const ok = await issue(next++, slot).catch(() => false);
+          if (ok !== true) errors++;
+          if (ok === null) return;
+          h.record(performance.now() - t0);
         }
-        const t0 = performance.now();
-        const ok = await issue(next++, slot).catch(() => false);
-        if (ok !== true) errors++;
-        if (ok === null) return;
-        h.record(performance.now() - t0);
-      }
-    }),
-  );
+      }),
+    );
   } finally {
     pacer?.stop();
   }
@@ -384,17 +361,6 @@ async function drive(slots: number, seconds: number, issue: (i: number, slot: nu
   };
 }
 
-/** HTTP GETs of `paths` over `connections` keep-alive connections from this process: closed loop, or paced with `rate` (see {@link drive}). */
-export async function runHttp(r: HttpRun): Promise<LoadResult> {
-  const conns = new HttpConns(r.port, r.connections);
-  try {
-    await conns.ready;
-    return await runHttpOn(conns, r);
-  } finally {
-    conns.close();
-  }
-}
-
 /** Keep-alive connections to one port, opened once and kept across runs (see {@link runHttpOn}). */
 export class HttpConns {
   readonly conns: HttpConn[];
@@ -411,10 +377,11 @@ export class HttpConns {
 }
 
 /**
- * {@link runHttp} over connections already open: short runs interleaved with another side's measure
- * requests on established connections, as one long run does, with no connection set-up per slice.
+ * HTTP GETs of `paths` over connections already open (`r.connections` of them): closed loop, or paced
+ * with `rate` (see {@link drive}). The connections outlive the run, so short runs interleaved with
+ * another side's measure requests on established connections, as one long run does.
  */
-export async function runHttpOn(conns: HttpConns, r: Omit<HttpRun, 'port'>): Promise<LoadResult> {
+export async function runHttpOn(conns: HttpConns, r: HttpRun): Promise<LoadResult> {
   if (conns.conns.length < r.connections) throw new Error(`${r.connections} connections wanted, ${conns.conns.length} open`);
   const head = Object.entries(r.headers)
     .map(([k, v]) => `${k}: ${v}\r\n`)

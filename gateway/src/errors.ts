@@ -39,9 +39,9 @@ export class ReplyError extends Error {
   override name = 'ReplyError';
 }
 
-/** An error reply (a ReplyError, or another error named so), passed to the client as worded. */
-export function isReplyError(e: unknown): e is Error {
-  return e instanceof Error && e.name === 'ReplyError';
+/** An error reply, passed to the client as worded. */
+export function isReplyError(e: unknown): e is ReplyError {
+  return e instanceof ReplyError;
 }
 
 /**

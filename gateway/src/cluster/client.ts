@@ -114,11 +114,6 @@ function freshest(texts: Array<string | null>): string | null {
   return best;
 }
 
-/** The watchdog's rejection (see ClusterClient.startWatchdog). */
-function isTimeout(e: unknown): boolean {
-  return e instanceof CommandTimeoutError;
-}
-
 /** A reply error worth retrying: the node refused the command without running it. */
 function isRefusal(msg: string): 'tryagain' | 'clusterdown' | 'loading' | null {
   if (msg.startsWith('TRYAGAIN')) return 'tryagain';
@@ -698,7 +693,7 @@ export class ClusterClient extends EventEmitter {
         }
         throw e;
       }
-      if (isTimeout(e)) throw Errors.timeout(`cluster node ${addr} did not answer within ${this.opts.commandTimeoutMs} ms${opts.write ? ': the write may or may not have been applied' : ''}`);
+      if (e instanceof CommandTimeoutError) throw Errors.timeout(`cluster node ${addr} did not answer within ${this.opts.commandTimeoutMs} ms${opts.write ? ': the write may or may not have been applied' : ''}`);
       // Never written to a socket (held while connecting, or the connection closed before its turn's write): safe to retry.
       const unsent = e instanceof UnsentError;
       // Otherwise a connection-level failure with the command possibly in flight.
@@ -737,7 +732,7 @@ export class ClusterClient extends EventEmitter {
           continue;
         }
         if (isReplyError(e)) throw e;
-        if (isTimeout(e)) throw Errors.timeout(`cluster node ${addr} did not answer within ${this.opts.commandTimeoutMs} ms`);
+        if (e instanceof CommandTimeoutError) throw Errors.timeout(`cluster node ${addr} did not answer within ${this.opts.commandTimeoutMs} ms`);
         throw Errors.upstream(`cluster node ${addr}: ${msg}`);
       }
     }

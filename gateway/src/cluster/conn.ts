@@ -20,6 +20,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { ReplyParser, RespErrorReply, type RespReply } from '../../../common/src/resp/reply-parser';
+import { encodeCommand } from '../../../common/src/resp/writer';
 import { ReplyError } from '../errors';
 
 export { ReplyError };
@@ -230,18 +231,16 @@ export class UpstreamConn extends EventEmitter {
     if (o.password !== undefined && o.password !== '') cmds.push(o.username ? ['AUTH', o.username, o.password] : ['AUTH', o.password]);
     if (o.db !== undefined && o.db !== 0) cmds.push(['SELECT', String(o.db)]);
     if (o.readOnly === true) cmds.push(['READONLY']);
-    let out = '';
+    if (cmds.length === 0) return this.becomeReady();
     for (const c of cmds) {
-      out += '*' + c.length + CRLF;
-      for (const a of c) out += '$' + Buffer.byteLength(a) + CRLF + a + CRLF;
       this.handshake.push((err) => {
         if (s.destroyed) return; // an earlier step failed
         if (err !== null) s.destroy(new Error(`${c[0]} on ${this.addr} failed: ${err.message}`));
         else if (this.handshake.length === 0) this.becomeReady();
       });
     }
-    if (out === '') this.becomeReady();
-    else s.write(out);
+    // UTF-8 bytes (a password may not be ASCII); encodeCommand takes a string's chars as bytes.
+    s.write(Buffer.concat(cmds.map((c) => encodeCommand(c.map((a) => Buffer.from(a))))));
   }
 
   private becomeReady(): void {

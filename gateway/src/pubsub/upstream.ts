@@ -13,6 +13,7 @@
 import net from 'node:net';
 import { encodeCommand } from '../../../common/src/resp/writer';
 import { RespErrorReply, ReplyParser, RespPush, type RespReply } from '../../../common/src/resp/reply-parser';
+import { ReplyError } from '../errors';
 
 export type SubKind = 'channel' | 'pattern' | 'shard';
 
@@ -193,9 +194,7 @@ export class UpstreamConn {
     // An error answers any command (a subscribe refused with MOVED/CROSSSLOT has no confirmations).
     if (v instanceof RespErrorReply) {
       this.pending.shift();
-      const e = new UpstreamError(v.message);
-      e.name = 'ReplyError';
-      head.reject(e);
+      head.reject(new ReplyError(v.message));
       return;
     }
     if (head.push !== null) {
