@@ -3,7 +3,7 @@
  * connections, a Lua script cycling over a fixed list of request paths), a closed-loop ioredis runner
  * (N requests in flight, each worker issuing its next command when the previous one answers), a latency
  * histogram (10 µs buckets), and per-process CPU accounting read from /proc. The gateway's overhead over a
- * direct ioredis call is measured from the bench process on both sides (runIoredis, runHttp): the same
+ * direct ioredis call is measured from the bench process on both sides (runIoredis, runHttpOn): the same
  * event loop and clock, so the difference is the gateway's, not the difference between two load tools'
  * own wake-up latency (wrk is another process with its own tail).
  */
@@ -13,7 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** Throughput and latency of one load run (latencies in ms). */
 export interface LoadResult {
@@ -398,15 +398,15 @@ export async function runHttpOn(conns: HttpConns, r: HttpRun): Promise<LoadResul
 }
 
 /** A command of the ioredis run, from the request index. */
-export type IoredisOp = (cluster: Cluster, i: number) => Promise<unknown>;
+export type IoredisOp<C extends Cluster | Redis> = (client: C, i: number) => Promise<unknown>;
 
-/** An ioredis Cluster, closed loop with `inFlight` commands outstanding, optionally paced at `rate` req/s (see {@link drive}). */
-export async function runIoredis(cluster: Cluster, op: IoredisOp, inFlight: number, seconds: number, rate = 0, hist?: Histogram): Promise<LoadResult> {
+/** An ioredis Cluster or Redis client, closed loop with `inFlight` commands outstanding, optionally paced at `rate` req/s (see {@link drive}). */
+export async function runIoredis<C extends Cluster | Redis>(client: C, op: IoredisOp<C>, inFlight: number, seconds: number, rate = 0, hist?: Histogram): Promise<LoadResult> {
   return drive(
     inFlight,
     seconds,
     async (i) => {
-      await op(cluster, i);
+      await op(client, i);
       return true;
     },
     rate,

@@ -11,9 +11,10 @@
  *   all three shards, after a warm-up; SET runs first so that GET finds every key.
  * - Overhead: the same workload with ioredis Cluster straight to the cluster, 50 commands in flight (and 1),
  *   against the gateway at 50 (and 1) keep-alive connections driven from the same process (runHttpOn);
- *   overhead = gateway latency - direct latency. Each round interleaves the two sides in short slices
- *   (BENCH_SLICES) pooled per side, so that a few bad seconds on the shared VM fall on both. wrk through
- *   the gateway is reported alongside. At 50 the runs go twice: at full speed (each side at its own
+ *   overhead = gateway latency - direct latency. The anchor is measured the same way in the same rounds:
+ *   ioredis straight to webdis's redis-server against HTTP through webdis. Each round interleaves the four
+ *   sides in short slices (BENCH_SLICES) pooled per side, so that a few bad seconds on the shared VM fall
+ *   on all of them. wrk through the gateway is reported alongside. At 50 the runs go twice: at full speed (each side at its own
  *   saturation, queueing included) and paced at BENCH_PACED_RATE req/s on both sides (the same load,
  *   below saturation; sends spread evenly, see Pacer in gateway-load.ts).
  * - WebSocket: see bench/gateway-ws.ts.
@@ -34,7 +35,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { keyHashSlot } from '../common/src/slot';
 import { addSection, clusterPorts, exitOf, freePort, machineFacts, waitPort, type MachineFacts } from './lib';
 import { CpuMeter, Histogram, HttpConns, childPids, runHttpOn, runIoredis, runWrk, type LoadResult } from './gateway-load';
@@ -261,6 +262,10 @@ interface OverheadRow {
   direct: LoadResult;
   /** Through the gateway from the bench process (runHttpOn): the overhead is measured against this. */
   gateway: LoadResult;
+  /** Per round: the gateway's p99 minus the direct one's. */
+  gatewayP99Rounds: number[];
+  /** The anchor in the same rounds: ioredis straight to webdis's redis-server, and through webdis; null without webdis. */
+  anchor: { direct: LoadResult; webdis: LoadResult; webdisP99Rounds: number[] } | null;
   /** Through the gateway with wrk (another process, its own wake-up tail), for comparison; null when paced (wrk cannot pace). */
   gatewayWrk: LoadResult | null;
 }
@@ -351,22 +356,18 @@ async function restPart(w: WebdisSide, g: GatewaySide): Promise<RestRow[]> {
 }
 
 /**
- * One round of one overhead row: both sides warmed up, then SLICES short runs of each side in turn, each
- * side's pooled into one histogram, so that whatever else the machine does in those seconds falls on
- * both sides alike. The HTTP connections stay open across the slices.
+ * One round of one overhead row: `sides` (warmed up first when `warmup`), then SLICES short runs of each
+ * in turn, each side's pooled into one histogram, so that whatever else the machine does in those seconds
+ * falls on every side alike. The HTTP connections stay open across the slices.
  */
-async function interleaved(direct: (h: Histogram, s: number) => Promise<LoadResult>, gateway: (h: Histogram, s: number) => Promise<LoadResult>): Promise<[LoadResult, LoadResult]> {
-  await direct(new Histogram(), WARMUP);
-  await gateway(new Histogram(), WARMUP);
-  const hd = new Histogram();
-  const hg = new Histogram();
-  const d: LoadResult[] = [];
-  const g: LoadResult[] = [];
+async function interleaved(sides: Array<(h: Histogram, s: number) => Promise<LoadResult>>, warmup: boolean): Promise<LoadResult[]> {
+  if (warmup) for (const side of sides) await side(new Histogram(), WARMUP);
+  const hs = sides.map(() => new Histogram());
+  const rs: LoadResult[][] = sides.map(() => []);
   for (let i = 0; i < SLICES; i++) {
-    d.push(await direct(hd, SECONDS / SLICES));
-    g.push(await gateway(hg, SECONDS / SLICES));
+    for (const [j, side] of sides.entries()) rs[j]!.push(await side(hs[j]!, SECONDS / SLICES));
   }
-  return [pooled(d), pooled(g)];
+  return rs.map(pooled);
 }
 
 /** Slices of one side as one run: counts summed, latency figures from the last (the pooled histogram's). */
@@ -377,39 +378,68 @@ function pooled(rs: LoadResult[]): LoadResult {
   return { ...last, requests, seconds, rps: requests / seconds, errors: rs.reduce((a, r) => a + r.errors, 0), non2xx: rs.reduce((a, r) => a + r.non2xx, 0) };
 }
 
-async function overheadPart(g: GatewaySide): Promise<OverheadRow[]> {
-  const cluster = new Cluster([{ host: '127.0.0.1', port: g.ports[0]! }], { enableReadyCheck: true, scaleReads: 'master' });
+async function connected<T extends Cluster | Redis>(client: T): Promise<T> {
   await new Promise<void>((resolve, reject) => {
-    cluster.once('ready', () => resolve());
-    cluster.once('error', reject);
+    client.once('ready', () => resolve());
+    client.once('error', reject);
   });
+  return client;
+}
+
+/**
+ * The gateway's overhead over ioredis Cluster straight to its node, and, when webdis runs (`w`), webdis's
+ * overhead over ioredis straight to its redis-server at the same loads in the same rounds: the anchor's
+ * figure for what an HTTP front end costs on this machine.
+ */
+async function overheadPart(g: GatewaySide, w: WebdisSide | null): Promise<OverheadRow[]> {
+  const cluster = await connected(new Cluster([{ host: '127.0.0.1', port: g.ports[0]! }], { enableReadyCheck: true, scaleReads: 'master' }));
+  const redis = w ? await connected(new Redis({ host: '127.0.0.1', port: Number(w.config.redis_port), lazyConnect: false })) : null;
   const rows: OverheadRow[] = [];
   try {
+    if (redis) {
+      // GET finds every key on the webdis side too, whatever ran before.
+      const p = redis.pipeline();
+      keys.forEach((k, i) => p.set(k, value(i)));
+      await p.exec();
+    }
     for (const op of ['set', 'get'] as const) {
-      const run = (c: Cluster, i: number) => {
+      const run = <C extends Cluster | Redis>(c: C, i: number) => {
         const k = i % KEYS;
         return op === 'set' ? c.set(keys[k]!, value(k)) : c.get(keys[k]!);
       };
       for (const [inFlight, rate] of [[CONNECTIONS, 0], [CONNECTIONS, PACED_RATE], [1, 0]] as const) {
         const how = rate > 0 ? `${inFlight} connections paced at ${rate} req/s` : `${inFlight} in flight`;
-        console.log(`\n${op.toUpperCase()} overhead, ${how}: ioredis Cluster direct vs HTTP through the gateway from the same process, ${ROUNDS} rounds of ${SLICES} interleaved slices of ${SECONDS / SLICES} s per side${rate > 0 ? '' : ' (and wrk)'}`);
+        console.log(
+          `\n${op.toUpperCase()} overhead, ${how}: ioredis direct vs HTTP through the ${w ? 'gateway and webdis' : 'gateway'} from the same process, ${ROUNDS} rounds of ${SLICES} interleaved slices of ${SECONDS / SLICES} s per side${rate > 0 ? '' : ' (and wrk through the gateway)'}`,
+        );
         const gatewayRun = { url: `http://127.0.0.1:${g.httpPort}`, paths: gatewayPaths(op), headers: gatewayHeaders, connections: inFlight };
-        const httpRun = { paths: gatewayPaths(op), headers: gatewayHeaders, connections: inFlight, rate };
         const conns = new HttpConns(g.httpPort, inFlight);
-        const d: LoadResult[] = [];
-        const gw: LoadResult[] = [];
+        const wconns = w ? new HttpConns(w.httpPort, inFlight) : null;
+        const sides: Array<(h: Histogram, s: number) => Promise<LoadResult>> = [
+          (h, s) => runIoredis(cluster, run, inFlight, s, rate, h),
+          (h, s) => runHttpOn(conns, { paths: gatewayPaths(op), headers: gatewayHeaders, connections: inFlight, rate, seconds: s, hist: h }),
+        ];
+        if (redis && wconns) {
+          sides.push(
+            (h, s) => runIoredis(redis, run, inFlight, s, rate, h),
+            (h, s) => runHttpOn(wconns, { paths: webdisPaths(op), headers: webdisHeaders, connections: inFlight, rate, seconds: s, hist: h }),
+          );
+        }
+        const rounds: LoadResult[][] = [];
         const wrk: LoadResult[] = [];
         try {
           await conns.ready;
+          await wconns?.ready;
           for (let round = 1; round <= ROUNDS; round++) {
-            const [dr, gr] = await interleaved(
-              (h, s) => runIoredis(cluster, run, inFlight, s, rate, h),
-              (h, s) => runHttpOn(conns, { ...httpRun, seconds: s, hist: h }),
-            );
-            d.push(dr);
-            gw.push(gr);
-            printLoad(`${round}: ioredis Cluster direct`, dr);
-            printLoad(`${round}: gateway (same process)`, gr, `load ${os.loadavg()[0]!.toFixed(1)}`);
+            const rs = await interleaved(sides, round === 1);
+            rounds.push(rs);
+            printLoad(`${round}: ioredis Cluster -> node`, rs[0]!);
+            printLoad(`${round}: gateway (same process)`, rs[1]!, `load ${os.loadavg()[0]!.toFixed(1)}`);
+            if (rs.length > 2) {
+              printLoad(`${round}: ioredis -> redis-server`, rs[2]!);
+              printLoad(`${round}: webdis (same process)`, rs[3]!);
+            }
+            console.log(`  ${round}: p99 overhead: gateway ${ms(rs[1]!.p99 - rs[0]!.p99)} ms${rs.length > 2 ? `, webdis ${ms(rs[3]!.p99 - rs[2]!.p99)} ms` : ''}`);
             if (rate > 0) continue;
             await runWrk({ ...gatewayRun, seconds: WARMUP });
             wrk.push(await runWrk({ ...gatewayRun, seconds: SECONDS }));
@@ -417,17 +447,32 @@ async function overheadPart(g: GatewaySide): Promise<OverheadRow[]> {
           }
         } finally {
           conns.close();
+          wconns?.close();
         }
-        const row: OverheadRow = { op, inFlight, rate, direct: combine(d), gateway: combine(gw), gatewayWrk: wrk.length ? combine(wrk) : null };
-        const w = row.gatewayWrk;
+        const side = (j: number) => combine(rounds.map((rs) => rs[j]!));
+        const p99s = (j: number, k: number) => rounds.map((rs) => rs[j]!.p99 - rs[k]!.p99);
+        const row: OverheadRow = {
+          op,
+          inFlight,
+          rate,
+          direct: side(0),
+          gateway: side(1),
+          gatewayP99Rounds: p99s(1, 0),
+          anchor: rounds[0]!.length > 2 ? { direct: side(2), webdis: side(3), webdisP99Rounds: p99s(3, 2) } : null,
+          gatewayWrk: wrk.length ? combine(wrk) : null,
+        };
+        const a = row.anchor;
         console.log(
-          `  median overhead: p50 ${ms(row.gateway.p50 - row.direct.p50)} ms, p99 ${ms(row.gateway.p99 - row.direct.p99)} ms (rounds: ${d.map((r, i) => ms(gw[i]!.p99 - r.p99)).join(', ')})${w ? ` (wrk through the gateway: p50 ${ms(w.p50)} ms, p99 ${ms(w.p99)} ms)` : ''}`,
+          `  median overhead: gateway p50 ${ms(row.gateway.p50 - row.direct.p50)} ms, p99 ${ms(row.gateway.p99 - row.direct.p99)} ms (rounds: ${row.gatewayP99Rounds.map(ms).join(', ')})` +
+            (a ? `; webdis p50 ${ms(a.webdis.p50 - a.direct.p50)} ms, p99 ${ms(a.webdis.p99 - a.direct.p99)} ms (rounds: ${a.webdisP99Rounds.map(ms).join(', ')})` : '') +
+            (row.gatewayWrk ? ` (wrk through the gateway: p50 ${ms(row.gatewayWrk.p50)} ms, p99 ${ms(row.gatewayWrk.p99)} ms)` : ''),
         );
         rows.push(row);
       }
     }
   } finally {
     cluster.disconnect();
+    redis?.disconnect();
   }
   return rows;
 }
@@ -462,15 +507,16 @@ function markdown(date: Date, facts: MachineFacts, loadAfter: string, rest: Rest
   if (over.length) {
     L.push(
       '',
-      `Gateway overhead over a direct ioredis Cluster call (same keys, same commands). Both sides are driven from the bench process, closed loop with N requests in flight, latency histogram in 10 µs steps: an ioredis 6 Cluster client (default options) straight to the nodes, and N keep-alive HTTP/1.1 connections (a minimal client, bench/gateway-load.ts \`runHttpOn\`) through the gateway; each round interleaves the two sides in ${SLICES} slices of ${SECONDS / SLICES} s each, pooled per side (the HTTP connections stay open), so that the VM's bad seconds fall on both; overhead = gateway - direct, medians over the rounds. "N at R/s" rows are paced: both sides offered the same R req/s over N connections (each waits out its period between requests, sends spread evenly by a clock thread rather than released in bursts on Node's 1 ms timer ticks; latency from the actual send), so they compare the two paths at one load below saturation, where the full-speed rows compare each at its own saturation and include queueing. wrk through the gateway is shown for comparison: it is another process, and its own wake-up tail on this VM is part of its figures.`,
+      `Overhead of an HTTP front end over a direct ioredis call (same keys, same commands): the gateway over ioredis Cluster straight to its node, and, as the anchor, webdis over ioredis straight to its redis-server. Every side is driven from the bench process, closed loop with N requests in flight, latency histogram in 10 µs steps: ioredis 5 clients (default options), and N keep-alive HTTP/1.1 connections (a minimal client, bench/gateway-load.ts \`runHttpOn\`) through each front end; each round interleaves the four sides in ${SLICES} slices of ${SECONDS / SLICES} s each, pooled per side (the HTTP connections stay open), so that the VM's bad seconds fall on all of them; overhead = front end - its direct path, medians over the rounds. "N at R/s" rows are paced: every side offered the same R req/s over N connections (sends spread evenly by a clock thread; latency from the actual send), so they compare the paths at one load below saturation, where the full-speed rows compare each at its own saturation and include queueing. wrk through the gateway is shown for comparison: it is another process, and its own wake-up tail on this VM is part of its figures.`,
       '',
-      '| op | in flight | direct req/s | gateway req/s | p50 direct / gw (ms) | p99 direct / gw (ms) | overhead p50 (ms) | overhead p99 (ms) | wrk via gateway: req/s, p50 / p99 (ms) |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| op | in flight | direct -> node req/s | gateway req/s | p50 direct / gw (ms) | p99 direct / gw (ms) | gateway overhead p50 / p99 (ms) | gateway p99 overhead per round | webdis overhead p50 / p99 (ms) | webdis p99 overhead per round | wrk via gateway: req/s, p50 / p99 (ms) |',
+      '|---|---:|---:|---:|---:|---:|---:|---|---:|---|---:|',
     );
     for (const r of over) {
       const w = r.gatewayWrk;
+      const a = r.anchor;
       L.push(
-        `| ${r.op.toUpperCase()} | ${r.rate > 0 ? `${r.inFlight} at ${r.rate}/s` : r.inFlight} | ${r.direct.rps.toFixed(0)} | ${r.gateway.rps.toFixed(0)} | ${ms(r.direct.p50)} / ${ms(r.gateway.p50)} | ${ms(r.direct.p99)} / ${ms(r.gateway.p99)} | ${ms(r.gateway.p50 - r.direct.p50)} | ${ms(r.gateway.p99 - r.direct.p99)} | ${w ? `${w.rps.toFixed(0)}, ${ms(w.p50)} / ${ms(w.p99)}` : '-'} |`,
+        `| ${r.op.toUpperCase()} | ${r.rate > 0 ? `${r.inFlight} at ${r.rate}/s` : r.inFlight} | ${r.direct.rps.toFixed(0)} | ${r.gateway.rps.toFixed(0)} | ${ms(r.direct.p50)} / ${ms(r.gateway.p50)} | ${ms(r.direct.p99)} / ${ms(r.gateway.p99)} | ${ms(r.gateway.p50 - r.direct.p50)} / **${ms(r.gateway.p99 - r.direct.p99)}** | ${r.gatewayP99Rounds.map(ms).join(', ')} | ${a ? `${ms(a.webdis.p50 - a.direct.p50)} / **${ms(a.webdis.p99 - a.direct.p99)}**` : '-'} | ${a ? a.webdisP99Rounds.map(ms).join(', ') : '-'} | ${w ? `${w.rps.toFixed(0)}, ${ms(w.p50)} / ${ms(w.p99)}` : '-'} |`,
       );
     }
   }
@@ -521,17 +567,15 @@ async function main(): Promise<void> {
   let over: OverheadRow[] = [];
   let ws: WsResult | string | null = null;
   try {
-    if (PARTS.has('rest')) {
+    if (PARTS.has('rest') || PARTS.has('overhead')) {
       w = await startWebdis();
       console.log(`webdis on :${w.httpPort} (threads ${WEBDIS_THREADS}, pool_size ${WEBDIS_POOL}) -> redis-server :${w.config.redis_port}`);
     }
     g = await startGatewaySide();
     console.log(`gateway on :${g.httpPort} (--workers ${GATEWAY_WORKERS}) -> cluster ${g.ports.join(', ')} (${REPLICAS ? `${REPLICAS} replica(s) per primary` : 'primaries only'}); keys: ${shardSpread(g.ports)}`);
-    if (w) {
-      await sanityCheck(w.httpPort, g.httpPort);
-      rest = await restPart(w, g);
-    }
-    if (PARTS.has('overhead')) over = await overheadPart(g);
+    if (w) await sanityCheck(w.httpPort, g.httpPort);
+    if (w && PARTS.has('rest')) rest = await restPart(w, g);
+    if (PARTS.has('overhead')) over = await overheadPart(g, w);
     if (PARTS.has('ws')) {
       if (wsAvailable(ROOT)) ws = await runWsBench({ gatewayPort: g.httpPort, gatewayPid: g.gateway.proc.pid!, nodePorts: g.ports.slice(0, 3), token: TOKEN });
       else {
