@@ -28,6 +28,8 @@
  * GATEWAY_WORKERS (the gateway's --workers, default 1), BENCH_PACED_RATE (req/s of the paced overhead runs, default 10000),
  * GATEWAY_CPU_PROF=<dir> (run the gateway under `node --cpu-prof` and leave the profile there),
  * GATEWAY_BIN=<path> (another gateway entry point, e.g. a patched copy, for A/B runs),
+ * BENCH_FLOOR=1 (overhead rows: also bench/floor-proxy.ts, a bare Node HTTP-to-RESP proxy, in front of the
+ * gateway's node; needs BENCH_PRIMARIES=1),
  * BENCH_WS_CLIENTS / BENCH_WS_RATES / BENCH_WS_SECONDS (see gateway-ws.ts), BENCH_OUT=<file.json>.
  * Flag: --md adds a dated section to BENCHMARKS.md.
  */
@@ -51,6 +53,8 @@ const PRIMARIES = Math.max(1, Number(process.env.BENCH_PRIMARIES ?? 3));
 const WEBDIS_THREADS = Number(process.env.WEBDIS_THREADS ?? 2);
 const WEBDIS_POOL = Number(process.env.WEBDIS_POOL ?? 10);
 const CPU_PROF = process.env.GATEWAY_CPU_PROF;
+/** Overhead rows: also measure bench/floor-proxy.ts, a bare Node proxy, in front of the gateway's node. */
+const FLOOR = process.env.BENCH_FLOOR === '1';
 /**
  * Gateway worker processes (`--workers`); default 1, the gateway's own default. On this 2-core machine,
  * where wrk and the data server share the cores, 2 workers cost more CPU per request (each batches
@@ -266,6 +270,8 @@ interface OverheadRow {
   gatewayP99Rounds: number[];
   /** The anchor in the same rounds: ioredis straight to webdis's redis-server, and through webdis; null without webdis. */
   anchor: { direct: LoadResult; webdis: LoadResult; webdisP99Rounds: number[] } | null;
+  /** bench/floor-proxy.ts in front of the gateway's node (BENCH_FLOOR=1), against the same direct side; null without it. */
+  floor: { proxy: LoadResult; p99Rounds: number[] } | null;
   /** Through the gateway with wrk (another process, its own wake-up tail), for comparison; null when paced (wrk cannot pace). */
   gatewayWrk: LoadResult | null;
 }
@@ -386,16 +392,30 @@ async function connected<T extends Cluster | Redis>(client: T): Promise<T> {
   return client;
 }
 
+/** A side of the overhead rows: one way of issuing the row's commands from the bench process. */
+interface Side {
+  name: string;
+  run: (h: Histogram, seconds: number) => Promise<LoadResult>;
+}
+
 /**
  * The gateway's overhead over ioredis Cluster straight to its node, and, when webdis runs (`w`), webdis's
  * overhead over ioredis straight to its redis-server at the same loads in the same rounds: the anchor's
- * figure for what an HTTP front end costs on this machine.
+ * figure for what an HTTP front end costs on this machine. With BENCH_FLOOR=1, also the overhead of
+ * bench/floor-proxy.ts in front of the gateway's node: the least a Node proxy costs here.
  */
 async function overheadPart(g: GatewaySide, w: WebdisSide | null): Promise<OverheadRow[]> {
   const cluster = await connected(new Cluster([{ host: '127.0.0.1', port: g.ports[0]! }], { enableReadyCheck: true, scaleReads: 'master' }));
-  const redis = w ? await connected(new Redis({ host: '127.0.0.1', port: Number(w.config.redis_port), lazyConnect: false })) : null;
+  const redis = w ? await connected(new Redis({ host: '127.0.0.1', port: Number(w.config.redis_port) })) : null;
+  let floor: { proc: Proc; port: number } | null = null;
   const rows: OverheadRow[] = [];
   try {
+    if (FLOOR) {
+      if (PRIMARIES !== 1) throw new Error('BENCH_FLOOR=1 needs BENCH_PRIMARIES=1 (the floor proxy talks to one node)');
+      const port = await freePort();
+      floor = { proc: start(process.execPath, [path.join(ROOT, 'dist/bench/floor-proxy.js'), String(port), String(g.ports[0])]), port };
+      await waitOutput(floor.proc, /floor-proxy listening/, 'the floor proxy', 10_000);
+    }
     if (redis) {
       // GET finds every key on the webdis side too, whatever ran before.
       const p = redis.pipeline();
@@ -409,48 +429,50 @@ async function overheadPart(g: GatewaySide, w: WebdisSide | null): Promise<Overh
       };
       for (const [inFlight, rate] of [[CONNECTIONS, 0], [CONNECTIONS, PACED_RATE], [1, 0]] as const) {
         const how = rate > 0 ? `${inFlight} connections paced at ${rate} req/s` : `${inFlight} in flight`;
-        console.log(
-          `\n${op.toUpperCase()} overhead, ${how}: ioredis direct vs HTTP through the ${w ? 'gateway and webdis' : 'gateway'} from the same process, ${ROUNDS} rounds of ${SLICES} interleaved slices of ${SECONDS / SLICES} s per side${rate > 0 ? '' : ' (and wrk through the gateway)'}`,
-        );
         const gatewayRun = { url: `http://127.0.0.1:${g.httpPort}`, paths: gatewayPaths(op), headers: gatewayHeaders, connections: inFlight };
-        const conns = new HttpConns(g.httpPort, inFlight);
-        const wconns = w ? new HttpConns(w.httpPort, inFlight) : null;
-        const sides: Array<(h: Histogram, s: number) => Promise<LoadResult>> = [
-          (h, s) => runIoredis(cluster, run, inFlight, s, rate, h),
-          (h, s) => runHttpOn(conns, { paths: gatewayPaths(op), headers: gatewayHeaders, connections: inFlight, rate, seconds: s, hist: h }),
+        const open: HttpConns[] = [];
+        const http = (port: number, paths: string[], headers: Record<string, string>): Side['run'] => {
+          const conns = new HttpConns(port, inFlight);
+          open.push(conns);
+          return (h, s) => runHttpOn(conns, { paths, headers, connections: inFlight, rate, seconds: s, hist: h });
+        };
+        const sides: Side[] = [
+          { name: 'ioredis Cluster -> node', run: (h, s) => runIoredis(cluster, run, inFlight, s, rate, h) },
+          { name: 'gateway', run: http(g.httpPort, gatewayPaths(op), gatewayHeaders) },
         ];
-        if (redis && wconns) {
+        if (redis && w) {
           sides.push(
-            (h, s) => runIoredis(redis, run, inFlight, s, rate, h),
-            (h, s) => runHttpOn(wconns, { paths: webdisPaths(op), headers: webdisHeaders, connections: inFlight, rate, seconds: s, hist: h }),
+            { name: 'ioredis -> redis-server', run: (h, s) => runIoredis(redis, run, inFlight, s, rate, h) },
+            { name: 'webdis', run: http(w.httpPort, webdisPaths(op), webdisHeaders) },
           );
         }
+        if (floor) sides.push({ name: 'floor proxy', run: http(floor.port, gatewayPaths(op), {}) });
+        console.log(
+          `\n${op.toUpperCase()} overhead, ${how}: ${sides.map((x) => x.name).join(', ')}, all from the bench process; ${ROUNDS} rounds of ${SLICES} interleaved slices of ${SECONDS / SLICES} s per side${rate > 0 ? '' : ' (and wrk through the gateway)'}`,
+        );
         const rounds: LoadResult[][] = [];
         const wrk: LoadResult[] = [];
         try {
-          await conns.ready;
-          await wconns?.ready;
+          for (const c of open) await c.ready;
           for (let round = 1; round <= ROUNDS; round++) {
-            const rs = await interleaved(sides, round === 1);
+            const rs = await interleaved(sides.map((x) => x.run), round === 1);
             rounds.push(rs);
-            printLoad(`${round}: ioredis Cluster -> node`, rs[0]!);
-            printLoad(`${round}: gateway (same process)`, rs[1]!, `load ${os.loadavg()[0]!.toFixed(1)}`);
-            if (rs.length > 2) {
-              printLoad(`${round}: ioredis -> redis-server`, rs[2]!);
-              printLoad(`${round}: webdis (same process)`, rs[3]!);
-            }
-            console.log(`  ${round}: p99 overhead: gateway ${ms(rs[1]!.p99 - rs[0]!.p99)} ms${rs.length > 2 ? `, webdis ${ms(rs[3]!.p99 - rs[2]!.p99)} ms` : ''}`);
+            rs.forEach((r, j) => printLoad(`${round}: ${sides[j]!.name}`, r, j === 1 ? `load ${os.loadavg()[0]!.toFixed(1)}` : undefined));
+            const over = [`gateway ${ms(rs[1]!.p99 - rs[0]!.p99)} ms`];
+            if (w) over.push(`webdis ${ms(rs[3]!.p99 - rs[2]!.p99)} ms`);
+            if (floor) over.push(`floor proxy ${ms(rs.at(-1)!.p99 - rs[0]!.p99)} ms`);
+            console.log(`  ${round}: p99 overhead: ${over.join(', ')}`);
             if (rate > 0) continue;
             await runWrk({ ...gatewayRun, seconds: WARMUP });
             wrk.push(await runWrk({ ...gatewayRun, seconds: SECONDS }));
             printLoad(`${round}: gateway (wrk)`, wrk.at(-1)!, `load ${os.loadavg()[0]!.toFixed(1)}`);
           }
         } finally {
-          conns.close();
-          wconns?.close();
+          for (const c of open) c.close();
         }
         const side = (j: number) => combine(rounds.map((rs) => rs[j]!));
         const p99s = (j: number, k: number) => rounds.map((rs) => rs[j]!.p99 - rs[k]!.p99);
+        const last = sides.length - 1;
         const row: OverheadRow = {
           op,
           inFlight,
@@ -458,13 +480,16 @@ async function overheadPart(g: GatewaySide, w: WebdisSide | null): Promise<Overh
           direct: side(0),
           gateway: side(1),
           gatewayP99Rounds: p99s(1, 0),
-          anchor: rounds[0]!.length > 2 ? { direct: side(2), webdis: side(3), webdisP99Rounds: p99s(3, 2) } : null,
+          anchor: w ? { direct: side(2), webdis: side(3), webdisP99Rounds: p99s(3, 2) } : null,
+          floor: floor ? { proxy: side(last), p99Rounds: p99s(last, 0) } : null,
           gatewayWrk: wrk.length ? combine(wrk) : null,
         };
         const a = row.anchor;
+        const f = row.floor;
         console.log(
           `  median overhead: gateway p50 ${ms(row.gateway.p50 - row.direct.p50)} ms, p99 ${ms(row.gateway.p99 - row.direct.p99)} ms (rounds: ${row.gatewayP99Rounds.map(ms).join(', ')})` +
             (a ? `; webdis p50 ${ms(a.webdis.p50 - a.direct.p50)} ms, p99 ${ms(a.webdis.p99 - a.direct.p99)} ms (rounds: ${a.webdisP99Rounds.map(ms).join(', ')})` : '') +
+            (f ? `; floor proxy p50 ${ms(f.proxy.p50 - row.direct.p50)} ms, p99 ${ms(f.proxy.p99 - row.direct.p99)} ms (rounds: ${f.p99Rounds.map(ms).join(', ')})` : '') +
             (row.gatewayWrk ? ` (wrk through the gateway: p50 ${ms(row.gatewayWrk.p50)} ms, p99 ${ms(row.gatewayWrk.p99)} ms)` : ''),
         );
         rows.push(row);
@@ -473,6 +498,7 @@ async function overheadPart(g: GatewaySide, w: WebdisSide | null): Promise<Overh
   } finally {
     cluster.disconnect();
     redis?.disconnect();
+    if (floor) await stop(floor.proc);
   }
   return rows;
 }
@@ -505,18 +531,19 @@ function markdown(date: Date, facts: MachineFacts, loadAfter: string, rest: Rest
     }
   }
   if (over.length) {
+    const floor = over.some((r) => r.floor);
     L.push(
       '',
       `Overhead of an HTTP front end over a direct ioredis call (same keys, same commands): the gateway over ioredis Cluster straight to its node, and, as the anchor, webdis over ioredis straight to its redis-server. Every side is driven from the bench process, closed loop with N requests in flight, latency histogram in 10 µs steps: ioredis 5 clients (default options), and N keep-alive HTTP/1.1 connections (a minimal client, bench/gateway-load.ts \`runHttpOn\`) through each front end; each round interleaves the four sides in ${SLICES} slices of ${SECONDS / SLICES} s each, pooled per side (the HTTP connections stay open), so that the VM's bad seconds fall on all of them; overhead = front end - its direct path, medians over the rounds. "N at R/s" rows are paced: every side offered the same R req/s over N connections (sends spread evenly by a clock thread; latency from the actual send), so they compare the paths at one load below saturation, where the full-speed rows compare each at its own saturation and include queueing. wrk through the gateway is shown for comparison: it is another process, and its own wake-up tail on this VM is part of its figures.`,
       '',
-      '| op | in flight | direct -> node req/s | gateway req/s | p50 direct / gw (ms) | p99 direct / gw (ms) | gateway overhead p50 / p99 (ms) | gateway p99 overhead per round | webdis overhead p50 / p99 (ms) | webdis p99 overhead per round | wrk via gateway: req/s, p50 / p99 (ms) |',
-      '|---|---:|---:|---:|---:|---:|---:|---|---:|---|---:|',
+      `| op | in flight | direct -> node req/s | gateway req/s | p50 direct / gw (ms) | p99 direct / gw (ms) | gateway overhead p50 / p99 (ms) | gateway p99 overhead per round | webdis overhead p50 / p99 (ms) | webdis p99 overhead per round |${floor ? ' floor proxy overhead p50 / p99 (ms), per round |' : ''} wrk via gateway: req/s, p50 / p99 (ms) |`,
+      `|---|---:|---:|---:|---:|---:|---:|---|---:|---|${floor ? '---|' : ''}---:|`,
     );
     for (const r of over) {
       const w = r.gatewayWrk;
       const a = r.anchor;
       L.push(
-        `| ${r.op.toUpperCase()} | ${r.rate > 0 ? `${r.inFlight} at ${r.rate}/s` : r.inFlight} | ${r.direct.rps.toFixed(0)} | ${r.gateway.rps.toFixed(0)} | ${ms(r.direct.p50)} / ${ms(r.gateway.p50)} | ${ms(r.direct.p99)} / ${ms(r.gateway.p99)} | ${ms(r.gateway.p50 - r.direct.p50)} / **${ms(r.gateway.p99 - r.direct.p99)}** | ${r.gatewayP99Rounds.map(ms).join(', ')} | ${a ? `${ms(a.webdis.p50 - a.direct.p50)} / **${ms(a.webdis.p99 - a.direct.p99)}**` : '-'} | ${a ? a.webdisP99Rounds.map(ms).join(', ') : '-'} | ${w ? `${w.rps.toFixed(0)}, ${ms(w.p50)} / ${ms(w.p99)}` : '-'} |`,
+        `| ${r.op.toUpperCase()} | ${r.rate > 0 ? `${r.inFlight} at ${r.rate}/s` : r.inFlight} | ${r.direct.rps.toFixed(0)} | ${r.gateway.rps.toFixed(0)} | ${ms(r.direct.p50)} / ${ms(r.gateway.p50)} | ${ms(r.direct.p99)} / ${ms(r.gateway.p99)} | ${ms(r.gateway.p50 - r.direct.p50)} / **${ms(r.gateway.p99 - r.direct.p99)}** | ${r.gatewayP99Rounds.map(ms).join(', ')} | ${a ? `${ms(a.webdis.p50 - a.direct.p50)} / **${ms(a.webdis.p99 - a.direct.p99)}**` : '-'} | ${a ? a.webdisP99Rounds.map(ms).join(', ') : '-'} |${floor ? ` ${r.floor ? `${ms(r.floor.proxy.p50 - r.direct.p50)} / **${ms(r.floor.proxy.p99 - r.direct.p99)}**, ${r.floor.p99Rounds.map(ms).join(', ')}` : '-'} |` : ''} ${w ? `${w.rps.toFixed(0)}, ${ms(w.p50)} / ${ms(w.p99)}` : '-'} |`,
       );
     }
   }
