@@ -73,7 +73,13 @@ net
         if (end < 0) break;
         const line = b.toString('latin1', at, b.indexOf(CRLF, at));
         at = end + 4;
-        const parts = (line.split(' ')[1] ?? '').split('/').map(decodeURIComponent);
+        let parts: string[];
+        try {
+          parts = (line.split(' ')[1] ?? '').split('/').map(decodeURIComponent);
+        } catch {
+          socket.destroy();
+          return;
+        }
         const cmd = parts[1] === 'set' && parts.length === 4 ? `*3\r\n$3\r\nSET\r\n${bulk(parts[2]!)}${bulk(parts[3]!)}` : parts[1] === 'get' && parts.length === 3 ? `*2\r\n$3\r\nGET\r\n${bulk(parts[2]!)}` : null;
         if (!cmd) {
           socket.destroy();
