@@ -246,7 +246,9 @@ for (;;) {
  * burst per tick): a load no population of independent clients produces, and one that charges the
  * path with the larger per-request cost for every request queued ahead of it in the burst. A clock
  * thread sleeps (a futex wait: no CPU burnt) until the earliest due time and then wakes the event loop
- * with a message, so the loop itself never blocks: replies are read as they land, on both paths.
+ * with a message, so the loop itself never blocks: replies are read as they land, on both paths. Each
+ * wake-up still costs the bench process CPU (36-45 µs on the 2-vCPU benchmark VM, BENCHMARKS.md session
+ * 18), taken from the cores the servers share with it, on every side alike.
  */
 class Pacer {
   /** Pending sends, earliest first: [due (absolute ms), release]; at most one per lane. */

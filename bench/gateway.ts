@@ -12,17 +12,18 @@
  * - Overhead: the same workload with ioredis Cluster straight to the cluster, 50 commands in flight (and 1),
  *   against the gateway at 50 (and 1) keep-alive connections driven from the same process (runHttpOn);
  *   overhead = gateway latency - direct latency. The anchor is measured the same way in the same rounds:
- *   ioredis straight to webdis's redis-server against HTTP through webdis. Each round interleaves the four
- *   sides in short slices (BENCH_SLICES) pooled per side, so that a few bad seconds on the shared VM fall
- *   on all of them. wrk through the gateway is reported alongside. At 50 the runs go twice: at full speed (each side at its own
- *   saturation, queueing included) and paced at BENCH_PACED_RATE req/s on both sides (the same load,
+ *   ioredis straight to webdis's redis-server against HTTP through webdis (and, with BENCH_FLOOR=1, a bare
+ *   Node proxy against the gateway's direct side). Each round interleaves the sides in short slices
+ *   (BENCH_SLICES) pooled per side, so that a few bad seconds on the shared VM fall on all of them. wrk
+ *   through the gateway is reported alongside. At 50 the runs go twice: at full speed (each side at its
+ *   own saturation, queueing included) and paced at BENCH_PACED_RATE req/s on every side (the same load,
  *   below saturation; sends spread evenly, see Pacer in gateway-load.ts).
  * - WebSocket: see bench/gateway-ws.ts.
  * The load generator shares the machine's cores with the servers on both sides.
  *
  * Options (env): BENCH_SECONDS (per run, default 10), BENCH_WARMUP (s, default 3), BENCH_KEYS (default 1000),
- * BENCH_ROUNDS (default 3: the two sides alternate, medians reported, so drifting load on a shared machine
- * hits both), BENCH_SLICES (overhead: slices per side and round, default 5),
+ * BENCH_ROUNDS (default 3: the sides alternate, medians reported, so drifting load on a shared machine
+ * hits all of them), BENCH_SLICES (overhead: slices per side and round, default 5),
  * BENCH_PARTS (comma list of rest,overhead,ws; default all), BENCH_REPLICAS (replicas per primary, default 0), BENCH_PRIMARIES (default 3; 1 = one data server, like webdis in front of one redis-server),
  * WEBDIS_THREADS (default 2), WEBDIS_POOL (redis connections per webdis thread, default 10),
  * GATEWAY_WORKERS (the gateway's --workers, default 1), BENCH_PACED_RATE (req/s of the paced overhead runs, default 10000),

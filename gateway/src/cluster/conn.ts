@@ -32,7 +32,6 @@ export type ReplyCallback = (err: Error | null, reply: Reply) => void;
 /** `ready`: handshake done, commands are written. `connecting`: dialling or in the handshake. `reconnecting`: waiting to redial. `end`: closed for good. */
 export type ConnStatus = 'connecting' | 'ready' | 'reconnecting' | 'end';
 
-
 /** The command was never written to a socket: it did not run, retrying it is safe. */
 export class UnsentError extends Error {
   override name = 'UnsentError';
